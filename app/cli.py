@@ -1,0 +1,177 @@
+"""`vitrina`: run, migrate, seed and administer the service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+
+from app.db import close_db, init_db, run_migrations
+from app.domain.access import parse_scopes
+from app.logging import configure_logging
+from app.redis_setup import start_embedded_redis
+from app.settings import Settings
+
+
+@asynccontextmanager
+async def redis_url_for(settings: Settings) -> AsyncIterator[str]:
+    """REDIS_URL if set; otherwise an embedded redis-server for as long as the command runs."""
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    embedded = await start_embedded_redis(settings.data_dir / "redis")
+    print(f"embedded redis-server on {embedded.url} (set REDIS_URL to use your own)", flush=True)
+    try:
+        yield embedded.url
+    finally:
+        embedded.stop()
+
+
+async def _serve(settings: Settings, redis_url: str, *, manage_db: bool = True) -> None:
+    from app.main import create_app
+
+    app = create_app(settings, redis_url=redis_url, manage_db=manage_db)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False
+    )
+    await uvicorn.Server(config).serve()
+
+
+async def cmd_dev(settings: Settings) -> None:
+    """Migrate, seed on first run, then run redis, the worker and the API in one process."""
+    from app.workers.settings import build_worker
+
+    await run_migrations(settings.resolved_database_url)
+    await init_db(settings.resolved_database_url)
+    try:
+        await _seed(settings)
+        async with redis_url_for(settings) as redis_url:
+            worker = build_worker(
+                settings, redis_url=redis_url, handle_signals=False, manage_db=False
+            )
+            base = f"http://{settings.host}:{settings.port}"
+            print(f"GraphiQL: {base}/graphql   health: {base}/health/ready", flush=True)
+            worker_task = asyncio.create_task(worker.async_run())
+            try:
+                await _serve(settings, redis_url, manage_db=False)
+            finally:
+                worker_task.cancel()
+                await worker.close()
+    finally:
+        await close_db()
+
+
+async def _seed(settings: Settings) -> None:
+    from app.devtools.demo_data import load_demo_data
+    from app.services.tokens import create_token
+
+    if await load_demo_data(now=datetime.now(UTC)):
+        token = await create_token(name="demo 1C", scopes=list(parse_scopes(["admin"])))
+        token_file = settings.data_dir / "demo-token.txt"
+        token_file.write_text(token + "\n")
+        print(f"demo data loaded; an admin integration token is in {token_file}", flush=True)
+
+
+async def cmd_serve(settings: Settings) -> None:
+    async with redis_url_for(settings) as redis_url:
+        await _serve(settings, redis_url)
+
+
+async def cmd_worker(settings: Settings) -> None:
+    from app.workers.settings import build_worker
+
+    async with redis_url_for(settings) as redis_url:
+        worker = build_worker(settings, redis_url=redis_url)
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+
+
+async def cmd_migrate(settings: Settings) -> None:
+    await run_migrations(settings.resolved_database_url)
+    print("migrations applied", flush=True)
+
+
+async def cmd_demo_data(settings: Settings) -> None:
+    await init_db(settings.resolved_database_url)
+    try:
+        await _seed(settings)
+    finally:
+        await close_db()
+
+
+async def cmd_create_token(settings: Settings, name: str, scopes: list[str]) -> None:
+    from app.services.tokens import create_token
+
+    parsed = parse_scopes(scopes)
+    await init_db(settings.resolved_database_url)
+    try:
+        print(await create_token(name=name, scopes=sorted(parsed)))
+    finally:
+        await close_db()
+
+
+def cmd_export_schema(path: Path | None) -> None:
+    from app.schema import contract_schema
+
+    sdl = str(contract_schema()) + "\n"
+    if path is None:
+        sys.stdout.write(sdl)
+    else:
+        path.write_text(sdl)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vitrina", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="migrate, load demo data, run redis + worker + API (one process)")
+    sub.add_parser("serve", help="run the API (uvicorn)")
+    sub.add_parser("worker", help="run the arq worker")
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("demo-data", help="load the demo brand if the catalog is empty")
+    token = sub.add_parser("create-token", help="print a new integration token")
+    token.add_argument("--name", required=True)
+    token.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        dest="scopes",
+        help="catalog:write, stock:write or admin; repeat for several",
+    )
+    export = sub.add_parser("export-schema", help="print the GraphQL SDL (or write it to a file)")
+    export.add_argument("--output", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.command == "create-token":
+        try:
+            parse_scopes(args.scopes)
+        except ValueError as error:
+            sys.exit(f"vitrina: {error}")
+    settings = Settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    commands = {
+        "dev": lambda: cmd_dev(settings),
+        "serve": lambda: cmd_serve(settings),
+        "worker": lambda: cmd_worker(settings),
+        "migrate": lambda: cmd_migrate(settings),
+        "demo-data": lambda: cmd_demo_data(settings),
+        "create-token": lambda: cmd_create_token(settings, args.name, args.scopes),
+    }
+    if args.command == "export-schema":
+        cmd_export_schema(args.output)
+        return
+    try:
+        asyncio.run(commands[args.command]())
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,1 @@
+"""Pure business rules: no ORM, web, queue or HTTP imports (a test enforces it)."""

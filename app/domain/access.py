@@ -1,0 +1,33 @@
+"""Who may call what: integration scopes and the principal a request acts as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    CATALOG_WRITE = "catalog:write"
+    STOCK_WRITE = "stock:write"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationPrincipal:
+    """A caller authenticated by an integration token (1C, a partner)."""
+
+    token_id: int
+    name: str
+    scopes: frozenset[Scope]
+
+    def may(self, scope: Scope) -> bool:
+        return scope in self.scopes or Scope.ADMIN in self.scopes
+
+
+def parse_scopes(values: list[str]) -> frozenset[Scope]:
+    """Turn scope names into scopes; unknown names are a mistake worth failing on."""
+    known = {s.value: s for s in Scope}
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ValueError(f"unknown scopes {unknown}; known: {sorted(known)}")
+    return frozenset(known[v] for v in values)

@@ -1,0 +1,3 @@
+"""Tortoise models, grouped by aggregate. Persistence only: fields, Meta, named queries."""
+
+MODEL_MODULES = ["app.models.catalog", "app.models.stock", "app.models.auth"]

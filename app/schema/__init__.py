@@ -1,0 +1,44 @@
+"""The GraphQL schema: strawberry types and thin resolvers over the services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+
+from app.schema.catalog_query import CatalogQuery
+from app.schema.intake import IntakeMutation
+from app.settings import Settings
+
+Query = merge_types("Query", (CatalogQuery,))
+Mutation = merge_types("Mutation", (IntakeMutation,))
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """The schema with the limits that keep one request from taking the service down."""
+    # Factories: a fresh extension per request (the parse/validation LRU caches are shared).
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+
+
+def contract_schema() -> strawberry.Schema:
+    """The schema as the frontend contract sees it (limits do not change the SDL)."""
+    return strawberry.Schema(query=Query, mutation=Mutation)

@@ -1,0 +1,37 @@
+"""The typed context every resolver receives: settings, loaders, clock and the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import strawberry
+
+from app.domain.access import IntegrationPrincipal
+from app.schema.loaders import Loaders
+from app.services.tokens import authenticate_token
+from app.settings import Settings
+
+
+@dataclass
+class Context:
+    settings: Settings
+    authorization: str | None
+    request_id: str | None = None
+    loaders: Loaders = field(default_factory=Loaders)
+    # One clock reading per request: every resolver sees the same "now" (drop releases).
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _principal: IntegrationPrincipal | None = None
+    _authenticated: bool = False
+
+    async def integration(self) -> IntegrationPrincipal | None:
+        """The integration token's owner, if the request carries a valid bearer token."""
+        if not self._authenticated:
+            self._authenticated = True
+            scheme, _, token = (self.authorization or "").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                self._principal = await authenticate_token(raw=token.strip())
+        return self._principal
+
+
+Info = strawberry.Info[Context, None]

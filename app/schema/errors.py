@@ -1,0 +1,50 @@
+"""Typed errors in the schema: a code, a field path and a message, for every expected failure."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import strawberry
+from graphql import GraphQLError
+
+from app.domain.access import Scope
+from app.domain.errors import DomainError, ErrorCode, Problem
+from app.schema.context import Info
+
+strawberry.enum(ErrorCode, name="UserErrorCode")
+
+
+@strawberry.type
+class UserError:
+    code: ErrorCode
+    path: list[str] = strawberry.field(description="where in the input, e.g. rows.12.quantity")
+    message: str
+
+    @classmethod
+    def from_problem(cls, problem: Problem) -> UserError:
+        return cls(code=problem.code, path=[str(p) for p in problem.path], message=problem.message)
+
+    @classmethod
+    def from_error(cls, error: DomainError) -> UserError:
+        return cls.from_problem(error.as_problem())
+
+
+class AccessCode(StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+
+
+def access_error(code: AccessCode, message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code.value})
+
+
+async def require_scope(info: Info, scope: Scope) -> None:
+    """Refuse the call unless it carries an integration token with `scope` (nothing is written)."""
+    principal = await info.context.integration()
+    if principal is None:
+        raise access_error(
+            AccessCode.UNAUTHENTICATED,
+            "a valid integration token is required: Authorization: Bearer <token>",
+        )
+    if not principal.may(scope):
+        raise access_error(AccessCode.FORBIDDEN, f"this token lacks the {scope.value} scope")

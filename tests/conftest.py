@@ -1,0 +1,161 @@
+"""Fixtures: real databases (SQLite file and PostgreSQL), real redis, the real ASGI app."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from app.db import close_db, connection, init_db, is_sqlite, run_migrations
+from app.main import create_app
+from app.settings import Settings
+from tests.infra import postgres_server, redis_server
+
+TABLES = [
+    "stock_level",
+    "product_image",
+    "variant",
+    "product",
+    "category",
+    "collection",
+    "warehouse",
+    "integration_token",
+]
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> AsyncIterator[str]:
+    async with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A migrated database of each kind, once per session (migrations are part of the test)."""
+    # tortoise caches SQL per connection name; a new dialect under the same name needs a clean cache
+    EXECUTOR_CACHE.clear()
+    if request.param == "sqlite":
+        url = f"sqlite://{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        await run_migrations(url)
+        await init_db(url)
+        yield url
+        await close_db()
+        return
+    async with postgres_server() as server:
+        name = f"vitrina_test_{uuid.uuid4().hex[:12]}"
+        admin = await asyncpg.connect(f"{server}/postgres")
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            url = f"{server}/{name}"
+            await run_migrations(url)
+            await init_db(url)
+            yield url
+            await close_db()
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[str]:
+    """An empty database for one test."""
+    await _empty_tables()
+    yield database_url
+
+
+async def _empty_tables() -> None:
+    if is_sqlite():
+        deletes = "".join(f"DELETE FROM {t};" for t in TABLES)
+        await connection().execute_script(
+            f"PRAGMA foreign_keys=OFF;{deletes}DELETE FROM sqlite_sequence;PRAGMA foreign_keys=ON;"
+        )
+    else:
+        await connection().execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE;")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(environment="test", data_dir=tmp_path, database_url=database_url)
+
+
+class Clock:
+    """The app's clock, under the test's control (drops release at an instant)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def client(
+    db: str, settings: Settings, redis_url: str, clock: Clock
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client speaking to the real ASGI app (lifespan included)."""
+    app = create_app(settings, redis_url=redis_url, manage_db=False, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://vitrina.test") as c:
+            yield c
+
+
+class QueryCounter(logging.Handler):
+    """Counts SQL statements tortoise sends (its db_client logger sees every one)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+            self.statements.append(message)
+
+
+@pytest.fixture
+def sql_counter() -> Iterator[QueryCounter]:
+    logger = logging.getLogger("tortoise.db_client")
+    counter = QueryCounter()
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(previous)
+
+
+async def graphql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """POST one GraphQL operation; return the decoded body."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body

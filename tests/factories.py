@@ -1,0 +1,109 @@
+"""Build catalog state through the same services 1C uses (no hand-written rows)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from app.domain.access import Scope
+from app.services import catalog_intake as catalog
+from app.services.catalog_products import ProductData, VariantData
+from app.services.stock_intake import RawSnapshot, apply_stock_snapshots
+from app.services.tokens import create_token
+
+
+def guid(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"vitrina-test/{name}"))
+
+
+ONLINE = guid("warehouse/online")
+SHOP_A = guid("warehouse/shop-a")
+SHOP_B = guid("warehouse/shop-b")
+CLOSED = guid("warehouse/closed")  # a warehouse whose stock is not sold online
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+async def warehouses() -> None:
+    report = await catalog.upsert_warehouses(
+        items=[
+            catalog.WarehouseData(ONLINE, "Online", "online", priority=10),
+            catalog.WarehouseData(
+                SHOP_A, "Shop A", "shop", "Тверская, 1", priority=20, slack_channel="#shop-a"
+            ),
+            catalog.WarehouseData(SHOP_B, "Shop B", "shop", "Невский, 2", priority=30),
+            catalog.WarehouseData(CLOSED, "Returns", "online", sellable_online=False, priority=99),
+        ]
+    )
+    assert not report.problems, report.problems
+
+
+async def collection(name: str, release_at: datetime) -> str:
+    g = guid(f"collection/{name}")
+    report = await catalog.upsert_collections(
+        items=[catalog.CollectionData(g, name, iso(release_at))]
+    )
+    assert not report.problems, report.problems
+    return g
+
+
+async def category(name: str, parent: str | None = None) -> str:
+    g = guid(f"category/{name}")
+    report = await catalog.upsert_categories(items=[catalog.CategoryData(g, name, parent)])
+    assert not report.problems, report.problems
+    return g
+
+
+def variant(
+    product: str, size: str, colour: str, price: str = "4990.00", old_price: str | None = None
+) -> VariantData:
+    return VariantData(
+        guid(f"variant/{product}/{size}/{colour}"),
+        f"{product}-{size}-{colour}",
+        size,
+        colour,
+        price,
+        old_price,
+    )
+
+
+async def product(
+    name: str,
+    *,
+    variants: list[VariantData] | None = None,
+    collection_guid: str | None = None,
+    category_guid: str | None = None,
+    published: bool = True,
+) -> str:
+    g = guid(f"product/{name}")
+    data = ProductData(
+        g,
+        name,
+        variants if variants is not None else [variant(name, "M", "black")],
+        collection_guid=collection_guid,
+        category_guid=category_guid,
+        published=published,
+    )
+    report = await catalog.upsert_products(items=[data])
+    assert not report.problems, report.problems
+    return g
+
+
+async def stock(
+    variant_guid: str, warehouse_guid: str, quantity: int, as_of: datetime = T0
+) -> None:
+    report = await apply_stock_snapshots(
+        rows=[RawSnapshot(variant_guid, warehouse_guid, quantity, iso(as_of))], max_rows=10
+    )
+    assert not report.problems, report.problems
+
+
+async def token(*scopes: Scope) -> str:
+    return await create_token(name="test", scopes=list(scopes))
+
+
+def later(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)

@@ -1,0 +1,188 @@
+"""1C intake through the real ASGI app: tokens and scopes, per-row errors, immediate effect."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.domain.access import Scope
+from app.models.catalog import Product, Warehouse
+from app.models.stock import StockLevel
+from tests import factories as f
+from tests.conftest import graphql
+
+APPLY = """
+mutation Apply($rows: [StockSnapshotInput!]!) {
+  applyStockSnapshots(rows: $rows) { applied duplicates staleRows errors { code path message } }
+}"""
+WAREHOUSES = """
+mutation W($w: [WarehouseInput!]!) {
+  upsertWarehouses(warehouses: $w) { result { created updated } errors { code path message } }
+}"""
+CATALOG = """
+mutation C($input: CatalogInput!) {
+  upsertCatalog(input: $input) {
+    categories { created updated } collections { created updated } products { created updated }
+    errors { code path message }
+  }
+}"""
+AVAILABLE = """
+query P($slug: String!) {
+  product(slug: $slug) { variants { available availability { warehouse { id } quantity } } }
+}"""
+
+
+def _row(variant: str, qty: int, minutes: int, warehouse: str = f.ONLINE) -> dict[str, object]:
+    return {
+        "variantGuid": variant,
+        "warehouseGuid": warehouse,
+        "quantity": qty,
+        "asOf": f.iso(f.later(minutes)),
+    }
+
+
+async def test_stock_from_1c_is_seen_by_the_next_storefront_query(
+    client: httpx.AsyncClient,
+) -> None:
+    await f.warehouses()
+    await f.product("Dress", variants=[f.variant("Dress", "M", "black")])
+    token = await f.token(Scope.STOCK_WRITE)
+    v = f.guid("variant/Dress/M/black")
+    body = await graphql(client, APPLY, {"rows": [_row(v, 4, 1), _row(v, 2, 1, f.SHOP_A)]}, token)
+    assert body["data"]["applyStockSnapshots"] == {
+        "applied": 2,
+        "duplicates": 0,
+        "staleRows": [],
+        "errors": [],
+    }
+    shown = await graphql(client, AVAILABLE, {"slug": "dress"})
+    variant = shown["data"]["product"]["variants"][0]
+    assert variant["available"] == 6
+    assert {a["warehouse"]["id"]: a["quantity"] for a in variant["availability"]} == {
+        f.ONLINE: 4,
+        f.SHOP_A: 2,
+        f.SHOP_B: 0,
+    }
+
+
+async def test_a_bad_row_is_reported_with_its_path_and_the_rest_applies(
+    client: httpx.AsyncClient,
+) -> None:
+    await f.warehouses()
+    await f.product("Dress", variants=[f.variant("Dress", "M", "black")])
+    token = await f.token(Scope.STOCK_WRITE)
+    v = f.guid("variant/Dress/M/black")
+    rows = [_row(v, 3, 1), _row(v, -2, 1, f.SHOP_A), _row(v, 1, 0)]
+    body = await graphql(client, APPLY, {"rows": rows}, token)
+    assert body["data"]["applyStockSnapshots"] == {
+        "applied": 1,
+        "duplicates": 0,
+        "staleRows": [2],
+        "errors": [
+            {
+                "code": "NEGATIVE_QUANTITY",
+                "path": ["rows", "1", "quantity"],
+                "message": "quantity must be ≥ 0",
+            }
+        ],
+    }
+
+
+async def test_missing_wrong_and_underscoped_tokens_write_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    await f.warehouses()
+    await f.product("Dress", variants=[f.variant("Dress", "M", "black")])
+    catalog_only = await f.token(Scope.CATALOG_WRITE)
+    rows = {"rows": [_row(f.guid("variant/Dress/M/black"), 5, 1)]}
+    for token, code in [
+        (None, "UNAUTHENTICATED"),
+        ("vit_forged", "UNAUTHENTICATED"),
+        ("garbage", "UNAUTHENTICATED"),
+        (catalog_only, "FORBIDDEN"),
+    ]:
+        body = await graphql(client, APPLY, rows, token)
+        assert body["data"] is None
+        assert [e["extensions"]["code"] for e in body["errors"]] == [code]
+    assert await StockLevel.all().count() == 0
+
+
+async def test_a_revoked_token_is_refused(client: httpx.AsyncClient) -> None:
+    from app.models.auth import IntegrationToken
+    from app.services.tokens import revoke_token
+
+    token = await f.token(Scope.ADMIN)
+    assert await revoke_token(token_id=(await IntegrationToken.get()).id)
+    body = await graphql(client, WAREHOUSES, {"w": []}, token)
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_tokens_are_stored_hashed(db: str) -> None:
+    from app.models.auth import IntegrationToken
+
+    token = await f.token(Scope.ADMIN)
+    stored = await IntegrationToken.get()
+    assert token not in (stored.token_hash, stored.name) and len(stored.token_hash) == 64
+
+
+async def test_warehouses_are_upserted_by_guid(client: httpx.AsyncClient) -> None:
+    token = await f.token(Scope.CATALOG_WRITE)
+    w = {"guid": f.SHOP_A, "name": "Shop", "kind": "SHOP", "address": "Тверская, 1"}
+    first = await graphql(client, WAREHOUSES, {"w": [w]}, token)
+    again = await graphql(
+        client, WAREHOUSES, {"w": [{**w, "name": "Shop on Tverskaya"}, {**w, "guid": "bad"}]}, token
+    )
+    assert first["data"]["upsertWarehouses"]["result"] == {"created": 1, "updated": 0}
+    assert again["data"]["upsertWarehouses"] == {
+        "result": {"created": 0, "updated": 1},
+        "errors": [
+            {
+                "code": "INVALID_GUID",
+                "path": ["warehouses", "1", "guid"],
+                "message": "not a 1C GUID: 'bad'",
+            }
+        ],
+    }
+    assert [w.name for w in await Warehouse.all()] == ["Shop on Tverskaya"]
+
+
+async def test_catalog_upsert_applies_valid_products_and_names_bad_ones(
+    client: httpx.AsyncClient,
+) -> None:
+    token = await f.token(Scope.CATALOG_WRITE)
+    good = {
+        "guid": f.guid("p/good"),
+        "name": "Платье миди",
+        "variants": [
+            {
+                "guid": f.guid("v/good"),
+                "sku": "G-1",
+                "size": "M",
+                "colour": "чёрный",
+                "price": "4990.00",
+                "oldPrice": "6990.00",
+            }
+        ],
+    }
+    bad_price = {
+        "guid": f.guid("p/bad"),
+        "name": "Bad",
+        "variants": [
+            {"guid": f.guid("v/bad"), "sku": "B-1", "size": "M", "colour": "x", "price": "49.999"}
+        ],
+    }
+    bad_ref = {
+        "guid": f.guid("p/ref"),
+        "name": "Ref",
+        "collectionGuid": f.guid("nope"),
+        "variants": [],
+    }
+    body = await graphql(
+        client, CATALOG, {"input": {"products": [good, bad_price, bad_ref]}}, token
+    )
+    payload = body["data"]["upsertCatalog"]
+    assert payload["products"] == {"created": 1, "updated": 0}
+    assert [(e["code"], e["path"]) for e in payload["errors"]] == [
+        ("INVALID_PRICE", ["products", "1", "variants", "0", "price"]),
+        ("UNKNOWN_COLLECTION", ["products", "2", "collectionGuid"]),
+    ]
+    assert [p.slug for p in await Product.all()] == ["plate-midi"]
