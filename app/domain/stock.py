@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from app.domain.catalog import parse_guid
@@ -62,6 +62,9 @@ def latest_per_position(snapshots: list[StockSnapshot]) -> tuple[list[int], list
 
 
 MAX_QUANTITY = 1_000_000
+# A figure from further ahead than this is a wrong clock, not news: applying it would freeze the
+# position until our clock caught up (every true figure would look older).
+MAX_CLOCK_SKEW = timedelta(minutes=10)
 
 
 def parse_instant(text: str, *, path: tuple[str | int, ...] = ()) -> datetime:
@@ -81,16 +84,22 @@ def parse_snapshot(
     warehouse_guid: str,
     quantity: int,
     as_of: str,
+    now: datetime,
     path: tuple[str | int, ...],
 ) -> StockSnapshot:
-    """Validate one snapshot row as 1C sent it."""
+    """Validate one snapshot row as 1C sent it, against our clock reading `now`."""
     if quantity < 0:
         raise DomainError(ErrorCode.NEGATIVE_QUANTITY, "quantity must be ≥ 0", (*path, "quantity"))
     if quantity > MAX_QUANTITY:
         raise DomainError(ErrorCode.INVALID, f"quantity over {MAX_QUANTITY}", (*path, "quantity"))
+    instant = parse_instant(as_of, path=(*path, "asOf"))
+    if instant > now + MAX_CLOCK_SKEW:
+        raise DomainError(
+            ErrorCode.INVALID_DATETIME, f"asOf is in the future: {as_of}", (*path, "asOf")
+        )
     return StockSnapshot(
         variant_guid=parse_guid(variant_guid, path=(*path, "variantGuid")),
         warehouse_guid=parse_guid(warehouse_guid, path=(*path, "warehouseGuid")),
         quantity=quantity,
-        as_of=parse_instant(as_of, path=(*path, "asOf")),
+        as_of=instant,
     )

@@ -116,7 +116,7 @@ class CatalogQuery:
     async def categories(self) -> list[Category]:
         return [Category(row=r) for r in await svc.list_categories()]
 
-    @strawberry.field(description="the brand's shops (their stock is sellable online)")
+    @strawberry.field(description="the brand's shops, in allocation order")
     async def shops(self, info: Info) -> list[Warehouse]:
         warehouses = (await info.context.loaders.warehouses()).values()
         return [Warehouse(row=w) for w in warehouses if w.kind == WarehouseKindRow.SHOP]

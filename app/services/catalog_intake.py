@@ -122,9 +122,15 @@ async def _upsert_category(item: CategoryData, path: Path) -> bool:
     if item.parent_guid:
         parent_guid = parse_guid(item.parent_guid, path=(*path, "parentGuid"))
         parent = await Category.get_or_none(guid=parent_guid)
-        if parent is None or parent_guid == guid:
+        if parent is None:
             raise DomainError(
                 ErrorCode.UNKNOWN_CATEGORY, f"no parent {parent_guid}", (*path, "parentGuid")
+            )
+        if guid in await _ancestry(parent):
+            raise DomainError(
+                ErrorCode.INVALID,
+                "this parent would make a loop in the tree",
+                (*path, "parentGuid"),
             )
         parent_id = parent.id
     name = _require_name(item.name, path)
@@ -138,6 +144,20 @@ async def _upsert_category(item: CategoryData, path: Path) -> bool:
         },
     )
     return created
+
+
+async def _ancestry(category: Category) -> set[str]:
+    """GUIDs of a category and everything above it."""
+    tree = {
+        cid: (g, parent)
+        for cid, g, parent in await Category.all().values_list("id", "guid", "parent_id")
+    }
+    seen: set[str] = set()
+    current: int | None = category.id
+    while current is not None and tree[current][0] not in seen:
+        seen.add(tree[current][0])
+        current = tree[current][1]
+    return seen
 
 
 async def upsert_collections(*, items: Sequence[CollectionData]) -> IntakeReport:

@@ -119,12 +119,14 @@ async def _category_subtree(slug: str) -> list[int]:
     children: dict[int | None, list[int]] = {}
     for cid, parent, _ in tree:
         children.setdefault(parent, []).append(cid)
-    found, stack = [], list(roots)
+    found: set[int] = set()
+    stack = list(roots)
     while stack:
         cid = stack.pop()
-        found.append(cid)
-        stack.extend(children.get(cid, []))
-    return found
+        if cid not in found:  # a tree by construction; never loop even if data says otherwise
+            found.add(cid)
+            stack.extend(children.get(cid, []))
+    return sorted(found)
 
 
 def _cursor(sort: ProductSort, value: Any, pk: int) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
@@ -42,7 +42,7 @@ async def apply_stock_snapshots(*, rows: list[RawSnapshot], max_rows: int) -> St
     if len(rows) > max_rows:
         raise DomainError(ErrorCode.BATCH_TOO_LARGE, f"at most {max_rows} rows per call", ("rows",))
     report = StockIntakeReport()
-    parsed = _parse_rows(rows, report)
+    parsed = _parse_rows(rows, report, now=datetime.now(UTC))
     resolved = await _resolve_positions(parsed, report)
     keep, older = latest_per_position([snap for _, snap, _ in resolved])
     for i in older:
@@ -72,7 +72,7 @@ async def apply_stock_snapshots(*, rows: list[RawSnapshot], max_rows: int) -> St
 
 
 def _parse_rows(
-    rows: list[RawSnapshot], report: StockIntakeReport
+    rows: list[RawSnapshot], report: StockIntakeReport, *, now: datetime
 ) -> list[tuple[int, StockSnapshot]]:
     parsed: list[tuple[int, StockSnapshot]] = []
     for index, row in enumerate(rows):
@@ -82,6 +82,7 @@ def _parse_rows(
                 warehouse_guid=row.warehouse_guid,
                 quantity=row.quantity,
                 as_of=row.as_of,
+                now=now,
                 path=("rows", index),
             )
         except DomainError as error:

@@ -186,3 +186,33 @@ async def test_catalog_upsert_applies_valid_products_and_names_bad_ones(
         ("UNKNOWN_COLLECTION", ["products", "2", "collectionGuid"]),
     ]
     assert [p.slug for p in await Product.all()] == ["plate-midi"]
+
+
+async def test_ten_thousand_rows_are_accepted_in_one_call(client: httpx.AsyncClient) -> None:
+    from app.models.catalog import Variant
+
+    await f.warehouses()
+    await f.product("Base", variants=[])
+    product_id = (await Product.get()).id
+    variants = [
+        Variant(
+            guid=f.guid(f"bulk/{i}"),
+            product_id=product_id,
+            sku=f"B{i}",
+            size="M",
+            colour="c",
+            price=100,
+        )
+        for i in range(2500)
+    ]
+    await Variant.bulk_create(variants, batch_size=500)  # set-up only; intake is under test
+    rows = [
+        _row(v.guid, i % 7, 1, w)
+        for i, v in enumerate(variants)
+        for w in (f.ONLINE, f.SHOP_A, f.SHOP_B, f.CLOSED)
+    ]
+    token = await f.token(Scope.STOCK_WRITE)
+    body = await graphql(client, APPLY, {"rows": rows}, token)
+    assert len(rows) == 10_000
+    assert body["data"]["applyStockSnapshots"]["applied"] == 10_000
+    assert await StockLevel.all().count() == 10_000

@@ -8,6 +8,7 @@ import pytest
 
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.stock import (
+    MAX_CLOCK_SKEW,
     SnapshotOutcome,
     StockSnapshot,
     judge_snapshot,
@@ -76,12 +77,22 @@ def test_a_malformed_row_names_its_field(
         **fields,
     }
     with pytest.raises(DomainError) as error:
-        parse_snapshot(path=("rows", 3), **row)  # type: ignore[arg-type]
+        parse_snapshot(path=("rows", 3), now=T, **row)  # type: ignore[arg-type]
     assert (error.value.code, tuple(error.value.path)) == (code, ("rows", 3, where))
 
 
 def test_guids_are_normalised_to_lower_case() -> None:
     row = parse_snapshot(
-        variant_guid=V.upper(), warehouse_guid=W, quantity=0, as_of=T.isoformat(), path=()
+        variant_guid=V.upper(), warehouse_guid=W, quantity=0, as_of=T.isoformat(), now=T, path=()
     )
     assert row.variant_guid == V
+
+
+def test_a_figure_from_a_clock_far_ahead_is_refused_not_allowed_to_freeze_stock() -> None:
+    ahead = (T + MAX_CLOCK_SKEW).isoformat()
+    too_far = (T + MAX_CLOCK_SKEW + timedelta(seconds=1)).isoformat()
+    row = {"variant_guid": V, "warehouse_guid": W, "quantity": 1, "now": T, "path": ()}
+    assert parse_snapshot(as_of=ahead, **row).as_of == T + MAX_CLOCK_SKEW  # type: ignore[arg-type]
+    with pytest.raises(DomainError) as error:
+        parse_snapshot(as_of=too_far, **row)  # type: ignore[arg-type]
+    assert error.value.code is ErrorCode.INVALID_DATETIME
