@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
+    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -24,6 +26,12 @@ Query = merge_types("Query", (CatalogQuery,))
 Mutation = merge_types("Mutation", (IntakeMutation,))
 
 
+def is_unexpected(error: GraphQLError) -> bool:
+    """A crash inside a resolver (not a GraphQL or domain error we raised on purpose)."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with the limits that keep one request from taking the service down."""
     # Factories: a fresh extension per request (the parse/validation LRU caches are shared).
@@ -36,6 +44,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
+    if settings.environment == "prod":
+        extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
     return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from app.main import create_app
 from app.redis_setup import free_port
@@ -61,3 +62,29 @@ async def test_introspection_and_graphiql_are_off_in_prod(
             ide = await client.get("/graphql", headers={"Accept": "text/html"})
     assert "introspection" in body["errors"][0]["message"].lower()
     assert ide.status_code != 200 or "graphiql" not in ide.text.lower()
+
+
+async def test_too_many_tokens_are_refused(client: httpx.AsyncClient) -> None:
+    fields = " ".join("id" for _ in range(6000))
+    body = await graphql(client, "query { shops { " + fields + " } }")
+    assert "token" in body["errors"][0]["message"].lower()
+
+
+async def test_unexpected_errors_are_masked_in_prod_but_typed_ones_are_not(
+    db: str, redis_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services import catalog_queries
+
+    async def crash() -> None:
+        raise RuntimeError("secret connection string")
+
+    monkeypatch.setattr(catalog_queries, "list_categories", crash)
+    prod = settings.model_copy(update={"environment": "prod"})
+    app = create_app(prod, redis_url=redis_url, manage_db=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            crashed = await graphql(client, "query { categories { slug } }")
+            typed = await graphql(client, 'query { products(after: "x") { totalCount } }')
+    assert crashed["errors"][0]["message"] == "Unexpected error."
+    assert typed["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
