@@ -1,0 +1,272 @@
+"""1C's HTTP service for Vitrina, as the 1C side will implement it (see integrations.onec).
+
+Checks what the real service checks: HTTP Basic auth of the 1C user, JSON UTF-8 bodies, GUIDs,
+decimal-string prices, moments with offsets, required fields. Drops a repeated X-Event-Id by
+answering what it answered the first time (only successful answers are kept: a rejected event
+may be sent again once the data is fixed). Registers an order once: re-sent orders keep their
+document number and `registeredAt` (this simulator's clock, +03:00).
+
+Errors: 400 `{"error": {"code", "message"}}` for a malformed request; 409 `UNKNOWN_ORDER` for a
+status or payment of an order 1C has not got; 422 `REJECTED` for `reject(guid)`; 401 for wrong
+credentials; 500 with a text body (`fail_5xx`), 429 with Retry-After (`rate_limit`), 503 (`down`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount
+
+from app.devtools.simulators import checks as c
+from app.devtools.simulators.base import Refusal, Simulator
+
+Json = dict[str, Any]
+Apply = Callable[[Mapping[str, str], Json], Json]
+SERVICE_PATH = "/hs/vitrina"
+MOSCOW = timezone(timedelta(hours=3))
+ORDER_STATUSES = ("awaiting_payment", "paid", "cancelled")
+PAYMENT_STATUSES = ("pending", "waiting_for_capture", "succeeded", "canceled", "refunded")
+
+CUSTOMER_FIELDS: dict[str, c.Check] = {
+    "firstName": c.text,
+    "lastName": c.text,
+    "email": c.nullable(c.text),
+    "phone": c.nullable(c.text),
+    "createdAt": c.nullable(c.moment),
+}
+CUSTOMER = c.shape(CUSTOMER_FIELDS)
+LINE = c.shape(
+    {
+        "variantGuid": c.guid,
+        "productGuid": c.guid,
+        "warehouseGuid": c.guid,
+        "sku": c.text,
+        "name": c.filled,
+        "quantity": c.positive_int,
+        "price": c.money,
+        "amount": c.money,
+    }
+)
+DELIVERY = c.shape(
+    {
+        "kind": c.one_of(("courier", "pickup")),
+        "address": c.text,
+        "pickupWarehouseGuid": c.nullable(c.guid),
+        "cost": c.money,
+    }
+)
+ORDER = c.shape(
+    {
+        "number": c.filled,
+        "createdAt": c.moment,
+        "status": c.one_of(ORDER_STATUSES),
+        "customerGuid": c.guid,
+        "customer": c.shape({"guid": c.guid, **CUSTOMER_FIELDS}),
+        "lines": c.list_of(LINE, min_items=1),
+        "delivery": DELIVERY,
+        "total": c.money,
+        "comment": c.text,
+    }
+)
+STATUS = c.shape({"status": c.one_of(ORDER_STATUSES), "changedAt": c.moment, "reason": c.text})
+PAYMENT = c.shape(
+    {
+        "provider": c.filled,
+        "providerPaymentId": c.text,
+        "status": c.one_of(PAYMENT_STATUSES),
+        "amount": c.money,
+        "paidAt": c.nullable(c.moment),
+        "extra": c.string_map,
+    }
+)
+
+
+@dataclass
+class OneCOrder:
+    """A ЗаказКлиента: what we sent, and what 1C made of it."""
+
+    body: Json
+    number: str  # 1C's document number
+    registered_at: str  # as answered
+    status: str
+
+
+@dataclass
+class OneCState:
+    customers: dict[str, Json] = field(default_factory=dict)  # by customer GUID
+    orders: dict[str, OneCOrder] = field(default_factory=dict)  # by order GUID
+    payments: dict[str, Json] = field(default_factory=dict)  # by payment GUID (+ "orderGuid")
+    answers: dict[str, tuple[int, Json]] = field(default_factory=dict)  # by X-Event-Id
+    applied: list[str] = field(default_factory=list)  # event ids that changed state, in order
+    documents: int = 0  # document numbers issued
+
+
+class OneCSimulator(Simulator):
+    """1C's HTTP service in memory; `app` serves it under `base_path`."""
+
+    def __init__(
+        self,
+        username: str = "vitrina",
+        password: str = "secret",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__()
+        self.base_path = SERVICE_PATH
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.state = OneCState()
+        self._credentials = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        routes = [
+            self.route("/customers/{guid}", self._customer, ["PUT"]),
+            self.route("/orders/{guid}", self._order, ["PUT"]),
+            self.route("/orders/{guid}/status", self._status, ["PUT"]),
+            self.route("/orders/{guid}/payments/{payment}", self._payment, ["PUT"]),
+        ]
+        self.app = Starlette(routes=[Mount(SERVICE_PATH, routes=routes)])
+
+    def reset(self) -> None:
+        """Forget everything: state, request log, failures."""
+        self.state = OneCState()
+        self.requests.clear()
+        self.reset_faults()
+
+    # --- how 1C answers -------------------------------------------------------------------
+
+    def too_many_requests(self, retry_after: float) -> Response:
+        headers = {"Retry-After": f"{retry_after:g}"}
+        return PlainTextResponse("Слишком много запросов", 429, headers=headers)
+
+    def server_error(self) -> Response:
+        return PlainTextResponse(
+            "{ОбщийМодуль.ОбменVitrina.Модуль(118)}: Ошибка при вызове метода контекста "
+            "(Записать): Конфликт блокировок при выполнении транзакции",
+            500,
+        )
+
+    async def admit(self, request: Request) -> Response | None:
+        if request.headers.get("Authorization") == self._credentials:
+            return None
+        headers = {"WWW-Authenticate": 'Basic realm="1C:Enterprise"'}
+        return PlainTextResponse("Unauthorized", 401, headers=headers)
+
+    # --- resources ------------------------------------------------------------------------
+
+    async def _customer(self, request: Request) -> Response:
+        return await self._write(request, self._apply_customer)
+
+    async def _order(self, request: Request) -> Response:
+        return await self._write(request, self._apply_order)
+
+    async def _status(self, request: Request) -> Response:
+        return await self._write(request, self._apply_status)
+
+    async def _payment(self, request: Request) -> Response:
+        return await self._write(request, self._apply_payment)
+
+    async def _write(self, request: Request, apply: Apply) -> Response:
+        event_id = request.headers.get("X-Event-Id", "").strip()
+        if not event_id:
+            raise Refusal(_error(400, "MISSING_EVENT_ID", "the X-Event-Id header is required"))
+        if (earlier := self.state.answers.get(event_id)) is not None:
+            request.state.logged.replayed = True
+            return JSONResponse(earlier[1], earlier[0])
+        body = await _json_body(request)
+        try:
+            answer = apply(request.path_params, body)
+        except c.Invalid as problem:
+            raise Refusal(_error(400, problem.code, str(problem))) from problem
+        self.state.answers[event_id] = (200, answer)
+        self.state.applied.append(event_id)
+        return JSONResponse(answer)
+
+    def _apply_customer(self, params: Mapping[str, str], body: Json) -> Json:
+        guid = params["guid"]
+        c.guid(guid, "path.guid")
+        CUSTOMER(body, "")
+        self._refuse_if_told(guid)
+        created = guid not in self.state.customers
+        self.state.customers[guid] = body
+        return {"guid": guid, "result": "created" if created else "updated"}
+
+    def _apply_order(self, params: Mapping[str, str], body: Json) -> Json:
+        guid = params["guid"]
+        c.guid(guid, "path.guid")
+        ORDER(body, "")
+        if body["customer"]["guid"] != body["customerGuid"]:
+            raise c.Invalid("customer.guid", "differs from customerGuid")
+        self._refuse_if_told(guid)
+        customer = {k: v for k, v in body["customer"].items() if k != "guid"}
+        self.state.customers.setdefault(body["customerGuid"], customer)
+        order = self.state.orders.get(guid)
+        created = order is None
+        if order is None:
+            order = self._register(body)
+        order.body, order.status = body, body["status"]
+        self.state.orders[guid] = order
+        return {
+            "guid": guid,
+            "number": order.number,
+            "registeredAt": order.registered_at,
+            "result": "created" if created else "updated",
+        }
+
+    def _register(self, body: Json) -> OneCOrder:
+        self.state.documents += 1
+        number = f"ЗК-{self.state.documents:06d}"
+        registered_at = self.clock().astimezone(MOSCOW).isoformat(timespec="milliseconds")
+        return OneCOrder(body=body, number=number, registered_at=registered_at, status="")
+
+    def _apply_status(self, params: Mapping[str, str], body: Json) -> Json:
+        guid = params["guid"]
+        c.guid(guid, "path.guid")
+        STATUS(body, "")
+        order = self._known_order(guid)
+        self._refuse_if_told(guid)
+        order.status = body["status"]
+        return {"guid": guid, "status": order.status}
+
+    def _apply_payment(self, params: Mapping[str, str], body: Json) -> Json:
+        order_guid, guid = params["guid"], params["payment"]
+        c.guid(order_guid, "path.guid")
+        c.guid(guid, "path.payment")
+        PAYMENT(body, "")
+        self._known_order(order_guid)
+        self._refuse_if_told(guid)
+        created = guid not in self.state.payments
+        self.state.payments[guid] = {**body, "orderGuid": order_guid}
+        return {"guid": guid, "result": "created" if created else "updated"}
+
+    def _known_order(self, guid: str) -> OneCOrder:
+        order = self.state.orders.get(guid)
+        if order is None:
+            raise Refusal(_error(409, "UNKNOWN_ORDER", f"no order with GUID {guid}"))
+        return order
+
+    def _refuse_if_told(self, guid: str) -> None:
+        if self.is_rejected(guid):
+            raise Refusal(_error(422, "REJECTED", f"1C refused {guid} (simulated)"))
+
+
+async def _json_body(request: Request) -> Json:
+    media, _, params = request.headers.get("Content-Type", "").partition(";")
+    charset = params.strip().lower().removeprefix("charset=").strip('"') or "utf-8"
+    if media.strip().lower() != "application/json" or charset != "utf-8":
+        raise Refusal(_error(400, "INVALID_REQUEST", "send application/json; charset=utf-8"))
+    try:
+        body = json.loads((await request.body()).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Refusal(_error(400, "INVALID_JSON", f"not JSON UTF-8: {exc}")) from exc
+    if not isinstance(body, dict):
+        raise Refusal(_error(400, "INVALID_JSON", "the body must be a JSON object"))
+    return body
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return JSONResponse({"error": {"code": code, "message": message}}, status)

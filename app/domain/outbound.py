@@ -1,0 +1,92 @@
+"""What we tell 1C and RetailCRM: plain records built from our state, mapped per system.
+
+These are the payloads of outbox events. Each integration's `mapping.py` turns them into its
+wire format; nothing here knows any wire format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class DeliveryKind(StrEnum):
+    COURIER = "courier"
+    PICKUP = "pickup"
+
+
+class OrderStatus(StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    WAITING_FOR_CAPTURE = "waiting_for_capture"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+    REFUNDED = "refunded"
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    guid: str  # our customer GUID (1C Контрагент is matched/created by it)
+    email: str | None
+    phone: str | None  # E.164, e.g. +79161234567
+    first_name: str = ""
+    last_name: str = ""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OrderLineRecord:
+    variant_guid: str  # 1C ХарактеристикаНоменклатуры
+    product_guid: str  # 1C Номенклатура
+    sku: str
+    name: str
+    warehouse_guid: str  # 1C Склад the line is served from
+    quantity: int
+    unit_price_kopecks: int
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    kind: DeliveryKind
+    address: str = ""  # courier address as one line of text
+    pickup_warehouse_guid: str | None = None
+    cost_kopecks: int = 0
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    guid: str  # our order GUID, the upsert key in 1C and the externalId in RetailCRM
+    number: str  # our human number, e.g. "V-000123"
+    created_at: datetime
+    status: OrderStatus
+    customer: CustomerRecord
+    lines: list[OrderLineRecord]
+    delivery: DeliveryRecord
+    total_kopecks: int
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class OrderStatusRecord:
+    order_guid: str
+    status: OrderStatus
+    changed_at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    guid: str  # our payment GUID
+    order_guid: str
+    provider: str  # "dummy", "yookassa"
+    provider_payment_id: str
+    status: PaymentStatus
+    amount_kopecks: int
+    paid_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)

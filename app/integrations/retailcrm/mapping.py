@@ -1,0 +1,180 @@
+"""Our outbound records as RetailCRM API v5 entities (the JSON put into a form field).
+
+`customers/create` and `customers/{externalId}/edit`, field `customer`::
+
+    {"externalId": "<customer GUID>", "firstName": "Анна", "lastName": "Смирнова",
+     "email": "anna@example.ru", "phones": [{"number": "+79161234567"}],
+     "createdAt": "2025-12-01 14:00:00"}
+
+`orders/create` and `orders/{externalId}/edit`, field `order`::
+
+    {"externalId": "<order GUID>", "number": "V-000123", "createdAt": "2025-12-01 14:03:05",
+     "firstName": …, "lastName": …, "phone": …, "email": …,
+     "customer": {"externalId": "<customer GUID>"},
+     "items": [{"offer": {"externalId": "<variant GUID>"}, "productName": "Платье миди",
+                "quantity": 2, "initialPrice": 4990.0}],
+     "delivery": {"code": "courier", "cost": 300.0, "address": {"text": "Москва, …"}},
+     "status": "new", "orderMethod": "shopping-cart", "customerComment": "…"}
+
+The edit sent when the order exists already leaves out `status` (see `order_edit_payload`).
+
+`orders/payments/create` and `orders/payments/{externalId}/edit`, field `payment`::
+
+    {"externalId": "<payment GUID>", "order": {"externalId": "<order GUID>"},
+     "amount": 4990.0, "type": "bank-card", "status": "paid",
+     "paidAt": "2025-12-01 14:05:00", "comment": "yookassa 2d9…"}
+
+Dates are `Y-m-d H:i:s` in Moscow time (the account's time zone); money is a JSON number of
+roubles. Absent values (no email, no phone, no address) are left out rather than sent empty,
+so an edit never wipes what a manager typed in the CRM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from app.domain.outbound import (
+    CustomerRecord,
+    DeliveryKind,
+    OrderLineRecord,
+    OrderRecord,
+    OrderStatus,
+    OrderStatusRecord,
+    PaymentRecord,
+    PaymentStatus,
+)
+
+Json = dict[str, Any]
+MOSCOW = timezone(timedelta(hours=3), "MSK")  # no DST since 2014, so a fixed offset is exact
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _order_statuses() -> dict[OrderStatus, str]:
+    # codes of a fresh RetailCRM account: "Новый", "Предоплата поступила", "Отменен по иной причине"
+    return {
+        OrderStatus.AWAITING_PAYMENT: "new",
+        OrderStatus.PAID: "prepayed",
+        OrderStatus.CANCELLED: "cancel-other",
+    }
+
+
+def _payment_statuses() -> dict[PaymentStatus, str]:
+    return {
+        PaymentStatus.PENDING: "not-paid",
+        PaymentStatus.WAITING_FOR_CAPTURE: "not-paid",
+        PaymentStatus.SUCCEEDED: "paid",
+        PaymentStatus.CANCELED: "canceled",
+        PaymentStatus.REFUNDED: "returned",
+    }
+
+
+def _delivery_types() -> dict[DeliveryKind, str]:
+    return {DeliveryKind.COURIER: "courier", DeliveryKind.PICKUP: "self-delivery"}
+
+
+@dataclass(frozen=True)
+class RetailCrmCodes:
+    """Codes from the account's own dictionaries (Settings → Directories in RetailCRM).
+
+    The defaults are the codes a new account comes with; change them to the account's ones.
+    """
+
+    order_statuses: Mapping[OrderStatus, str] = field(default_factory=_order_statuses)
+    payment_statuses: Mapping[PaymentStatus, str] = field(default_factory=_payment_statuses)
+    delivery_types: Mapping[DeliveryKind, str] = field(default_factory=_delivery_types)
+    payment_type: str = "bank-card"
+    order_method: str = "shopping-cart"
+
+
+def roubles(kopecks: int) -> float:
+    return kopecks / 100
+
+
+def crm_datetime(value: datetime) -> str:
+    """An aware datetime as RetailCRM's `Y-m-d H:i:s`, Moscow time."""
+    if value.tzinfo is None:
+        raise ValueError(f"a moment needs a time zone: {value!r}")
+    return value.astimezone(MOSCOW).strftime(DATETIME_FORMAT)
+
+
+def customer_payload(record: CustomerRecord) -> Json:
+    return _present(
+        externalId=record.guid,
+        firstName=record.first_name,
+        lastName=record.last_name,
+        email=record.email,
+        phones=[{"number": record.phone}] if record.phone else None,
+        createdAt=crm_datetime(record.created_at) if record.created_at else None,
+    )
+
+
+def order_payload(record: OrderRecord, codes: RetailCrmCodes) -> Json:
+    customer = record.customer
+    return _present(
+        externalId=record.guid,
+        number=record.number,
+        createdAt=crm_datetime(record.created_at),
+        firstName=customer.first_name,
+        lastName=customer.last_name,
+        phone=customer.phone,
+        email=customer.email,
+        customer={"externalId": customer.guid},
+        items=[_item(line) for line in record.lines],
+        delivery=_delivery(record, codes),
+        status=codes.order_statuses[record.status],
+        orderMethod=codes.order_method,
+        customerComment=record.comment,
+    )
+
+
+def order_edit_payload(record: OrderRecord, codes: RetailCrmCodes) -> Json:
+    """The order for `orders/{externalId}/edit` when it exists already: all but `status`.
+
+    Status changes travel as their own events (`order_status_payload`); a re-delivered
+    creation must not move an order a manager has already taken further back to "new".
+    """
+    payload = order_payload(record, codes)
+    del payload["status"]
+    return payload
+
+
+def _item(line: OrderLineRecord) -> Json:
+    return {
+        "offer": {"externalId": line.variant_guid},
+        "productName": line.name,
+        "quantity": line.quantity,
+        "initialPrice": roubles(line.unit_price_kopecks),
+    }
+
+
+def _delivery(record: OrderRecord, codes: RetailCrmCodes) -> Json:
+    delivery = record.delivery
+    return _present(
+        code=codes.delivery_types[delivery.kind],
+        cost=roubles(delivery.cost_kopecks),
+        address={"text": delivery.address} if delivery.address else None,
+    )
+
+
+def order_status_payload(record: OrderStatusRecord, codes: RetailCrmCodes) -> Json:
+    return _present(status=codes.order_statuses[record.status], statusComment=record.reason)
+
+
+def payment_payload(record: PaymentRecord, codes: RetailCrmCodes) -> Json:
+    return _present(
+        externalId=record.guid,
+        order={"externalId": record.order_guid},
+        amount=roubles(record.amount_kopecks),
+        type=codes.payment_type,
+        status=codes.payment_statuses[record.status],
+        paidAt=crm_datetime(record.paid_at) if record.paid_at else None,
+        comment=f"{record.provider} {record.provider_payment_id}".strip(),
+    )
+
+
+def _present(**fields: Any) -> Json:
+    """The fields that have a value: None and "" are left out (an edit must not wipe data)."""
+    return {name: value for name, value in fields.items() if value is not None and value != ""}

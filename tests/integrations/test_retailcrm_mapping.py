@@ -1,0 +1,142 @@
+"""Records as RetailCRM entities: codes from the account's dictionaries, Moscow local dates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from app.domain.outbound import DeliveryKind, DeliveryRecord, OrderStatus, PaymentStatus
+from app.integrations.retailcrm import mapping as m
+from tests.integrations import records as r
+
+CODES = m.RetailCrmCodes()
+
+
+def test_a_customer_with_our_guid_as_external_id() -> None:
+    assert m.customer_payload(r.customer()) == {
+        "externalId": r.CUSTOMER,
+        "firstName": "Анна",
+        "lastName": "Смирнова",
+        "email": "anna@example.ru",
+        "phones": [{"number": "+79161234567"}],
+        "createdAt": "2025-12-01 14:00:00",
+    }
+
+
+def test_absent_values_are_left_out_so_an_edit_wipes_nothing() -> None:
+    record = r.customer(email=None, phone=None, first_name="", created_at=None)
+    assert m.customer_payload(record) == {"externalId": r.CUSTOMER, "lastName": "Смирнова"}
+
+
+def test_an_order_in_retailcrm_terms() -> None:
+    assert m.order_payload(r.order(), CODES) == {
+        "externalId": r.ORDER,
+        "number": "V-000123",
+        "createdAt": "2025-12-01 14:03:05",
+        "firstName": "Анна",
+        "lastName": "Смирнова",
+        "phone": "+79161234567",
+        "email": "anna@example.ru",
+        "customer": {"externalId": r.CUSTOMER},
+        "items": [
+            {
+                "offer": {"externalId": r.DRESS_M},
+                "productName": "Платье миди",
+                "quantity": 2,
+                "initialPrice": 4990.0,
+            },
+            {
+                "offer": {"externalId": r.BELT_ONE},
+                "productName": "Ремень",
+                "quantity": 1,
+                "initialPrice": 1500.5,
+            },
+        ],
+        "delivery": {"code": "courier", "cost": 300.0, "address": {"text": "Москва, Тверская, 1"}},
+        "status": "new",
+        "orderMethod": "shopping-cart",
+        "customerComment": "Позвонить за час",
+    }
+
+
+def test_a_pickup_order_has_no_address() -> None:
+    pickup = DeliveryRecord(DeliveryKind.PICKUP, pickup_warehouse_guid=r.SHOP)
+    payload = m.order_payload(r.order(delivery=pickup), CODES)
+    assert payload["delivery"] == {"code": "self-delivery", "cost": 0.0}
+
+
+def test_the_edit_of_an_existing_order_leaves_its_status_alone() -> None:
+    edit = m.order_edit_payload(r.order(status=OrderStatus.PAID), CODES)
+    assert "status" not in edit
+    assert edit == {k: v for k, v in m.order_payload(r.order(), CODES).items() if k != "status"}
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (OrderStatus.AWAITING_PAYMENT, "new"),
+        (OrderStatus.PAID, "prepayed"),
+        (OrderStatus.CANCELLED, "cancel-other"),
+    ],
+)
+def test_order_statuses_map_to_a_fresh_accounts_codes(status: OrderStatus, code: str) -> None:
+    assert m.order_status_payload(r.status(status), CODES) == {"status": code}
+
+
+def test_a_status_reason_becomes_the_status_comment() -> None:
+    payload = m.order_status_payload(r.status(OrderStatus.CANCELLED, "нет размера"), CODES)
+    assert payload == {"status": "cancel-other", "statusComment": "нет размера"}
+
+
+def test_a_payment_of_the_order() -> None:
+    assert m.payment_payload(r.payment(), CODES) == {
+        "externalId": r.PAYMENT,
+        "order": {"externalId": r.ORDER},
+        "amount": 11780.5,
+        "type": "bank-card",
+        "status": "paid",
+        "paidAt": "2025-12-01 14:05:00",
+        "comment": "yookassa 2d9c3c5e-000f-5000-9000-1a2b3c4d5e6f",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (PaymentStatus.PENDING, "not-paid"),
+        (PaymentStatus.WAITING_FOR_CAPTURE, "not-paid"),
+        (PaymentStatus.CANCELED, "canceled"),
+        (PaymentStatus.REFUNDED, "returned"),
+    ],
+)
+def test_payment_statuses_map_to_codes(status: PaymentStatus, code: str) -> None:
+    payload = m.payment_payload(r.payment(status, paid_at=None), CODES)
+    assert (payload["status"], "paidAt" in payload) == (code, False)
+
+
+def test_the_accounts_own_codes_replace_the_defaults() -> None:
+    codes = m.RetailCrmCodes(
+        order_statuses={**CODES.order_statuses, OrderStatus.PAID: "oplachen"},
+        payment_statuses={**CODES.payment_statuses, PaymentStatus.SUCCEEDED: "done"},
+        delivery_types={DeliveryKind.COURIER: "cdek-courier", DeliveryKind.PICKUP: "store"},
+        payment_type="yookassa",
+        order_method="site",
+    )
+    order = m.order_payload(r.order(status=OrderStatus.PAID), codes)
+    payment = m.payment_payload(r.payment(), codes)
+    assert (order["status"], order["delivery"]["code"], order["orderMethod"]) == (
+        "oplachen",
+        "cdek-courier",
+        "site",
+    )
+    assert (payment["type"], payment["status"]) == ("yookassa", "done")
+
+
+def test_dates_are_moscow_local_time_without_zone() -> None:
+    assert m.crm_datetime(datetime(2025, 12, 31, 22, 30, tzinfo=UTC)) == "2026-01-01 01:30:00"
+
+
+def test_a_date_without_a_zone_is_refused() -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        m.crm_datetime(datetime(2025, 12, 1, 14, 0))
