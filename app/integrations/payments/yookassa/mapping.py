@@ -1,0 +1,321 @@
+"""Translate between plain values and YooKassa API v3 JSON: payments, refunds, notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+CURRENCY = "RUB"
+MAX_DESCRIPTION = 128
+MAX_METADATA_KEYS = 16
+MAX_METADATA_KEY = 32
+MAX_METADATA_VALUE = 512
+MAX_IDEMPOTENCE_KEY = 64
+DEFAULT_VAT_CODE = 1  # "без НДС"; the shop's tax regime decides, so settings override it
+VAT_CODES = range(1, 13)  # 11 = 22% and 12 = 22/122 since 2026
+FULL_PAYMENT = "full_payment"
+COMMODITY = "commodity"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    WAITING_FOR_CAPTURE = "waiting_for_capture"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+
+class NotificationEvent(StrEnum):
+    PAYMENT_SUCCEEDED = "payment.succeeded"
+    PAYMENT_WAITING_FOR_CAPTURE = "payment.waiting_for_capture"
+    PAYMENT_CANCELED = "payment.canceled"
+    REFUND_SUCCEEDED = "refund.succeeded"
+
+
+class YooKassaMappingError(ValueError):
+    """Values we were asked to send, or JSON we received, do not fit YooKassa's documented shape."""
+
+
+class InvalidPaymentRequest(YooKassaMappingError):
+    """Our side asked for a payment, capture or refund YooKassa would refuse."""
+
+
+class InvalidYooKassaObject(YooKassaMappingError):
+    """A payment or refund object from YooKassa lacks a field or has one of the wrong type."""
+
+
+class InvalidNotification(YooKassaMappingError):
+    """A notification body is not a YooKassa notification of an event we subscribe to."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptItem:
+    """One receipt line: `unit_price_kopecks` is the price of one unit after discounts."""
+
+    description: str
+    quantity: int
+    unit_price_kopecks: int
+    payment_subject: str = COMMODITY  # "service" for delivery
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A 54-FZ receipt: the customer's email or phone (or both) and the lines."""
+
+    items: Sequence[ReceiptItem]
+    email: str | None = None
+    phone: str | None = None  # digits in E.164 without "+", e.g. 79001234567
+    vat_code: int = DEFAULT_VAT_CODE
+
+
+@dataclass(frozen=True, slots=True)
+class YooPayment:
+    id: str
+    status: PaymentStatus
+    paid: bool
+    amount_kopecks: int
+    currency: str
+    confirmation_url: str | None
+    metadata: dict[str, str]
+    created_at: datetime
+    captured_at: datetime | None
+    refundable: bool
+    cancellation_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class YooRefund:
+    id: str
+    payment_id: str
+    status: RefundStatus
+    amount_kopecks: int
+
+
+@dataclass(frozen=True, slots=True)
+class YooNotification:
+    event: NotificationEvent
+    object_id: str
+
+
+# --- what we send -------------------------------------------------------------------------------
+
+
+def amount_json(kopecks: int) -> dict[str, str]:
+    """4990_00 kopecks → {"value": "4990.00", "currency": "RUB"}."""
+    if isinstance(kopecks, bool) or not isinstance(kopecks, int) or kopecks <= 0:
+        raise InvalidPaymentRequest(f"an amount must be a positive number of kopecks: {kopecks!r}")
+    return {"value": f"{kopecks // 100}.{kopecks % 100:02d}", "currency": CURRENCY}
+
+
+def shorten(text: str, limit: int = MAX_DESCRIPTION) -> str:
+    """Cut free text to YooKassa's limit, marking the cut with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def payment_request(
+    *,
+    amount_kopecks: int,
+    return_url: str,
+    description: str,
+    metadata: Mapping[str, str],
+    capture: bool = True,
+    receipt: Receipt | None = None,
+) -> dict[str, Any]:
+    """The body of `POST /v3/payments` for a redirect (hosted page) payment."""
+    if not return_url:
+        raise InvalidPaymentRequest("return_url is required for a redirect confirmation")
+    body: dict[str, Any] = {
+        "amount": amount_json(amount_kopecks),
+        "capture": capture,
+        "confirmation": {"type": "redirect", "return_url": return_url},
+        "metadata": metadata_json(metadata),
+    }
+    if description.strip():
+        body["description"] = shorten(description)
+    if receipt is not None:
+        body["receipt"] = receipt_json(receipt, amount_kopecks)
+    return body
+
+
+def capture_request(amount_kopecks: int | None) -> dict[str, Any]:
+    """The body of `POST /v3/payments/{id}/capture`: empty captures the whole authorised sum."""
+    return {} if amount_kopecks is None else {"amount": amount_json(amount_kopecks)}
+
+
+def refund_request(
+    *,
+    payment_id: str,
+    amount_kopecks: int,
+    description: str | None = None,
+    receipt: Receipt | None = None,
+) -> dict[str, Any]:
+    """The body of `POST /v3/refunds`; a refund receipt is required when the shop sends receipts."""
+    if not payment_id:
+        raise InvalidPaymentRequest("payment_id is required")
+    body: dict[str, Any] = {"payment_id": payment_id, "amount": amount_json(amount_kopecks)}
+    if description and description.strip():
+        body["description"] = shorten(description, 250)
+    if receipt is not None:
+        body["receipt"] = receipt_json(receipt, amount_kopecks)
+    return body
+
+
+def metadata_json(metadata: Mapping[str, str]) -> dict[str, str]:
+    """Check metadata against YooKassa's limits: 16 keys, keys ≤ 32 and values ≤ 512 chars."""
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise InvalidPaymentRequest(f"metadata holds at most {MAX_METADATA_KEYS} keys")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidPaymentRequest(f"metadata keys and values are strings: {key!r}")
+        if not 0 < len(key) <= MAX_METADATA_KEY or len(value) > MAX_METADATA_VALUE:
+            raise InvalidPaymentRequest(f"metadata entry {key!r} is too long")
+    return dict(metadata)
+
+
+def receipt_json(receipt: Receipt, total_kopecks: int) -> dict[str, Any]:
+    """The `receipt` object; its lines must add up to the payment (or refund) amount exactly."""
+    if not receipt.email and not receipt.phone:
+        raise InvalidPaymentRequest("a receipt needs the customer's email or phone")
+    if not receipt.items:
+        raise InvalidPaymentRequest("a receipt needs at least one item")
+    if receipt.vat_code not in VAT_CODES:
+        raise InvalidPaymentRequest(f"vat_code must be 1..12, not {receipt.vat_code}")
+    lines = sum(item.unit_price_kopecks * item.quantity for item in receipt.items)
+    if lines != total_kopecks:
+        raise InvalidPaymentRequest(f"receipt lines add up to {lines} kopecks, not {total_kopecks}")
+    customer = {"email": receipt.email, "phone": receipt.phone}
+    return {
+        "customer": {key: value for key, value in customer.items() if value},
+        "items": [_item_json(item, receipt.vat_code) for item in receipt.items],
+    }
+
+
+def _item_json(item: ReceiptItem, vat_code: int) -> dict[str, Any]:
+    if item.quantity <= 0:
+        raise InvalidPaymentRequest(f"quantity must be positive: {item.description!r}")
+    return {
+        "description": shorten(item.description),
+        "quantity": f"{item.quantity}.00",
+        "amount": amount_json(item.unit_price_kopecks),
+        "vat_code": vat_code,
+        "payment_mode": FULL_PAYMENT,
+        "payment_subject": item.payment_subject,
+    }
+
+
+def check_idempotence_key(key: str) -> str:
+    """YooKassa takes keys of 1 to 64 characters; a UUID4 string is the usual choice."""
+    if not key or len(key) > MAX_IDEMPOTENCE_KEY:
+        raise InvalidPaymentRequest(f"an Idempotence-Key has 1..{MAX_IDEMPOTENCE_KEY} characters")
+    return key
+
+
+# --- what we receive ----------------------------------------------------------------------------
+
+
+def parse_payment(data: Mapping[str, Any]) -> YooPayment:
+    """A payment object (API answer or notification `object`) → YooPayment."""
+    try:
+        amount, currency = parse_amount(data["amount"])
+        confirmation = data.get("confirmation") or {}
+        cancellation = data.get("cancellation_details") or {}
+        return YooPayment(
+            id=_text(data["id"]),
+            status=PaymentStatus(data["status"]),
+            paid=_flag(data["paid"]),
+            amount_kopecks=amount,
+            currency=currency,
+            confirmation_url=_optional_text(confirmation.get("confirmation_url")),
+            metadata=_metadata(data.get("metadata") or {}),
+            created_at=_instant(data["created_at"]),
+            captured_at=_optional_instant(data.get("captured_at")),
+            refundable=_flag(data.get("refundable", False)),
+            cancellation_reason=_optional_text(cancellation.get("reason")),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidYooKassaObject(f"not a YooKassa payment object: {exc}") from exc
+
+
+def parse_refund(data: Mapping[str, Any]) -> YooRefund:
+    """A refund object → YooRefund."""
+    try:
+        amount, _ = parse_amount(data["amount"])
+        return YooRefund(
+            id=_text(data["id"]),
+            payment_id=_text(data["payment_id"]),
+            status=RefundStatus(data["status"]),
+            amount_kopecks=amount,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidYooKassaObject(f"not a YooKassa refund object: {exc}") from exc
+
+
+def parse_notification(body: Any) -> YooNotification:
+    """A notification body → event and object id; re-read the object with GET before trusting it."""
+    if not isinstance(body, Mapping) or body.get("type") != "notification":
+        raise InvalidNotification("the body is not a YooKassa notification")
+    try:
+        event = NotificationEvent(str(body.get("event")))
+    except ValueError as exc:
+        raise InvalidNotification(f"unexpected event {body.get('event')!r}") from exc
+    obj = body.get("object")
+    object_id = obj.get("id") if isinstance(obj, Mapping) else None
+    if not isinstance(object_id, str) or not object_id:
+        raise InvalidNotification("the notification object has no id")
+    return YooNotification(event, object_id)
+
+
+def parse_amount(data: Mapping[str, Any]) -> tuple[int, str]:
+    """{"value": "4990.00", "currency": "RUB"} → (499000, "RUB")."""
+    value, currency = _text(data["value"]), _text(data["currency"])
+    try:
+        exact = Decimal(value)
+    except InvalidOperation as exc:
+        raise ValueError(f"amount value {value!r} is not a number") from exc
+    kopecks = exact * 100
+    if not exact.is_finite() or kopecks != kopecks.to_integral_value():
+        raise ValueError(f"amount value {value!r} has more than two decimals")
+    return int(kopecks), currency
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _instant(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(_text(value))
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no offset")
+    return parsed
+
+
+def _optional_instant(value: Any) -> datetime | None:
+    return None if value is None else _instant(value)
+
+
+def _metadata(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"metadata is not an object: {value!r}")
+    return {_text(key): _text(item) for key, item in value.items()}
