@@ -18,10 +18,14 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from app.db import close_db, connection, init_db
+from app.integrations.payments.base import PaymentProvider
+from app.integrations.payments.dummy import DummyProvider
 from app.middleware import RequestIdMiddleware
 from app.schema import build_schema
 from app.schema.context import Context
+from app.services.jobs import JobQueue
 from app.settings import Settings
+from app.workers.queue import ArqQueue
 
 log = structlog.get_logger("app")
 
@@ -34,7 +38,9 @@ def utc_now() -> datetime:
 
 
 class VitrinaGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, jobs: JobQueue, payments: PaymentProvider
+    ) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -42,6 +48,8 @@ class VitrinaGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
         self.clock = clock
+        self.jobs = jobs
+        self.payments = payments
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -51,14 +59,22 @@ class VitrinaGraphQL(GraphQL[Context, None]):
             authorization=request.headers.get("authorization"),
             request_id=request.scope.get("state", {}).get("request_id"),
             now=self.clock(),
+            jobs=self.jobs,
+            payments=self.payments,
         )
 
 
 def create_app(
-    settings: Settings, *, redis_url: str, manage_db: bool = True, clock: Clock = utc_now
+    settings: Settings,
+    *,
+    redis_url: str,
+    manage_db: bool = True,
+    clock: Clock = utc_now,
+    payments: PaymentProvider | None = None,
 ) -> Starlette:
     """Build the app. With `manage_db` the app opens and closes the database itself."""
     redis = Redis.from_url(redis_url)
+    jobs = ArqQueue(redis_url)
 
     async def live(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -79,10 +95,11 @@ def create_app(
             yield
         finally:
             await redis.aclose()
+            await jobs.aclose()
             if manage_db:
                 await close_db()
 
-    graphql: Any = VitrinaGraphQL(settings, clock)
+    graphql: Any = VitrinaGraphQL(settings, clock, jobs, payments or DummyProvider())
     return Starlette(
         routes=[
             Route("/health/live", live),

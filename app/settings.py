@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 5000
     max_intake_batch: int = 20000
+    payment_timeout_minutes: int = Field(default=15, description="unpaid orders cancel after")
+    payment_return_url: str = "http://127.0.0.1:8000/"
 
     @property
     def resolved_database_url(self) -> str:

@@ -20,6 +20,13 @@ from app.settings import Settings
 from tests.infra import postgres_server, redis_server
 
 TABLES = [
+    "reservation",
+    "payment",
+    "order_status_change",
+    "order_line",
+    "orders",
+    "cart_line",
+    "cart",
     "stock_level",
     "product_image",
     "variant",

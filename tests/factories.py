@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from app.domain.access import Scope
 from app.services import catalog_intake as catalog
@@ -107,3 +108,50 @@ async def token(*scopes: Scope) -> str:
 
 def later(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
+
+
+async def cart_with(
+    lines: list[tuple[str, int]],
+    *,
+    now: datetime,
+    pickup: str | None = None,
+    email: str = "buyer@example.com",
+) -> str:
+    """A cart ready to order: lines (variant GUID, quantity), contact and delivery set."""
+    from app.domain.outbound import DeliveryKind
+    from app.services import carts
+
+    cart = await carts.create_cart()
+    for variant_guid, quantity in lines:
+        await carts.set_line(
+            cart_token=cart.token, variant_guid=variant_guid, quantity=quantity, now=now
+        )
+    await carts.set_contact(
+        cart_token=cart.token, email=email, phone=None, first_name="Анна", last_name=""
+    )
+    kind = DeliveryKind.PICKUP if pickup else DeliveryKind.COURIER
+    await carts.set_delivery(
+        cart_token=cart.token, kind=kind, address="Москва, Тверская, 7", shop_guid=pickup, now=now
+    )
+    return cart.token
+
+
+async def place(cart_token: str, *, now: datetime, key: str | None = None) -> Any:
+    from app.services.jobs import NoQueue
+    from app.services.orders import place_order
+
+    return await place_order(
+        cart_token=cart_token,
+        idempotency_key=key or f"key-{cart_token}",
+        now=now,
+        payment_timeout=timedelta(minutes=15),
+        jobs=NoQueue(),
+    )
+
+
+async def positions(variant_guid: str) -> dict[str, tuple[int, int]]:
+    """(on_hand, buffer) per warehouse GUID for one variant."""
+    from app.models.stock import StockLevel
+
+    levels = await StockLevel.filter(variant__guid=variant_guid).prefetch_related("warehouse")
+    return {lvl.warehouse.guid: (lvl.on_hand, lvl.buffer) for lvl in levels}

@@ -31,3 +31,9 @@ def available(positions: Iterable[StockPosition]) -> int:
 def availability_by_warehouse(positions: Iterable[StockPosition]) -> dict[int, int]:
     """Sellable units per sellable warehouse, zeros included (the dress is *not* in shop X)."""
     return {p.warehouse_id: sellable_quantity(p) for p in positions if p.sellable}
+
+
+def available_from(positions: Iterable[StockPosition], warehouse_ids: Iterable[int]) -> int:
+    """Units a shopper may buy from the given warehouses only (e.g. the chosen pickup shop)."""
+    allowed = set(warehouse_ids)
+    return sum(sellable_quantity(p) for p in positions if p.warehouse_id in allowed)

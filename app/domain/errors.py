@@ -22,6 +22,18 @@ class ErrorCode(StrEnum):
     DUPLICATE_IN_BATCH = "DUPLICATE_IN_BATCH"
     BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
     INVALID_CURSOR = "INVALID_CURSOR"
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    NOT_RELEASED = "NOT_RELEASED"
+    PURCHASE_LIMIT_EXCEEDED = "PURCHASE_LIMIT_EXCEEDED"
+    CART_NOT_FOUND = "CART_NOT_FOUND"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    EMPTY_CART = "EMPTY_CART"
+    CONTACT_REQUIRED = "CONTACT_REQUIRED"
+    DELIVERY_REQUIRED = "DELIVERY_REQUIRED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    PAYMENT_DECLINED = "PAYMENT_DECLINED"
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class Problem:
     code: ErrorCode
     path: Sequence[str | int]
     message: str
+    available: int | None = None  # INSUFFICIENT_STOCK: how many units are free now
 
 
 @dataclass
@@ -40,9 +53,14 @@ class DomainError(Exception):
     code: ErrorCode
     message: str
     path: Sequence[str | int] = field(default_factory=tuple)
+    available: int | None = None  # INSUFFICIENT_STOCK: how many units are free now
 
     def __str__(self) -> str:
         return f"{self.code.value}: {self.message}"
 
     def as_problem(self) -> Problem:
-        return Problem(self.code, self.path, self.message)
+        return Problem(self.code, self.path, self.message, self.available)
+
+    def at(self, *path: str | int) -> DomainError:
+        """The same error, located at `path` in the caller's input."""
+        return DomainError(self.code, self.message, tuple(path), self.available)

@@ -1,3 +1,9 @@
 """Tortoise models, grouped by aggregate. Persistence only: fields, Meta, named queries."""
 
-MODEL_MODULES = ["app.models.catalog", "app.models.stock", "app.models.auth"]
+MODEL_MODULES = [
+    "app.models.catalog",
+    "app.models.stock",
+    "app.models.checkout",
+    "app.models.orders",
+    "app.models.auth",
+]

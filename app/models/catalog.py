@@ -24,6 +24,11 @@ class Category(Model):
         table = "category"
 
 
+class HoldMode(StrEnum):
+    AT_ORDER = "at_order"  # stock is taken only when the order is placed
+    AT_CART = "at_cart"  # adding to the cart holds stock for a short, renewable time
+
+
 class Collection(Model):
     """A monthly drop: its products stay hidden from shoppers until `release_at`."""
 
@@ -33,6 +38,9 @@ class Collection(Model):
     slug = fields.CharField(max_length=200, unique=True)
     description = fields.TextField(default="")
     release_at = fields.DatetimeField(db_index=True)
+    hold_mode = fields.CharEnumField(HoldMode, max_length=16, default=HoldMode.AT_ORDER)
+    hold_minutes = fields.IntField(default=10)
+    purchase_limit = fields.IntField(null=True, description="most units of a variant per shopper")
 
     class Meta:
         table = "collection"

@@ -19,11 +19,12 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 
 from app.schema.catalog_query import CatalogQuery
+from app.schema.checkout import CheckoutMutation, CheckoutQuery
 from app.schema.intake import IntakeMutation
 from app.settings import Settings
 
-Query = merge_types("Query", (CatalogQuery,))
-Mutation = merge_types("Mutation", (IntakeMutation,))
+Query = merge_types("Query", (CatalogQuery, CheckoutQuery))
+Mutation = merge_types("Mutation", (CheckoutMutation, IntakeMutation))
 
 
 def is_unexpected(error: GraphQLError) -> bool:

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import strawberry
 
 from app.domain.access import IntegrationPrincipal
+from app.integrations.payments.base import PaymentProvider
 from app.schema.loaders import Loaders
+from app.services.jobs import JobQueue
 from app.services.tokens import authenticate_token
 from app.settings import Settings
 
@@ -17,12 +19,17 @@ from app.settings import Settings
 class Context:
     settings: Settings
     authorization: str | None
+    jobs: JobQueue
+    payments: PaymentProvider
     request_id: str | None = None
-    loaders: Loaders = field(default_factory=Loaders)
     # One clock reading per request: every resolver sees the same "now" (drop releases).
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    loaders: Loaders = field(init=False)
     _principal: IntegrationPrincipal | None = None
     _authenticated: bool = False
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(now=self.now)
 
     async def integration(self) -> IntegrationPrincipal | None:
         """The integration token's owner, if the request carries a valid bearer token."""

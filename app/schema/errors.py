@@ -19,10 +19,16 @@ class UserError:
     code: ErrorCode
     path: list[str] = strawberry.field(description="where in the input, e.g. rows.12.quantity")
     message: str
+    available: int | None = strawberry.field(
+        default=None, description="INSUFFICIENT_STOCK: how many units are available now"
+    )
 
     @classmethod
     def from_problem(cls, problem: Problem) -> UserError:
-        return cls(code=problem.code, path=[str(p) for p in problem.path], message=problem.message)
+        path = [str(p) for p in problem.path]
+        return cls(
+            code=problem.code, path=path, message=problem.message, available=problem.available
+        )
 
     @classmethod
     def from_error(cls, error: DomainError) -> UserError:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from app.domain.availability import StockPosition
 from app.models.catalog import Category, Collection, ProductImage, Variant, Warehouse
-from app.models.stock import StockLevel
+from app.services.availability import stock_positions
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -35,13 +36,6 @@ async def _images_by_product(ids: list[int]) -> list[list[ProductImage]]:
     return [groups[i] for i in ids]
 
 
-async def _levels_by_variant(ids: list[int]) -> list[list[StockLevel]]:
-    groups: dict[int, list[StockLevel]] = defaultdict(list)
-    for level in await StockLevel.filter(variant_id__in=ids):
-        groups[level.variant_id].append(level)
-    return [groups[i] for i in ids]
-
-
 async def _collections(ids: list[int]) -> list[Collection | None]:
     found = {c.id: c for c in await Collection.filter(id__in=ids)}
     return [found.get(i) for i in ids]
@@ -59,14 +53,12 @@ async def _all_warehouses(keys: list[str]) -> list[dict[int, Warehouse]]:
 
 @dataclass
 class Loaders:
+    now: datetime
     variants_by_product: DataLoader[int, list[Variant]] = field(
         default_factory=lambda: _loader(_variants_by_product)
     )
     images_by_product: DataLoader[int, list[ProductImage]] = field(
         default_factory=lambda: _loader(_images_by_product)
-    )
-    levels_by_variant: DataLoader[int, list[StockLevel]] = field(
-        default_factory=lambda: _loader(_levels_by_variant)
     )
     collection: DataLoader[int, Collection | None] = field(
         default_factory=lambda: _loader(_collections)
@@ -76,6 +68,15 @@ class Loaders:
     _warehouses: DataLoader[str, dict[int, Warehouse]] = field(
         default_factory=lambda: _loader(_all_warehouses)
     )
+    _positions: DataLoader[int, list[StockPosition]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        async def positions(ids: list[int]) -> list[list[StockPosition]]:
+            warehouses = list((await self.warehouses()).values())
+            found = await stock_positions(ids, now=self.now, warehouses=warehouses)
+            return [found[i] for i in ids]
+
+        self._positions = _loader(positions)
 
     async def warehouses(self) -> dict[int, Warehouse]:
         """All warehouses by id, in allocation order, read once per request."""
@@ -83,16 +84,4 @@ class Loaders:
 
     async def stock_positions(self, variant_id: int) -> list[StockPosition]:
         """What the availability rule needs for one variant, batched across the page."""
-        pending_levels = self.levels_by_variant.load(variant_id)  # joins this tick's batch
-        warehouses = await self.warehouses()
-        levels = await pending_levels
-        by_warehouse = {lvl.warehouse_id: lvl for lvl in levels}
-        return [
-            StockPosition(
-                warehouse_id=w.id,
-                on_hand=by_warehouse[w.id].on_hand if w.id in by_warehouse else 0,
-                buffer=by_warehouse[w.id].buffer if w.id in by_warehouse else 0,
-                sellable=w.sellable_online,
-            )
-            for w in warehouses.values()
-        ]
+        return await self._positions.load(variant_id)

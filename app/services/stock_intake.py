@@ -17,6 +17,7 @@ from app.domain.stock import (
 )
 from app.models.catalog import Variant, Warehouse
 from app.models.stock import NewLevel, StockLevel, upsert_newer_levels
+from app.services.reconciliation import reconcile_snapshots
 
 _LOOKUP_CHUNK = 900  # keeps IN (...) lists under SQLite's parameter limit
 
@@ -33,6 +34,7 @@ class RawSnapshot:
 class StockIntakeReport:
     applied: int = 0
     duplicates: int = 0
+    reconciled: int = 0  # reserved units the new figures already count: left the buffer
     stale_rows: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -42,7 +44,8 @@ async def apply_stock_snapshots(*, rows: list[RawSnapshot], max_rows: int) -> St
     if len(rows) > max_rows:
         raise DomainError(ErrorCode.BATCH_TOO_LARGE, f"at most {max_rows} rows per call", ("rows",))
     report = StockIntakeReport()
-    parsed = _parse_rows(rows, report, now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    parsed = _parse_rows(rows, report, now=now)
     resolved = await _resolve_positions(parsed, report)
     keep, older = latest_per_position([snap for _, snap, _ in resolved])
     for i in older:
@@ -60,7 +63,10 @@ async def apply_stock_snapshots(*, rows: list[RawSnapshot], max_rows: int) -> St
                 report.duplicates += 1
             else:
                 _report_stale(report, index)
+        to_write.sort(key=lambda item: (item[1][0], item[1][1]))  # lock order: see inventory
         written = await upsert_newer_levels(conn, [row for _, row in to_write])
+        applied = {(r[0], r[1]): r[3] for _, r in to_write if (r[0], r[1]) in written}
+        report.reconciled = await reconcile_snapshots(conn, applied, now=now)
     for index, row in to_write:
         if (row[0], row[1]) in written:
             report.applied += 1

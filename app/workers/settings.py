@@ -10,7 +10,7 @@ from arq.worker import Worker
 from app.db import close_db, init_db
 from app.redis_setup import arq_settings
 from app.settings import Settings
-from app.workers.jobs import heartbeat
+from app.workers.jobs import expire_order, heartbeat, sweep
 
 
 def build_worker(
@@ -28,8 +28,11 @@ def build_worker(
             await close_db()
 
     return Worker(
-        functions=[heartbeat],
-        cron_jobs=[cron(heartbeat, second={0, 30}, run_at_startup=True)],
+        functions=[heartbeat, expire_order, sweep],
+        cron_jobs=[
+            cron(heartbeat, second={0, 30}, run_at_startup=True),
+            cron(sweep, second=15, run_at_startup=True),
+        ],
         redis_settings=arq_settings(redis_url),
         on_startup=on_startup,
         on_shutdown=on_shutdown,

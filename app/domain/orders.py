@@ -1,0 +1,46 @@
+"""The order's life: states, the moves between them, and what a shopper may order."""
+
+from __future__ import annotations
+
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.outbound import OrderStatus
+
+MAX_LINE_QUANTITY = 50
+
+_MOVES: dict[OrderStatus, set[OrderStatus]] = {
+    OrderStatus.AWAITING_PAYMENT: {OrderStatus.PAID, OrderStatus.CANCELLED},
+    OrderStatus.PAID: set(),
+    OrderStatus.CANCELLED: set(),
+}
+
+
+def can_move(current: OrderStatus, target: OrderStatus) -> bool:
+    return target in _MOVES[current]
+
+
+def check_move(current: OrderStatus, target: OrderStatus) -> None:
+    """Refuse a status change the order's life does not allow."""
+    if not can_move(current, target):
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION, f"an order {current.value} cannot become {target.value}"
+        )
+
+
+def check_line_quantity(quantity: int, path: tuple[str | int, ...] = ("quantity",)) -> None:
+    if not 1 <= quantity <= MAX_LINE_QUANTITY:
+        raise DomainError(
+            ErrorCode.INVALID_QUANTITY, f"quantity must be 1..{MAX_LINE_QUANTITY}", path
+        )
+
+
+def check_purchase_limit(
+    limit: int | None, already_bought: int, wanted: int, path: tuple[str | int, ...] = ()
+) -> None:
+    """A drop may cap how many of one variant one shopper buys (account, contact or cart)."""
+    if limit is not None and already_bought + wanted > limit:
+        left = max(0, limit - already_bought)
+        raise DomainError(
+            ErrorCode.PURCHASE_LIMIT_EXCEEDED,
+            f"at most {limit} per shopper in this drop; {left} left for you",
+            path,
+        )

@@ -1,0 +1,39 @@
+"""The reservation buffer: what counts, and when 1C's own figure makes a reservation redundant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+
+class ReservationState(StrEnum):
+    HELD = "held"  # a cart hold, counts until `expires_at`
+    ACTIVE = "active"  # an order's units, counts until released or reconciled
+    RELEASED = "released"  # given back (cancelled, expired, re-allocated)
+    RECONCILED = "reconciled"  # 1C's stock figure already subtracts it
+
+
+class ShopConfirmation(StrEnum):
+    NOT_NEEDED = "not_needed"  # served from the online warehouse
+    REQUESTED = "requested"  # the shop's staff are asked to confirm the item is there
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    TIMED_OUT = "timed_out"
+
+
+IN_BUFFER = (ReservationState.HELD, ReservationState.ACTIVE)
+
+
+def hold_counts(expires_at: datetime | None, now: datetime) -> bool:
+    """A hold counts until its instant has passed, whether or not a job has released it yet."""
+    return expires_at is None or now < expires_at
+
+
+def reconciled_by_snapshot(registered_at: datetime | None, as_of: datetime) -> bool:
+    """1C's figure at `as_of` already subtracts a reservation 1C registered at or before it."""
+    return registered_at is not None and registered_at <= as_of
+
+
+def reconciled_on_registration(registered_at: datetime, stock_as_of: datetime | None) -> bool:
+    """A registration learned after a newer figure arrived is already in that figure."""
+    return stock_as_of is not None and registered_at <= stock_as_of

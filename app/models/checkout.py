@@ -1,0 +1,49 @@
+"""Checkout aggregate: an anonymous cart, found by its secret token."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from app.domain.outbound import DeliveryKind
+from app.models.catalog import Variant, Warehouse
+
+
+class Cart(Model):
+    id = fields.IntField(primary_key=True)
+    token = fields.CharField(max_length=64, unique=True)
+    email = fields.CharField(max_length=254, null=True)
+    phone = fields.CharField(max_length=20, null=True)
+    first_name = fields.CharField(max_length=100, default="")
+    last_name = fields.CharField(max_length=100, default="")
+    delivery_kind = fields.CharEnumField(DeliveryKind, max_length=16, null=True)
+    delivery_address = fields.CharField(max_length=500, default="")
+    pickup_warehouse: fields.ForeignKeyNullableRelation[Warehouse] = fields.ForeignKeyField(
+        "models.Warehouse", related_name="pickup_carts", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    pickup_warehouse_id: int | None
+
+    class Meta:
+        table = "cart"
+
+
+class CartLine(Model):
+    id = fields.IntField(primary_key=True)
+    cart: fields.ForeignKeyRelation[Cart] = fields.ForeignKeyField(
+        "models.Cart", related_name="lines", on_delete=fields.CASCADE
+    )
+    variant: fields.ForeignKeyRelation[Variant] = fields.ForeignKeyField(
+        "models.Variant", related_name="cart_lines", on_delete=fields.CASCADE
+    )
+    quantity = fields.IntField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    cart_id: int
+    variant_id: int
+
+    class Meta:
+        table = "cart_line"
+        unique_together = (("cart", "variant"),)

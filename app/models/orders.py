@@ -1,0 +1,100 @@
+"""Order aggregate: the order, its lines, its status history and its payments."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from app.domain.outbound import DeliveryKind, OrderStatus, PaymentStatus
+from app.models.catalog import Variant, Warehouse
+from app.models.checkout import Cart
+
+
+class Order(Model):
+    id = fields.IntField(primary_key=True)
+    guid = fields.CharField(max_length=36, unique=True)
+    number = fields.CharField(max_length=20, unique=True)
+    token = fields.CharField(max_length=64, unique=True, description="the shopper's secret")
+    idempotency_key = fields.CharField(max_length=100, unique=True)
+    cart: fields.ForeignKeyNullableRelation[Cart] = fields.ForeignKeyField(
+        "models.Cart", related_name="orders", null=True, on_delete=fields.SET_NULL
+    )
+    status = fields.CharEnumField(OrderStatus, max_length=32, db_index=True)
+    email = fields.CharField(max_length=254, null=True, db_index=True)
+    phone = fields.CharField(max_length=20, null=True, db_index=True)
+    first_name = fields.CharField(max_length=100, default="")
+    last_name = fields.CharField(max_length=100, default="")
+    delivery_kind = fields.CharEnumField(DeliveryKind, max_length=16)
+    delivery_address = fields.CharField(max_length=500, default="")
+    pickup_warehouse: fields.ForeignKeyNullableRelation[Warehouse] = fields.ForeignKeyField(
+        "models.Warehouse", related_name="pickup_orders", null=True, on_delete=fields.RESTRICT
+    )
+    total = fields.BigIntField(description="kopecks")
+    payment_deadline = fields.DatetimeField(db_index=True)
+    registered_at = fields.DatetimeField(null=True, description="1C's clock")
+    onec_number = fields.CharField(max_length=50, null=True, description="1C ЗаказКлиента №")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    cart_id: int | None
+    pickup_warehouse_id: int | None
+
+    class Meta:
+        table = "orders"
+
+
+class OrderLine(Model):
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="lines", on_delete=fields.CASCADE
+    )
+    variant: fields.ForeignKeyRelation[Variant] = fields.ForeignKeyField(
+        "models.Variant", related_name="order_lines", on_delete=fields.RESTRICT
+    )
+    quantity = fields.IntField()
+    unit_price = fields.BigIntField(description="kopecks, as sold")
+    product_name = fields.CharField(max_length=300)
+    sku = fields.CharField(max_length=64)
+
+    order_id: int
+    variant_id: int
+
+    class Meta:
+        table = "order_line"
+
+
+class OrderStatusChange(Model):
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="history", on_delete=fields.CASCADE
+    )
+    from_status = fields.CharEnumField(OrderStatus, max_length=32, null=True)
+    to_status = fields.CharEnumField(OrderStatus, max_length=32)
+    reason = fields.CharField(max_length=200, default="")
+    at = fields.DatetimeField()
+
+    order_id: int
+
+    class Meta:
+        table = "order_status_change"
+
+
+class Payment(Model):
+    id = fields.IntField(primary_key=True)
+    guid = fields.CharField(max_length=36, unique=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="payments", on_delete=fields.RESTRICT
+    )
+    provider = fields.CharField(max_length=32)
+    provider_payment_id = fields.CharField(max_length=100)
+    status = fields.CharEnumField(PaymentStatus, max_length=32)
+    amount = fields.BigIntField(description="kopecks")
+    confirmation_url = fields.CharField(max_length=1000, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    order_id: int
+
+    class Meta:
+        table = "payment"
+        unique_together = (("provider", "provider_payment_id"),)

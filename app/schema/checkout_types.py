@@ -1,0 +1,276 @@
+"""Cart and order types for shoppers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from app.domain.availability import available_from
+from app.domain.catalog import kopecks_to_rub
+from app.domain.outbound import DeliveryKind, OrderStatus, PaymentStatus
+from app.domain.reservations import ReservationState, ShopConfirmation
+from app.models import checkout as c
+from app.models import orders as o
+from app.models.catalog import Variant as VariantRow
+from app.models.stock import Reservation
+from app.schema.catalog_types import Money, Variant, Warehouse
+from app.schema.context import Info
+from app.services.carts import hold_expires_at, ranked_for
+from app.services.inventory import warehouse_infos
+
+strawberry.enum(OrderStatus, name="OrderStatus")
+strawberry.enum(PaymentStatus, name="PaymentStatus")
+strawberry.enum(ShopConfirmation, name="ShopConfirmation")
+
+
+@strawberry.enum
+class DeliveryMethod(Enum):
+    COURIER = "courier"
+    PICKUP = "pickup"
+
+
+def rub(kopecks: int) -> Money:
+    return Money(amount=kopecks_to_rub(kopecks))
+
+
+@strawberry.type
+class Delivery:
+    method: DeliveryMethod
+    address: str
+    shop: Warehouse | None
+
+
+async def _delivery(
+    kind: DeliveryKind | None, address: str, shop_id: int | None, info: Info
+) -> Delivery | None:
+    if kind is None:
+        return None
+    shops = await info.context.loaders.warehouses()
+    shop = Warehouse(row=shops[shop_id]) if shop_id in shops else None
+    return Delivery(method=DeliveryMethod(kind.value), address=address, shop=shop)
+
+
+@strawberry.type
+class CartLine:
+    row: strawberry.Private[c.CartLine]
+    variant_row: strawberry.Private[VariantRow]
+    pickup_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    def variant(self) -> Variant:
+        return Variant(row=self.variant_row)
+
+    @strawberry.field
+    def quantity(self) -> int:
+        return self.row.quantity
+
+    @strawberry.field
+    def line_total(self) -> Money:
+        return rub(self.variant_row.price * self.row.quantity)
+
+    @strawberry.field(description="units available now for this cart's delivery")
+    async def available(self, info: Info) -> int:
+        positions = await info.context.loaders.stock_positions(self.variant_row.id)
+        return available_from(positions, ranked_for(await warehouse_infos(), self.pickup_id))
+
+
+@strawberry.type
+class Cart:
+    row: strawberry.Private[c.Cart]
+    line_rows: strawberry.Private[list[c.CartLine]]
+
+    @strawberry.field(description="the cart's secret: keep it, it is the only key to the cart")
+    def token(self) -> str:
+        return self.row.token
+
+    @strawberry.field
+    def lines(self) -> list[CartLine]:
+        pickup = self.row.pickup_warehouse_id
+        return [CartLine(row=r, variant_row=r.variant, pickup_id=pickup) for r in self.line_rows]
+
+    @strawberry.field
+    def email(self) -> str | None:
+        return self.row.email
+
+    @strawberry.field
+    def phone(self) -> str | None:
+        return self.row.phone
+
+    @strawberry.field
+    async def delivery(self, info: Info) -> Delivery | None:
+        row = self.row
+        return await _delivery(
+            row.delivery_kind, row.delivery_address, row.pickup_warehouse_id, info
+        )
+
+    @strawberry.field
+    def total(self) -> Money:
+        return rub(sum(r.variant.price * r.quantity for r in self.line_rows))
+
+    @strawberry.field(description="when held items go back on sale unless the shopper acts")
+    async def hold_expires_at(self, info: Info) -> datetime | None:
+        return await hold_expires_at(self.row.id, info.context.now)
+
+
+@strawberry.type
+class Allocation:
+    row: strawberry.Private[Reservation]
+
+    @strawberry.field
+    async def warehouse(self, info: Info) -> Warehouse:
+        return Warehouse(row=(await info.context.loaders.warehouses())[self.row.warehouse_id])
+
+    @strawberry.field
+    def quantity(self) -> int:
+        return self.row.quantity
+
+    @strawberry.field(description="for units from a shop: whether its staff confirmed them")
+    def shop_confirmation(self) -> ShopConfirmation:
+        return self.row.shop_confirmation
+
+
+@strawberry.type
+class OrderLine:
+    row: strawberry.Private[o.OrderLine]
+    allocation_rows: strawberry.Private[list[Reservation]]
+
+    @strawberry.field
+    def variant(self) -> Variant:
+        return Variant(row=self.row.variant)
+
+    @strawberry.field
+    def product_name(self) -> str:
+        return self.row.product_name
+
+    @strawberry.field
+    def sku(self) -> str:
+        return self.row.sku
+
+    @strawberry.field
+    def quantity(self) -> int:
+        return self.row.quantity
+
+    @strawberry.field
+    def unit_price(self) -> Money:
+        return rub(self.row.unit_price)
+
+    @strawberry.field
+    def allocations(self) -> list[Allocation]:
+        return [Allocation(row=r) for r in self.allocation_rows]
+
+
+@strawberry.type
+class OrderStatusChange:
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    at: datetime
+    reason: str
+
+
+@strawberry.type
+class PaymentInfo:
+    row: strawberry.Private[o.Payment]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.guid)
+
+    @strawberry.field
+    def provider(self) -> str:
+        return self.row.provider
+
+    @strawberry.field
+    def status(self) -> PaymentStatus:
+        return self.row.status
+
+    @strawberry.field
+    def amount(self) -> Money:
+        return rub(self.row.amount)
+
+    @strawberry.field(description="where to send the shopper to pay, if the provider has a page")
+    def confirmation_url(self) -> str | None:
+        return self.row.confirmation_url
+
+
+@strawberry.type
+class Order:
+    row: strawberry.Private[o.Order]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.guid)
+
+    @strawberry.field
+    def number(self) -> str:
+        return self.row.number
+
+    @strawberry.field(description="the shopper's key to this order (order status page)")
+    def token(self) -> str:
+        return self.row.token
+
+    @strawberry.field
+    def status(self) -> OrderStatus:
+        return self.row.status
+
+    @strawberry.field
+    def total(self) -> Money:
+        return rub(self.row.total)
+
+    @strawberry.field
+    def email(self) -> str | None:
+        return self.row.email
+
+    @strawberry.field
+    def phone(self) -> str | None:
+        return self.row.phone
+
+    @strawberry.field(description="unpaid orders are cancelled at this instant")
+    def payment_deadline(self) -> datetime:
+        return self.row.payment_deadline
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    async def delivery(self, info: Info) -> Delivery | None:
+        row = self.row
+        return await _delivery(
+            row.delivery_kind, row.delivery_address, row.pickup_warehouse_id, info
+        )
+
+    @strawberry.field
+    async def lines(self) -> list[OrderLine]:
+        lines = (
+            await o.OrderLine.filter(order_id=self.row.id)
+            .order_by("id")
+            .prefetch_related("variant")
+        )
+        reservations = (
+            await Reservation.filter(order_line_id__in=[line.id for line in lines])
+            .exclude(state=ReservationState.RELEASED)
+            .order_by("id")
+        )
+        return [
+            OrderLine(
+                row=line, allocation_rows=[r for r in reservations if r.order_line_id == line.id]
+            )
+            for line in lines
+        ]
+
+    @strawberry.field
+    async def history(self) -> list[OrderStatusChange]:
+        rows = await o.OrderStatusChange.filter(order_id=self.row.id).order_by("at", "id")
+        return [
+            OrderStatusChange(
+                from_status=r.from_status, to_status=r.to_status, at=r.at, reason=r.reason
+            )
+            for r in rows
+        ]
+
+    @strawberry.field
+    async def payments(self) -> list[PaymentInfo]:
+        rows = await o.Payment.filter(order_id=self.row.id).order_by("id")
+        return [PaymentInfo(row=r) for r in rows]

@@ -1,0 +1,49 @@
+"""Read what shoppers may buy: the inputs of the availability rule, batched per request."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from app.domain.availability import StockPosition
+from app.domain.reservations import ReservationState
+from app.models.catalog import Warehouse
+from app.models.stock import Reservation, StockLevel
+
+
+async def stock_positions(
+    variant_ids: Sequence[int], *, now: datetime, warehouses: Sequence[Warehouse] | None = None
+) -> dict[int, list[StockPosition]]:
+    """Per variant, one position per warehouse (allocation order), zeros included.
+
+    A cart hold whose time has passed is not counted even if no job has released it yet.
+    """
+    if warehouses is None:
+        warehouses = await Warehouse.all().order_by("priority", "id")
+    levels: dict[tuple[int, int], tuple[int, int]] = {}
+    for level in await StockLevel.filter(variant_id__in=list(variant_ids)):
+        levels[(level.variant_id, level.warehouse_id)] = (level.on_hand, level.buffer)
+    stale = await _expired_holds(variant_ids, now)
+    return {
+        v: [
+            StockPosition(
+                warehouse_id=w.id,
+                on_hand=levels.get((v, w.id), (0, 0))[0],
+                buffer=levels.get((v, w.id), (0, 0))[1] - stale.get((v, w.id), 0),
+                sellable=w.sellable_online,
+            )
+            for w in warehouses
+        ]
+        for v in variant_ids
+    }
+
+
+async def _expired_holds(variant_ids: Sequence[int], now: datetime) -> dict[tuple[int, int], int]:
+    expired: dict[tuple[int, int], int] = defaultdict(int)
+    rows = await Reservation.filter(
+        variant_id__in=list(variant_ids), state=ReservationState.HELD, expires_at__lte=now
+    ).values_list("variant_id", "warehouse_id", "quantity")
+    for variant_id, warehouse_id, qty in rows:
+        expired[(variant_id, warehouse_id)] += qty
+    return expired

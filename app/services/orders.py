@@ -1,0 +1,284 @@
+"""Place, pay and cancel orders: all lines reserved or none, each status change recorded."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.domain.catalog import is_visible
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.orders import check_move, check_purchase_limit
+from app.domain.outbound import DeliveryKind, OrderStatus
+from app.domain.reservations import ReservationState, ShopConfirmation
+from app.models.checkout import Cart, CartLine
+from app.models.orders import Order, OrderLine, OrderStatusChange
+from app.models.stock import Reservation, lock_levels
+from app.services.carts import bought_by_shopper, find_cart, ranked_for
+from app.services.inventory import Claim, release, reserve, warehouse_infos
+from app.services.jobs import JobQueue, enqueue_quietly
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order: Order
+    created: bool  # False when the idempotency key returned an earlier order
+
+
+async def place_order(
+    *,
+    cart_token: str,
+    idempotency_key: str,
+    now: datetime,
+    payment_timeout: timedelta,
+    jobs: JobQueue,
+) -> PlacedOrder:
+    """Turn the cart into an order awaiting payment, reserving every line or none."""
+    key = _check_key(idempotency_key)
+    cart = await find_cart(cart_token)
+    earlier = await Order.get_or_none(idempotency_key=key)
+    if earlier is not None:
+        return _same_cart_or_refuse(earlier, cart)
+    lines = (
+        await CartLine.filter(cart_id=cart.id)
+        .order_by("variant_id")
+        .prefetch_related("variant__product__collection")
+    )
+    _check_ready(cart, lines, now)
+    try:
+        order = await _place(cart, lines, key, now, payment_timeout)
+    except IntegrityError:  # the same key won a race a moment ago
+        earlier = await Order.get_or_none(idempotency_key=key)
+        if earlier is None:
+            raise
+        return _same_cart_or_refuse(earlier, cart)
+    await enqueue_quietly(
+        jobs,
+        "expire_order",
+        order.id,
+        job_id=f"expire-order:{order.id}",
+        defer_until=order.payment_deadline,
+    )
+    return PlacedOrder(order, created=True)
+
+
+def _check_key(key: str) -> str:
+    key = key.strip()
+    if not 8 <= len(key) <= 100:
+        raise DomainError(ErrorCode.INVALID, "8 to 100 characters", ("idempotencyKey",))
+    return key
+
+
+def _same_cart_or_refuse(order: Order, cart: Cart) -> PlacedOrder:
+    if order.cart_id != cart.id:
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "this key placed another cart's order",
+            ("idempotencyKey",),
+        )
+    return PlacedOrder(order, created=False)
+
+
+def _check_ready(cart: Cart, lines: Sequence[CartLine], now: datetime) -> None:
+    if not lines:
+        raise DomainError(ErrorCode.EMPTY_CART, "the cart is empty", ("cartToken",))
+    if not (cart.email or cart.phone):
+        raise DomainError(ErrorCode.CONTACT_REQUIRED, "an e-mail or a phone is needed", ("email",))
+    if cart.delivery_kind is None:
+        raise DomainError(ErrorCode.DELIVERY_REQUIRED, "choose courier or pickup", ("delivery",))
+    for index, line in enumerate(lines):
+        product = line.variant.product
+        release_at = product.collection.release_at if product.collection else None
+        if not is_visible(published=product.published, release_at=release_at, now=now):
+            raise DomainError(ErrorCode.NOT_RELEASED, "not on sale now", ("lines", index))
+
+
+async def _place(
+    cart: Cart, lines: Sequence[CartLine], key: str, now: datetime, payment_timeout: timedelta
+) -> Order:
+    infos = await warehouse_infos()
+    ranked = ranked_for(infos, cart.pickup_warehouse_id)
+    shops = {w for w, info in infos.items() if info.is_shop}
+    async with in_transaction() as conn:
+        order = await Order.create(
+            guid=str(uuid.uuid4()),
+            number=f"tmp-{uuid.uuid4().hex[:12]}",
+            token=secrets.token_urlsafe(24),
+            idempotency_key=key,
+            cart_id=cart.id,
+            status=OrderStatus.AWAITING_PAYMENT,
+            email=cart.email,
+            phone=cart.phone,
+            first_name=cart.first_name,
+            last_name=cart.last_name,
+            delivery_kind=cart.delivery_kind or DeliveryKind.COURIER,
+            delivery_address=cart.delivery_address,
+            pickup_warehouse_id=cart.pickup_warehouse_id,
+            total=sum(line.variant.price * line.quantity for line in lines),
+            payment_deadline=now + payment_timeout,
+        )
+        order.number = f"V-{order.id:06d}"
+        await Order.filter(id=order.id).update(number=order.number)
+        for index, line in enumerate(lines):
+            await _order_line(conn, order, cart, line, ranked, shops, now, ("lines", index))
+        await OrderStatusChange.create(
+            order_id=order.id, to_status=OrderStatus.AWAITING_PAYMENT, reason="placed", at=now
+        )
+        await CartLine.filter(cart_id=cart.id).delete()
+    return order
+
+
+async def _order_line(
+    conn: BaseDBAsyncClient,
+    order: Order,
+    cart: Cart,
+    line: CartLine,
+    ranked: list[int],
+    shops: set[int],
+    now: datetime,
+    path: tuple[str | int, ...],
+) -> None:
+    variant = line.variant
+    order_line = await OrderLine.create(
+        order_id=order.id,
+        variant_id=variant.id,
+        quantity=line.quantity,
+        unit_price=variant.price,
+        product_name=variant.product.name,
+        sku=variant.sku,
+    )
+    if not await _adopt_holds(conn, line, order_line.id, ranked, shops, now):
+        try:
+            await reserve(
+                conn,
+                variant_id=variant.id,
+                quantity=line.quantity,
+                ranked=ranked,
+                shops=shops,
+                claim=Claim(ReservationState.ACTIVE, order_line_id=order_line.id),
+                now=now,
+            )
+        except DomainError as error:
+            raise error.at(*path) from None
+    # Counted after the stock row is locked: concurrent orders of this variant queue here.
+    collection = variant.product.collection
+    limit = collection.purchase_limit if collection else None
+    bought = await bought_by_shopper(variant.id, cart)
+    check_purchase_limit(limit, bought - line.quantity, line.quantity, path)
+
+
+async def _adopt_holds(
+    conn: BaseDBAsyncClient,
+    line: CartLine,
+    order_line_id: int,
+    ranked: list[int],
+    shops: set[int],
+    now: datetime,
+) -> bool:
+    """Turn the line's live cart holds into the order's reservations, if they cover it exactly
+    and sit where this delivery may be served from; otherwise give them back."""
+    holds = await Reservation.filter(cart_line_id=line.id, state=ReservationState.HELD)
+    if not holds:
+        return False
+    await lock_levels(conn, line.variant_id, sorted({h.warehouse_id for h in holds}))
+    holds = await Reservation.filter(cart_line_id=line.id, state=ReservationState.HELD)
+    live = [h for h in holds if h.expires_at is not None and h.expires_at > now]
+    fits = all(h.warehouse_id in ranked for h in live)
+    if live and fits and sum(h.quantity for h in live) == line.quantity and len(live) == len(holds):
+        for hold in live:
+            confirmation = (
+                ShopConfirmation.REQUESTED
+                if hold.warehouse_id in shops
+                else ShopConfirmation.NOT_NEEDED
+            )
+            await Reservation.filter(id=hold.id, state=ReservationState.HELD).update(
+                state=ReservationState.ACTIVE,
+                order_line_id=order_line_id,
+                expires_at=None,
+                shop_confirmation=confirmation,
+            )
+        return True
+    await release(conn, [h.id for h in holds], now=now, locked=True)
+    return False
+
+
+async def find_order(token: str) -> Order:
+    """The order with this token; an unknown token and someone else's look the same."""
+    order = await Order.get_or_none(token=token)
+    if order is None:
+        raise DomainError(ErrorCode.ORDER_NOT_FOUND, "no such order", ("orderToken",))
+    return order
+
+
+async def move_order(order: Order, target: OrderStatus, *, reason: str, now: datetime) -> bool:
+    """Change status if the order is still where we saw it; record it. False if it moved on."""
+    check_move(order.status, target)
+    changed = await Order.filter(id=order.id, status=order.status).update(status=target)
+    if changed:
+        await OrderStatusChange.create(
+            order_id=order.id, from_status=order.status, to_status=target, reason=reason, at=now
+        )
+        order.status = target
+    return bool(changed)
+
+
+async def cancel_order(*, order_id: int, reason: str, now: datetime) -> bool:
+    """Cancel an unpaid order and give its units back; True if this call cancelled it."""
+    async with in_transaction() as conn:
+        order = await Order.get_or_none(id=order_id)
+        if order is None or order.status != OrderStatus.AWAITING_PAYMENT:
+            return False
+        if not await move_order(order, OrderStatus.CANCELLED, reason=reason, now=now):
+            return False
+        ids = await Reservation.filter(
+            order_line__order_id=order_id, state=ReservationState.ACTIVE
+        ).values_list("id", "quantity")
+        await release(conn, [rid for rid, _ in ids], now=now)
+    return True
+
+
+async def cancel_by_shopper(*, order_token: str, now: datetime) -> Order:
+    """The shopper changed their mind before paying."""
+    order = await find_order(order_token)
+    check_move(order.status, OrderStatus.CANCELLED)
+    await cancel_order(order_id=order.id, reason="cancelled by the shopper", now=now)
+    return await Order.get(id=order.id)
+
+
+async def expire_order(*, order_id: int, now: datetime) -> bool:
+    """Cancel the order if its payment time is over (the deferred job and the sweep call this)."""
+    order = await Order.get_or_none(id=order_id)
+    if order is None or order.status != OrderStatus.AWAITING_PAYMENT:
+        return False
+    if order.payment_deadline > now:
+        return False
+    return await cancel_order(order_id=order_id, reason="payment time is over", now=now)
+
+
+async def expire_overdue(*, now: datetime) -> int:
+    """Sweep: cancel every unpaid order past its deadline (catches any job a lost redis lost)."""
+    overdue = await Order.filter(
+        status=OrderStatus.AWAITING_PAYMENT, payment_deadline__lte=now
+    ).values_list("id", "status")
+    return sum([await expire_order(order_id=oid, now=now) for oid, _ in overdue])
+
+
+async def release_expired_holds(*, now: datetime) -> int:
+    """Sweep: give back cart holds whose time is over (they already stopped counting)."""
+    expired = await Reservation.filter(
+        state=ReservationState.HELD, expires_at__lte=now
+    ).values_list("id", "variant_id")
+    by_variant: dict[int, list[int]] = {}
+    for rid, variant_id in expired:
+        by_variant.setdefault(variant_id, []).append(rid)
+    released = 0
+    for variant_id in sorted(by_variant):
+        async with in_transaction() as conn:
+            released += await release(conn, by_variant[variant_id], now=now)
+    return released
