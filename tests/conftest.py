@@ -76,11 +76,11 @@ async def database_url(
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[str]:
     """An empty database for one test."""
-    await _empty_tables()
+    await empty_tables()
     yield database_url
 
 
-async def _empty_tables() -> None:
+async def empty_tables() -> None:
     if is_sqlite():
         deletes = "".join(f"DELETE FROM {t};" for t in TABLES)
         await connection().execute_script(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from app.domain.access import Scope
 from app.services import catalog_intake as catalog
 from app.services.catalog_products import ProductData, VariantData
+from app.services.orders import PlacedOrder
 from app.services.stock_intake import RawSnapshot, apply_stock_snapshots
 from app.services.tokens import create_token
 
@@ -136,7 +136,7 @@ async def cart_with(
     return cart.token
 
 
-async def place(cart_token: str, *, now: datetime, key: str | None = None) -> Any:
+async def place(cart_token: str, *, now: datetime, key: str | None = None) -> PlacedOrder:
     from app.services.jobs import NoQueue
     from app.services.orders import place_order
 

@@ -33,6 +33,8 @@ class CollectionSpec:
     name: str
     days_from_now: int
     description: str
+    hold_mode: str = "at_order"  # the coming drop holds stock in carts and caps each shopper
+    purchase_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ COLLECTIONS = (
         "Дальний берег",
         3,
         "Ближайший дроп: объёмные силуэты, шёлк и шерсть к смене сезона.",
+        hold_mode="at_cart",
+        purchase_limit=2,
     ),
 )
 

@@ -118,6 +118,9 @@ def _collection(spec: CollectionSpec, now: datetime) -> CollectionData:
         name=spec.name,
         release_at=_drop_time(now + timedelta(days=spec.days_from_now)),
         description=spec.description,
+        hold_mode=spec.hold_mode,
+        hold_minutes=10,
+        purchase_limit=spec.purchase_limit,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import strawberry
 
 from app.domain.access import Scope
@@ -45,6 +47,12 @@ class CategoryInput:
     position: int = 0
 
 
+@strawberry.enum
+class CollectionHoldMode(Enum):
+    AT_ORDER = "at_order"
+    AT_CART = "at_cart"
+
+
 @strawberry.input
 class CollectionInput:
     guid: str
@@ -54,6 +62,15 @@ class CollectionInput:
     )
     slug: str | None = None
     description: str = ""
+    hold_mode: CollectionHoldMode | None = strawberry.field(
+        default=None, description="drop rule: when stock is held; omit to keep the current one"
+    )
+    hold_minutes: int | None = strawberry.field(
+        default=None, description="AT_CART: how long a cart holds stock (extended while active)"
+    )
+    purchase_limit: int | None = strawberry.field(
+        default=None, description="most units of one variant per shopper in this drop"
+    )
 
 
 @strawberry.input
@@ -194,7 +211,16 @@ class IntakeMutation:
         )
         cols = await catalog.upsert_collections(
             items=[
-                catalog.CollectionData(c.guid, c.name, c.release_at, c.slug, c.description)
+                catalog.CollectionData(
+                    c.guid,
+                    c.name,
+                    c.release_at,
+                    c.slug,
+                    c.description,
+                    c.hold_mode.value if c.hold_mode else None,
+                    c.hold_minutes,
+                    c.purchase_limit,
+                )
                 for c in input.collections
             ]
         )

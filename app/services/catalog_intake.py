@@ -16,7 +16,15 @@ from tortoise.transactions import in_transaction
 from app.domain.catalog import parse_guid, parse_rub
 from app.domain.errors import DomainError, ErrorCode, Problem
 from app.domain.stock import parse_instant
-from app.models.catalog import Category, Collection, Product, Variant, Warehouse, WarehouseKind
+from app.models.catalog import (
+    Category,
+    Collection,
+    HoldMode,
+    Product,
+    Variant,
+    Warehouse,
+    WarehouseKind,
+)
 from app.services.catalog_products import ProductData, refresh_price_from, upsert_product
 from app.services.catalog_slugs import slug_for
 
@@ -58,6 +66,10 @@ class CollectionData:
     release_at: str
     slug: str | None = None
     description: str = ""
+    # Drop rules; None keeps what the collection has (the merchandiser may have set them).
+    hold_mode: str | None = None
+    hold_minutes: int | None = None
+    purchase_limit: int | None = None
 
 
 async def _each(
@@ -176,11 +188,32 @@ async def _upsert_collection(item: CollectionData, path: Path) -> bool:
             "slug": await slug_for(Collection, guid=guid, name=name, explicit=item.slug),
             "release_at": release_at,
             "description": item.description,
+            **_drop_rules(item, path),
         },
     )
     if not created:
         await Product.filter(collection_id=collection.id).update(sort_date=release_at)
     return created
+
+
+def _drop_rules(item: CollectionData, path: Path) -> dict[str, object]:
+    rules: dict[str, object] = {}
+    if item.hold_mode is not None:
+        try:
+            rules["hold_mode"] = HoldMode(item.hold_mode)
+        except ValueError:
+            raise DomainError(
+                ErrorCode.INVALID, "holdMode is at_order or at_cart", (*path, "holdMode")
+            ) from None
+    if item.hold_minutes is not None:
+        if not 1 <= item.hold_minutes <= 120:
+            raise DomainError(ErrorCode.INVALID, "1..120 minutes", (*path, "holdMinutes"))
+        rules["hold_minutes"] = item.hold_minutes
+    if item.purchase_limit is not None:
+        if item.purchase_limit < 1:
+            raise DomainError(ErrorCode.INVALID, "at least 1", (*path, "purchaseLimit"))
+        rules["purchase_limit"] = item.purchase_limit
+    return rules
 
 
 async def upsert_products(*, items: Sequence[ProductData]) -> IntakeReport:

@@ -65,3 +65,20 @@ async def test_prices_move_the_products_from_price(db: str) -> None:
     assert report.updated == 1
     assert [p.code for p in report.problems] == [ErrorCode.UNKNOWN_VARIANT]
     assert (await Product.get(guid=g)).price_from == 799000
+
+
+async def test_drop_rules_are_set_validated_and_kept_when_omitted(db: str) -> None:
+    from app.models.catalog import Collection, HoldMode
+
+    g = f.guid("collection/Drop")
+    ok = catalog.CollectionData(
+        g, "Drop", f.iso(f.T0), hold_mode="at_cart", hold_minutes=15, purchase_limit=2
+    )
+    bad = catalog.CollectionData(g, "Drop", f.iso(f.T0), hold_mode="always", hold_minutes=0)
+    report = await catalog.upsert_collections(items=[ok, bad])
+    assert [(p.code, p.path) for p in report.problems] == [
+        (ErrorCode.INVALID, ("collections", 1, "holdMode"))
+    ]
+    await catalog.upsert_collections(items=[catalog.CollectionData(g, "Drop", f.iso(f.T0))])
+    drop = await Collection.get(guid=g)
+    assert (drop.hold_mode, drop.hold_minutes, drop.purchase_limit) == (HoldMode.AT_CART, 15, 2)
