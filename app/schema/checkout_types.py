@@ -18,7 +18,7 @@ from app.models.stock import Reservation
 from app.schema.catalog_types import Money, Variant, Warehouse
 from app.schema.context import Info
 from app.services.carts import hold_expires_at, ranked_for
-from app.services.inventory import warehouse_infos
+from app.services.inventory import infos_of
 
 strawberry.enum(OrderStatus, name="OrderStatus")
 strawberry.enum(PaymentStatus, name="PaymentStatus")
@@ -72,8 +72,10 @@ class CartLine:
 
     @strawberry.field(description="units available now for this cart's delivery")
     async def available(self, info: Info) -> int:
-        positions = await info.context.loaders.stock_positions(self.variant_row.id)
-        return available_from(positions, ranked_for(await warehouse_infos(), self.pickup_id))
+        loaders = info.context.loaders
+        positions = await loaders.stock_positions(self.variant_row.id)
+        infos = infos_of((await loaders.warehouses()).values())
+        return available_from(positions, ranked_for(infos, self.pickup_id))
 
 
 @strawberry.type

@@ -42,12 +42,16 @@ class Claim:
     expires_at: datetime | None = None
 
 
-async def warehouse_infos() -> dict[int, WarehouseInfo]:
-    rows = await Warehouse.all()
+def infos_of(warehouses: Iterable[Warehouse]) -> dict[int, WarehouseInfo]:
+    """What allocation needs to know of each warehouse."""
     return {
         w.id: WarehouseInfo(w.id, w.kind == WarehouseKind.SHOP, w.priority, w.sellable_online)
-        for w in rows
+        for w in warehouses
     }
+
+
+async def warehouse_infos() -> dict[int, WarehouseInfo]:
+    return infos_of(await Warehouse.all())
 
 
 async def reserve(
