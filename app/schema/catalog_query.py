@@ -66,7 +66,7 @@ def query_error(error: DomainError) -> GraphQLError:
 
 def _connection(page: svc.ProductPage) -> ProductConnection:
     edges = [
-        ProductEdge(cursor=c, node=Product(row=p))
+        ProductEdge(cursor=c, node=Product.of(p))
         for p, c in zip(page.products, page.cursors, strict=True)
     ]
     info = PageInfo(
@@ -105,18 +105,18 @@ class CatalogQuery:
         if (slug is None) == (id is None):
             raise GraphQLError("give exactly one of slug or id", extensions={"code": "INVALID"})
         row = await svc.get_product(slug=slug, guid=id, now=info.context.now)
-        return Product(row=row) if row else None
+        return Product.of(row) if row else None
 
     @strawberry.field(description="monthly drops, newest first")
     async def collections(self, info: Info, include_upcoming: bool = False) -> list[Collection]:
         rows = await svc.list_collections(now=info.context.now, include_upcoming=include_upcoming)
-        return [Collection(row=r) for r in rows]
+        return [Collection.of(r) for r in rows]
 
     @strawberry.field
     async def categories(self) -> list[Category]:
-        return [Category(row=r) for r in await svc.list_categories()]
+        return [Category.of(r) for r in await svc.list_categories()]
 
     @strawberry.field(description="the brand's shops, in allocation order")
     async def shops(self, info: Info) -> list[Warehouse]:
         warehouses = (await info.context.loaders.warehouses()).values()
-        return [Warehouse(row=w) for w in warehouses if w.kind == WarehouseKindRow.SHOP]
+        return [Warehouse.of(w) for w in warehouses if w.kind == WarehouseKindRow.SHOP]

@@ -33,23 +33,15 @@ class WarehouseKind(Enum):
 
 @strawberry.type
 class Warehouse:
-    row: strawberry.Private[m.Warehouse]
+    id: strawberry.ID
+    name: str
+    kind: WarehouseKind
+    address: str
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row.guid)
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def kind(self) -> WarehouseKind:
-        return WarehouseKind(self.row.kind.value)
-
-    @strawberry.field
-    def address(self) -> str:
-        return self.row.address
+    @classmethod
+    def of(cls, row: m.Warehouse) -> Warehouse:
+        kind = WarehouseKind(row.kind.value)
+        return cls(id=strawberry.ID(row.guid), name=row.name, kind=kind, address=row.address)
 
 
 @strawberry.type
@@ -66,137 +58,109 @@ class Image:
 
 @strawberry.type
 class Collection:
-    row: strawberry.Private[m.Collection]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row.guid)
-
-    @strawberry.field
-    def slug(self) -> str:
-        return self.row.slug
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def description(self) -> str:
-        return self.row.description
-
-    @strawberry.field(description="the drop instant; products are hidden before it")
-    def release_at(self) -> datetime:
-        return self.row.release_at
+    id: strawberry.ID
+    slug: str
+    name: str
+    description: str
+    release_at: datetime = strawberry.field(
+        description="the drop instant; products are hidden before it"
+    )
 
     @strawberry.field
     def is_released(self, info: Info) -> bool:
-        return self.row.release_at <= info.context.now
+        return self.release_at <= info.context.now
+
+    @classmethod
+    def of(cls, row: m.Collection) -> Collection:
+        return cls(
+            id=strawberry.ID(row.guid),
+            slug=row.slug,
+            name=row.name,
+            description=row.description,
+            release_at=row.release_at,
+        )
 
 
 @strawberry.type
 class Category:
-    row: strawberry.Private[m.Category]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row.guid)
-
-    @strawberry.field
-    def slug(self) -> str:
-        return self.row.slug
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
+    id: strawberry.ID
+    slug: str
+    name: str
+    parent_id: strawberry.Private[int | None]
 
     @strawberry.field
     async def parent(self, info: Info) -> Category | None:
-        if self.row.parent_id is None:
+        if self.parent_id is None:
             return None
-        parent = await info.context.loaders.category.load(self.row.parent_id)
-        return Category(row=parent) if parent else None
+        parent = await info.context.loaders.category.load(self.parent_id)
+        return Category.of(parent) if parent else None
+
+    @classmethod
+    def of(cls, row: m.Category) -> Category:
+        return cls(
+            id=strawberry.ID(row.guid), slug=row.slug, name=row.name, parent_id=row.parent_id
+        )
 
 
 @strawberry.type
 class Variant:
-    row: strawberry.Private[m.Variant]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row.guid)
-
-    @strawberry.field
-    def sku(self) -> str:
-        return self.row.sku
-
-    @strawberry.field
-    def size(self) -> str:
-        return self.row.size
-
-    @strawberry.field
-    def colour(self) -> str:
-        return self.row.colour
-
-    @strawberry.field
-    def price(self) -> Money:
-        return Money(amount=kopecks_to_rub(self.row.price))
-
-    @strawberry.field(description="the price before a markdown, if any")
-    def old_price(self) -> Money | None:
-        return Money.rub(self.row.old_price)
+    id: strawberry.ID
+    sku: str
+    size: str
+    colour: str
+    price: Money
+    old_price: Money | None = strawberry.field(description="the price before a markdown, if any")
+    pk: strawberry.Private[int]
 
     @strawberry.field(description="units a shopper can buy now, across sellable warehouses")
     async def available(self, info: Info) -> int:
-        return available(await info.context.loaders.stock_positions(self.row.id))
+        return available(await info.context.loaders.stock_positions(self.pk))
 
     @strawberry.field(description="units per sellable warehouse (shops included)")
     async def availability(self, info: Info) -> list[WarehouseAvailability]:
         loaders = info.context.loaders
         warehouses = await loaders.warehouses()
-        per = availability_by_warehouse(await loaders.stock_positions(self.row.id))
+        per = availability_by_warehouse(await loaders.stock_positions(self.pk))
         return [
-            WarehouseAvailability(warehouse=Warehouse(row=warehouses[wid]), quantity=qty)
+            WarehouseAvailability(warehouse=Warehouse.of(warehouses[wid]), quantity=qty)
             for wid, qty in per.items()
         ]
+
+    @classmethod
+    def of(cls, row: m.Variant) -> Variant:
+        return cls(
+            id=strawberry.ID(row.guid),
+            sku=row.sku,
+            size=row.size,
+            colour=row.colour,
+            price=Money(amount=kopecks_to_rub(row.price)),
+            old_price=Money.rub(row.old_price),
+            pk=row.id,
+        )
 
 
 @strawberry.type
 class Product:
+    id: strawberry.ID
+    slug: str
+    name: str
+    description: str
+    price_from: Money | None = strawberry.field(description="the lowest variant price")
     row: strawberry.Private[m.Product]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row.guid)
-
-    @strawberry.field
-    def slug(self) -> str:
-        return self.row.slug
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def description(self) -> str:
-        return self.row.description
-
-    @strawberry.field(description="the lowest variant price")
-    def price_from(self) -> Money | None:
-        return Money.rub(self.row.price_from)
 
     @strawberry.field
     async def category(self, info: Info) -> Category | None:
         if self.row.category_id is None:
             return None
         row = await info.context.loaders.category.load(self.row.category_id)
-        return Category(row=row) if row else None
+        return Category.of(row) if row else None
 
     @strawberry.field
     async def collection(self, info: Info) -> Collection | None:
         if self.row.collection_id is None:
             return None
         row = await info.context.loaders.collection.load(self.row.collection_id)
-        return Collection(row=row) if row else None
+        return Collection.of(row) if row else None
 
     @strawberry.field
     async def images(self, info: Info) -> list[Image]:
@@ -206,7 +170,7 @@ class Product:
     @strawberry.field
     async def variants(self, info: Info) -> list[Variant]:
         rows = await info.context.loaders.variants_by_product.load(self.row.id)
-        return [Variant(row=r) for r in rows]
+        return [Variant.of(r) for r in rows]
 
     @strawberry.field(description="units available across all variants")
     async def available(self, info: Info) -> int:
@@ -214,6 +178,17 @@ class Product:
         rows = await loaders.variants_by_product.load(self.row.id)
         positions = await asyncio.gather(*(loaders.stock_positions(r.id) for r in rows))
         return sum(available(p) for p in positions)
+
+    @classmethod
+    def of(cls, row: m.Product) -> Product:
+        return cls(
+            id=strawberry.ID(row.guid),
+            slug=row.slug,
+            name=row.name,
+            description=row.description,
+            price_from=Money.rub(row.price_from),
+            row=row,
+        )
 
 
 @strawberry.type

@@ -48,7 +48,7 @@ async def _delivery(
     if kind is None:
         return None
     shops = await info.context.loaders.warehouses()
-    shop = Warehouse(row=shops[shop_id]) if shop_id in shops else None
+    shop = Warehouse.of(shops[shop_id]) if shop_id in shops else None
     return Delivery(method=DeliveryMethod(kind.value), address=address, shop=shop)
 
 
@@ -60,7 +60,7 @@ class CartLine:
 
     @strawberry.field
     def variant(self) -> Variant:
-        return Variant(row=self.variant_row)
+        return Variant.of(self.variant_row)
 
     @strawberry.field
     def quantity(self) -> int:
@@ -122,7 +122,7 @@ class Allocation:
 
     @strawberry.field
     async def warehouse(self, info: Info) -> Warehouse:
-        return Warehouse(row=(await info.context.loaders.warehouses())[self.row.warehouse_id])
+        return Warehouse.of((await info.context.loaders.warehouses())[self.row.warehouse_id])
 
     @strawberry.field
     def quantity(self) -> int:
@@ -140,7 +140,7 @@ class OrderLine:
 
     @strawberry.field
     def variant(self) -> Variant:
-        return Variant(row=self.row.variant)
+        return Variant.of(self.row.variant)
 
     @strawberry.field
     def product_name(self) -> str:
