@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from app.domain.outbound import DeliveryKind
 from app.models.catalog import Variant, Warehouse
+from app.models.sql import is_postgres
 
 
 class Cart(Model):
@@ -47,3 +49,9 @@ class CartLine(Model):
     class Meta:
         table = "cart_line"
         unique_together = (("cart", "variant"),)
+
+
+async def lock_cart(conn: BaseDBAsyncClient, cart_id: int) -> None:
+    """Serialise everything done to one cart (edits, placing it): its row is locked first."""
+    if is_postgres(conn):
+        await conn.execute_query("SELECT id FROM cart WHERE id = $1 FOR UPDATE", [cart_id])

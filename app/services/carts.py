@@ -17,7 +17,7 @@ from app.domain.orders import MAX_LINE_QUANTITY, check_purchase_limit
 from app.domain.outbound import DeliveryKind, OrderStatus
 from app.domain.reservations import ReservationState
 from app.models.catalog import HoldMode, Variant, Warehouse, WarehouseKind
-from app.models.checkout import Cart, CartLine
+from app.models.checkout import Cart, CartLine, lock_cart
 from app.models.orders import OrderLine
 from app.models.stock import Reservation
 from app.services.availability import stock_positions
@@ -90,6 +90,7 @@ async def set_line(*, cart_token: str, variant_guid: str, quantity: int, now: da
     infos = await warehouse_infos()
     ranked = ranked_for(infos, cart.pickup_warehouse_id)
     async with in_transaction() as conn:
+        await lock_cart(conn, cart.id)
         line = await CartLine.get_or_none(cart_id=cart.id, variant_id=variant.id)
         if line is not None:
             await release(conn, await _live_hold_ids(line.id), now=now)
@@ -117,7 +118,8 @@ async def add_to_line(*, cart_token: str, variant_guid: str, quantity: int, now:
     if quantity < 1:
         raise DomainError(ErrorCode.INVALID_QUANTITY, "add at least 1", ("quantity",))
     cart = await find_cart(cart_token)
-    in_cart = await CartLine.filter(cart_id=cart.id, variant__guid=variant_guid.lower()).first()
+    variant = await sellable_variant(variant_guid, now, ("variantId",))
+    in_cart = await CartLine.get_or_none(cart_id=cart.id, variant_id=variant.id)
     total = quantity + (in_cart.quantity if in_cart else 0)
     return await set_line(cart_token=cart_token, variant_guid=variant_guid, quantity=total, now=now)
 

@@ -17,7 +17,7 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.orders import check_move, check_purchase_limit
 from app.domain.outbound import DeliveryKind, OrderStatus
 from app.domain.reservations import ReservationState, ShopConfirmation
-from app.models.checkout import Cart, CartLine
+from app.models.checkout import Cart, CartLine, lock_cart
 from app.models.orders import Order, OrderLine, OrderStatusChange
 from app.models.stock import Reservation, lock_levels
 from app.services.carts import bought_by_shopper, find_cart, ranked_for
@@ -45,14 +45,8 @@ async def place_order(
     earlier = await Order.get_or_none(idempotency_key=key)
     if earlier is not None:
         return _same_cart_or_refuse(earlier, cart)
-    lines = (
-        await CartLine.filter(cart_id=cart.id)
-        .order_by("variant_id")
-        .prefetch_related("variant__product__collection")
-    )
-    _check_ready(cart, lines, now)
     try:
-        order = await _place(cart, lines, key, now, payment_timeout)
+        order = await _place(cart, key, now, payment_timeout)
     except IntegrityError:  # the same key won a race a moment ago
         earlier = await Order.get_or_none(idempotency_key=key)
         if earlier is None:
@@ -99,13 +93,20 @@ def _check_ready(cart: Cart, lines: Sequence[CartLine], now: datetime) -> None:
             raise DomainError(ErrorCode.NOT_RELEASED, "not on sale now", ("lines", index))
 
 
-async def _place(
-    cart: Cart, lines: Sequence[CartLine], key: str, now: datetime, payment_timeout: timedelta
-) -> Order:
+async def _place(cart: Cart, key: str, now: datetime, payment_timeout: timedelta) -> Order:
     infos = await warehouse_infos()
     ranked = ranked_for(infos, cart.pickup_warehouse_id)
     shops = {w for w, info in infos.items() if info.is_shop}
     async with in_transaction() as conn:
+        # The cart's lines are read under its lock: a cart submitted twice at once (even with
+        # two keys) becomes one order; the second finds it empty.
+        await lock_cart(conn, cart.id)
+        lines = (
+            await CartLine.filter(cart_id=cart.id)
+            .order_by("variant_id")
+            .prefetch_related("variant__product__collection")
+        )
+        _check_ready(cart, lines, now)
         order = await Order.create(
             guid=str(uuid.uuid4()),
             number=f"tmp-{uuid.uuid4().hex[:12]}",
