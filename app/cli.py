@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -83,6 +84,29 @@ async def cmd_serve(settings: Settings) -> None:
         await _serve(settings, redis_url)
 
 
+def serve_processes(settings: Settings, workers: int) -> None:
+    """Several API processes behind one port (uvicorn's supervisor, in the main thread)."""
+    embedded = None
+    if not settings.redis_url:
+        embedded = asyncio.run(start_embedded_redis(settings.data_dir / "redis"))
+        os.environ["REDIS_URL"] = embedded.url
+    # Worker processes are stateless; each builds its app from the environment.
+    os.environ.setdefault("DATABASE_URL", settings.resolved_database_url)
+    try:
+        uvicorn.run(
+            "app.main:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
 async def cmd_worker(settings: Settings) -> None:
     from app.workers.settings import build_worker
 
@@ -132,7 +156,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vitrina", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("dev", help="migrate, load demo data, run redis + worker + API (one process)")
-    sub.add_parser("serve", help="run the API (uvicorn)")
+    serve = sub.add_parser("serve", help="run the API (uvicorn)")
+    serve.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
     sub.add_parser("worker", help="run the arq worker")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("demo-data", help="load the demo brand if the catalog is empty")
@@ -170,6 +195,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     if args.command == "export-schema":
         cmd_export_schema(args.output)
+        return
+    if args.command == "serve" and args.workers > 1:
+        serve_processes(settings, args.workers)
         return
     try:
         asyncio.run(commands[args.command]())

@@ -127,3 +127,11 @@ async def _check_redis(redis: Redis) -> str:
         log.warning("readiness.redis", error=repr(error))
         return "unavailable"
     return "ok"
+
+
+def app_from_environment() -> Starlette:
+    """The app as `uvicorn --factory app.main:app_from_environment` (one per worker process)."""
+    settings = Settings()
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL must be set for multi-process serving")
+    return create_app(settings, redis_url=settings.redis_url)
