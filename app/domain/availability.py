@@ -37,3 +37,16 @@ def available_from(positions: Iterable[StockPosition], warehouse_ids: Iterable[i
     """Units a shopper may buy from the given warehouses only (e.g. the chosen pickup shop)."""
     allowed = set(warehouse_ids)
     return sum(sellable_quantity(p) for p in positions if p.warehouse_id in allowed)
+
+
+def available_to_holder(
+    positions: Iterable[StockPosition], warehouse_ids: Iterable[int], own_holds: dict[int, int]
+) -> int:
+    """What a cart line may be set to: what others may buy plus what the line already holds."""
+    mine = [
+        StockPosition(
+            p.warehouse_id, p.on_hand, p.buffer - own_holds.get(p.warehouse_id, 0), p.sellable
+        )
+        for p in positions
+    ]
+    return available_from(mine, warehouse_ids)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import strawberry
 
@@ -52,14 +52,16 @@ class DeliveryInput:
     shop_id: strawberry.ID | None = strawberry.field(default=None, description="pickup: a shop")
 
 
-async def cart_view(row: CartRow) -> Cart:
+async def cart_view(row: CartRow, now: datetime) -> Cart:
     lines = await CartLineRow.filter(cart_id=row.id).order_by("id").prefetch_related("variant")
-    return Cart(row=row, line_rows=list(lines))
+    holds = await carts.live_holds_by_line([line.id for line in lines], now)
+    return Cart(row=row, line_rows=list(lines), holds=holds)
 
 
-async def _cart(work: Awaitable[CartRow]) -> CartPayload:
+async def _cart(work: Awaitable[CartRow], now: datetime) -> CartPayload:
     try:
-        return CartPayload(cart=await cart_view(await work), errors=[])
+        row = await work
+        return CartPayload(cart=await cart_view(row, now), errors=[])
     except DomainError as error:
         return CartPayload(cart=None, errors=[UserError.from_error(error)])
 
@@ -74,9 +76,9 @@ async def _order(work: Awaitable[OrderRow]) -> OrderPayload:
 @strawberry.type
 class CheckoutQuery:
     @strawberry.field(description="a cart by its token")
-    async def cart(self, token: str) -> Cart | None:
+    async def cart(self, info: Info, token: str) -> Cart | None:
         row = await CartRow.get_or_none(token=token)
-        return await cart_view(row) if row else None
+        return await cart_view(row, info.context.now) if row else None
 
     @strawberry.field(description="an order by its token (the order status page)")
     async def order(self, token: str) -> Order | None:
@@ -87,8 +89,8 @@ class CheckoutQuery:
 @strawberry.type
 class CheckoutMutation:
     @strawberry.mutation(description="start an anonymous cart")
-    async def create_cart(self) -> CartPayload:
-        return await _cart(carts.create_cart())
+    async def create_cart(self, info: Info) -> CartPayload:
+        return await _cart(carts.create_cart(), info.context.now)
 
     @strawberry.mutation(description="set a line's quantity (0 removes it)")
     async def set_cart_line(
@@ -100,7 +102,8 @@ class CheckoutMutation:
                 variant_guid=variant_id,
                 quantity=quantity,
                 now=info.context.now,
-            )
+            ),
+            info.context.now,
         )
 
     @strawberry.mutation(description="add units of a variant to the cart")
@@ -113,11 +116,14 @@ class CheckoutMutation:
                 variant_guid=variant_id,
                 quantity=quantity,
                 now=info.context.now,
-            )
+            ),
+            info.context.now,
         )
 
     @strawberry.mutation
-    async def set_cart_contact(self, cart_token: str, contact: ContactInput) -> CartPayload:
+    async def set_cart_contact(
+        self, info: Info, cart_token: str, contact: ContactInput
+    ) -> CartPayload:
         return await _cart(
             carts.set_contact(
                 cart_token=cart_token,
@@ -125,7 +131,8 @@ class CheckoutMutation:
                 phone=contact.phone,
                 first_name=contact.first_name,
                 last_name=contact.last_name,
-            )
+            ),
+            info.context.now,
         )
 
     @strawberry.mutation
@@ -139,7 +146,8 @@ class CheckoutMutation:
                 address=delivery.address,
                 shop_guid=delivery.shop_id,
                 now=info.context.now,
-            )
+            ),
+            info.context.now,
         )
 
     @strawberry.mutation(

@@ -7,7 +7,7 @@ from enum import Enum
 
 import strawberry
 
-from app.domain.availability import available_from
+from app.domain.availability import available_to_holder
 from app.domain.catalog import kopecks_to_rub
 from app.domain.outbound import DeliveryKind, OrderStatus, PaymentStatus
 from app.domain.reservations import ReservationState, ShopConfirmation
@@ -57,6 +57,7 @@ class CartLine:
     row: strawberry.Private[c.CartLine]
     variant_row: strawberry.Private[VariantRow]
     pickup_id: strawberry.Private[int | None]
+    own_holds: strawberry.Private[dict[int, int]]
 
     @strawberry.field
     def variant(self) -> Variant:
@@ -70,18 +71,21 @@ class CartLine:
     def line_total(self) -> Money:
         return rub(self.variant_row.price * self.row.quantity)
 
-    @strawberry.field(description="units available now for this cart's delivery")
+    @strawberry.field(
+        description="the most this line may be set to now (its own held units included)"
+    )
     async def available(self, info: Info) -> int:
         loaders = info.context.loaders
         positions = await loaders.stock_positions(self.variant_row.id)
         infos = infos_of((await loaders.warehouses()).values())
-        return available_from(positions, ranked_for(infos, self.pickup_id))
+        return available_to_holder(positions, ranked_for(infos, self.pickup_id), self.own_holds)
 
 
 @strawberry.type
 class Cart:
     row: strawberry.Private[c.Cart]
     line_rows: strawberry.Private[list[c.CartLine]]
+    holds: strawberry.Private[dict[int, dict[int, int]]]
 
     @strawberry.field(description="the cart's secret: keep it, it is the only key to the cart")
     def token(self) -> str:
@@ -90,7 +94,12 @@ class Cart:
     @strawberry.field
     def lines(self) -> list[CartLine]:
         pickup = self.row.pickup_warehouse_id
-        return [CartLine(row=r, variant_row=r.variant, pickup_id=pickup) for r in self.line_rows]
+        return [
+            CartLine(
+                row=r, variant_row=r.variant, pickup_id=pickup, own_holds=self.holds.get(r.id, {})
+            )
+            for r in self.line_rows
+        ]
 
     @strawberry.field
     def email(self) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -39,20 +40,23 @@ async def find_cart(token: str) -> Cart:
 
 async def sellable_variant(variant_guid: str, now: datetime, path: tuple[str, ...]) -> Variant:
     """A variant a shopper may buy now: known, published, and its drop has started."""
-    try:
-        guid = parse_guid(variant_guid, path=path)
-    except DomainError:
-        guid = ""
-    variant = await Variant.get_or_none(guid=guid).prefetch_related(
-        "product", "product__collection"
-    )
-    if variant is None or not variant.product.published:
+    variant = await _known_variant(variant_guid, path)
+    check_on_sale(variant, now, path)
+    return variant
+
+
+def check_on_sale(variant: Variant, now: datetime, path: tuple[str, ...]) -> None:
+    """Refuse a variant whose product is withdrawn or whose drop has not started."""
+    if not variant.product.published:
         raise DomainError(ErrorCode.NOT_FOUND, "no such variant", path)
     collection = variant.product.collection
     release_at = collection.release_at if collection else None
     if not is_visible(published=True, release_at=release_at, now=now):
-        raise DomainError(ErrorCode.NOT_RELEASED, f"on sale from {release_at}", path)
-    return variant
+        raise DomainError(
+            ErrorCode.NOT_RELEASED,
+            f"on sale from {release_at.isoformat() if release_at else ''}",
+            path,
+        )
 
 
 def ranked_for(infos: dict[int, WarehouseInfo], pickup_id: int | None) -> list[int]:
@@ -76,32 +80,49 @@ async def bought_by_shopper(variant_id: int, cart: Cart) -> int:
 
 async def set_line(*, cart_token: str, variant_guid: str, quantity: int, now: datetime) -> Cart:
     """Set how many of a variant the cart holds (0 removes it); holds stock in hold drops."""
+    return await _change_line(cart_token, variant_guid, now, lambda _: quantity)
+
+
+async def add_to_line(*, cart_token: str, variant_guid: str, quantity: int, now: datetime) -> Cart:
+    """Add units to a line (a new line if the variant is not in the cart yet)."""
+    if quantity < 1:
+        raise DomainError(ErrorCode.INVALID_QUANTITY, "add at least 1", ("quantity",))
+    return await _change_line(cart_token, variant_guid, now, lambda held: held + quantity)
+
+
+async def _change_line(
+    cart_token: str, variant_guid: str, now: datetime, new_quantity: Callable[[int], int]
+) -> Cart:
+    """Change one line under the cart's lock (two quick clicks add twice, never once)."""
     path = ("variantId",)
-    if not 0 <= quantity <= MAX_LINE_QUANTITY:
-        raise DomainError(
-            ErrorCode.INVALID_QUANTITY, f"quantity must be 0..{MAX_LINE_QUANTITY}", ("quantity",)
-        )
     cart = await find_cart(cart_token)
-    variant = await sellable_variant(variant_guid, now, path)
-    collection = variant.product.collection
-    if quantity:
-        limit = collection.purchase_limit if collection else None
-        check_purchase_limit(limit, await bought_by_shopper(variant.id, cart), quantity, path)
     infos = await warehouse_infos()
-    ranked = ranked_for(infos, cart.pickup_warehouse_id)
     async with in_transaction() as conn:
         await lock_cart(conn, cart.id)
+        variant = await _known_variant(variant_guid, path)
         line = await CartLine.get_or_none(cart_id=cart.id, variant_id=variant.id)
+        quantity = new_quantity(line.quantity if line else 0)
+        if not 0 <= quantity <= MAX_LINE_QUANTITY:
+            raise DomainError(
+                ErrorCode.INVALID_QUANTITY,
+                f"quantity must be 0..{MAX_LINE_QUANTITY}",
+                ("quantity",),
+            )
         if line is not None:
             await release(conn, await _live_hold_ids(line.id), now=now)
-        if quantity == 0:
+        if quantity == 0:  # removing is always allowed, even for a withdrawn product
             if line is not None:
                 await line.delete()
             return cart
+        check_on_sale(variant, now, path)
+        collection = variant.product.collection
+        limit = collection.purchase_limit if collection else None
+        check_purchase_limit(limit, await bought_by_shopper(variant.id, cart), quantity, path)
         if line is None:
             line = await CartLine.create(cart_id=cart.id, variant_id=variant.id, quantity=quantity)
         else:
             await CartLine.filter(id=line.id).update(quantity=quantity)
+        ranked = ranked_for(infos, cart.pickup_warehouse_id)
         if collection and collection.hold_mode == HoldMode.AT_CART:
             expires = now + timedelta(minutes=collection.hold_minutes)
             claim = Claim(ReservationState.HELD, cart_line_id=line.id, expires_at=expires)
@@ -113,15 +134,15 @@ async def set_line(*, cart_token: str, variant_guid: str, quantity: int, now: da
     return cart
 
 
-async def add_to_line(*, cart_token: str, variant_guid: str, quantity: int, now: datetime) -> Cart:
-    """Add units to a line (a new line if the variant is not in the cart yet)."""
-    if quantity < 1:
-        raise DomainError(ErrorCode.INVALID_QUANTITY, "add at least 1", ("quantity",))
-    cart = await find_cart(cart_token)
-    variant = await sellable_variant(variant_guid, now, ("variantId",))
-    in_cart = await CartLine.get_or_none(cart_id=cart.id, variant_id=variant.id)
-    total = quantity + (in_cart.quantity if in_cart else 0)
-    return await set_line(cart_token=cart_token, variant_guid=variant_guid, quantity=total, now=now)
+async def _known_variant(variant_guid: str, path: tuple[str, ...]) -> Variant:
+    try:
+        guid = parse_guid(variant_guid, path=path)
+    except DomainError:
+        guid = ""
+    variant = await Variant.get_or_none(guid=guid).prefetch_related("product__collection")
+    if variant is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "no such variant", path)
+    return variant
 
 
 async def _reserve_or_report(
@@ -214,3 +235,15 @@ async def hold_expires_at(cart_id: int, now: datetime) -> datetime | None:
         cart_line__cart_id=cart_id, state=ReservationState.HELD, expires_at__gt=now
     ).only("id", "expires_at")
     return min((h.expires_at for h in holds if h.expires_at is not None), default=None)
+
+
+async def live_holds_by_line(line_ids: list[int], now: datetime) -> dict[int, dict[int, int]]:
+    """Per cart line, the units its live holds keep in each warehouse."""
+    held: dict[int, dict[int, int]] = {}
+    rows = await Reservation.filter(
+        cart_line_id__in=line_ids, state=ReservationState.HELD, expires_at__gt=now
+    ).values_list("cart_line_id", "warehouse_id", "quantity")
+    for line_id, warehouse_id, qty in rows:
+        per = held.setdefault(line_id, {})
+        per[warehouse_id] = per.get(warehouse_id, 0) + qty
+    return held

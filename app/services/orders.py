@@ -86,11 +86,11 @@ def _check_ready(cart: Cart, lines: Sequence[CartLine], now: datetime) -> None:
         raise DomainError(ErrorCode.CONTACT_REQUIRED, "an e-mail or a phone is needed", ("email",))
     if cart.delivery_kind is None:
         raise DomainError(ErrorCode.DELIVERY_REQUIRED, "choose courier or pickup", ("delivery",))
-    for index, line in enumerate(lines):
+    for line in lines:
         product = line.variant.product
         release_at = product.collection.release_at if product.collection else None
         if not is_visible(published=product.published, release_at=release_at, now=now):
-            raise DomainError(ErrorCode.NOT_RELEASED, "not on sale now", ("lines", index))
+            raise DomainError(ErrorCode.NOT_RELEASED, "not on sale now", _line_path(lines, line))
 
 
 async def _place(cart: Cart, key: str, now: datetime, payment_timeout: timedelta) -> Order:
@@ -126,13 +126,19 @@ async def _place(cart: Cart, key: str, now: datetime, payment_timeout: timedelta
         )
         order.number = f"V-{order.id:06d}"
         await Order.filter(id=order.id).update(number=order.number)
-        for index, line in enumerate(lines):
-            await _order_line(conn, order, cart, line, ranked, shops, now, ("lines", index))
+        for line in lines:  # in variant order: the lock order
+            path = _line_path(lines, line)
+            await _order_line(conn, order, cart, line, ranked, shops, now, path)
         await OrderStatusChange.create(
             order_id=order.id, to_status=OrderStatus.AWAITING_PAYMENT, reason="placed", at=now
         )
         await CartLine.filter(cart_id=cart.id).delete()
     return order
+
+
+def _line_path(lines: Sequence[CartLine], line: CartLine) -> tuple[str | int, ...]:
+    """Where the line stands in the cart as the shopper sees it (lines in the order added)."""
+    return ("lines", sorted(x.id for x in lines).index(line.id))
 
 
 async def _order_line(
