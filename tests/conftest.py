@@ -20,6 +20,8 @@ from app.settings import Settings
 from tests.infra import postgres_server, redis_server
 
 TABLES = [
+    "outbox_event",
+    "customer",
     "reservation",
     "payment",
     "order_status_change",

@@ -5,5 +5,7 @@ MODEL_MODULES = [
     "app.models.stock",
     "app.models.checkout",
     "app.models.orders",
+    "app.models.customers",
+    "app.models.outbox",
     "app.models.auth",
 ]

@@ -8,6 +8,7 @@ from tortoise.models import Model
 from app.domain.outbound import DeliveryKind, OrderStatus, PaymentStatus
 from app.models.catalog import Variant, Warehouse
 from app.models.checkout import Cart
+from app.models.customers import Customer
 
 
 class Order(Model):
@@ -18,6 +19,9 @@ class Order(Model):
     idempotency_key = fields.CharField(max_length=100, unique=True)
     cart: fields.ForeignKeyNullableRelation[Cart] = fields.ForeignKeyField(
         "models.Cart", related_name="orders", null=True, on_delete=fields.SET_NULL
+    )
+    customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="orders", null=True, on_delete=fields.RESTRICT
     )
     status = fields.CharEnumField(OrderStatus, max_length=32, db_index=True)
     email = fields.CharField(max_length=254, null=True, db_index=True)
@@ -37,6 +41,7 @@ class Order(Model):
     updated_at = fields.DatetimeField(auto_now=True)
 
     cart_id: int | None
+    customer_id: int | None
     pickup_warehouse_id: int | None
 
     class Meta:

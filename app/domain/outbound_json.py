@@ -1,0 +1,74 @@
+"""Outbound records to and from the JSON stored in outbox rows (pure, lossless)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from app.domain.outbound import (
+    CustomerRecord,
+    DeliveryKind,
+    DeliveryRecord,
+    OrderLineRecord,
+    OrderRecord,
+    OrderStatus,
+    OrderStatusRecord,
+    PaymentRecord,
+    PaymentStatus,
+)
+
+Record = CustomerRecord | OrderRecord | OrderStatusRecord | PaymentRecord
+
+
+def to_json(record: Record) -> dict[str, Any]:
+    plain: dict[str, Any] = _plain(asdict(record))
+    return plain
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def customer_from_json(data: dict[str, Any]) -> CustomerRecord:
+    return CustomerRecord(**{**data, "created_at": _when(data.get("created_at"))})
+
+
+def order_from_json(data: dict[str, Any]) -> OrderRecord:
+    delivery = data["delivery"]
+    return OrderRecord(
+        guid=data["guid"],
+        number=data["number"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+        status=OrderStatus(data["status"]),
+        customer=customer_from_json(data["customer"]),
+        lines=[OrderLineRecord(**line) for line in data["lines"]],
+        delivery=DeliveryRecord(**{**delivery, "kind": DeliveryKind(delivery["kind"])}),
+        total_kopecks=data["total_kopecks"],
+        comment=data.get("comment", ""),
+    )
+
+
+def order_status_from_json(data: dict[str, Any]) -> OrderStatusRecord:
+    return OrderStatusRecord(
+        order_guid=data["order_guid"],
+        status=OrderStatus(data["status"]),
+        changed_at=datetime.fromisoformat(data["changed_at"]),
+        reason=data.get("reason", ""),
+    )
+
+
+def payment_from_json(data: dict[str, Any]) -> PaymentRecord:
+    return PaymentRecord(
+        **{**data, "status": PaymentStatus(data["status"]), "paid_at": _when(data.get("paid_at"))}
+    )

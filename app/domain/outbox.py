@@ -1,0 +1,57 @@
+"""Outbox rules: which systems hear of what, when to try again, when to give up."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+
+class Target(StrEnum):
+    ONEC = "onec"
+    RETAILCRM = "retailcrm"
+
+
+class EventKind(StrEnum):
+    CUSTOMER_UPSERTED = "customer.upserted"
+    ORDER_PLACED = "order.placed"
+    ORDER_STATUS_CHANGED = "order.status_changed"
+    PAYMENT_STATUS_CHANGED = "payment.status_changed"
+
+
+class EventState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"  # parked: retrying cannot fix it (or the retries ran out); replayable
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base: timedelta = timedelta(seconds=1)
+    cap: timedelta = timedelta(minutes=10)
+    max_attempts: int = 12  # about 1.7 hours of trying with the defaults
+
+    def next_delay(
+        self, attempts: int, retry_after: float | None, rng: random.Random | None = None
+    ) -> timedelta | None:
+        """Delay before attempt `attempts + 1`, or None when it is time to give up.
+
+        Exponential with full jitter (spreads a thundering herd after an outage), never sooner
+        than the system's own Retry-After.
+        """
+        if attempts >= self.max_attempts:
+            return None
+        ceiling: timedelta = min(self.cap, self.base * (2 ** (attempts - 1)))
+        delay: timedelta = ceiling * (rng or random).random()
+        if retry_after is not None:
+            delay = max(delay, timedelta(seconds=retry_after))
+        return delay
+
+
+def aggregate_key(kind: EventKind, customer_guid: str | None, order_guid: str | None) -> str:
+    """Events of one aggregate are delivered in order: a customer's, or an order's (its payments
+    included, so an order's `paid` never overtakes its creation)."""
+    if kind is EventKind.CUSTOMER_UPSERTED:
+        return f"customer:{customer_guid}"
+    return f"order:{order_guid}"
