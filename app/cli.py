@@ -15,6 +15,7 @@ import uvicorn
 
 from app.db import close_db, init_db, run_migrations
 from app.domain.access import parse_scopes
+from app.domain.outbox import EventState, Target
 from app.logging import configure_logging
 from app.redis_setup import start_embedded_redis
 from app.settings import Settings
@@ -45,27 +46,61 @@ async def _serve(settings: Settings, redis_url: str, *, manage_db: bool = True) 
 
 
 async def cmd_dev(settings: Settings) -> None:
-    """Migrate, seed on first run, then run redis, the worker and the API in one process."""
-    from app.workers.settings import build_worker
+    """Migrate, seed on first run, then run redis, the workers and the API in one process."""
+    from app.workers.settings import build_workers
 
     await run_migrations(settings.resolved_database_url)
     await init_db(settings.resolved_database_url)
     try:
         await _seed(settings)
-        async with redis_url_for(settings) as redis_url:
-            worker = build_worker(
-                settings, redis_url=redis_url, handle_signals=False, manage_db=False
-            )
+        async with redis_url_for(settings) as redis_url, simulated_systems(settings) as wired:
+            workers = build_workers(wired, redis_url=redis_url)
             base = f"http://{settings.host}:{settings.port}"
             print(f"GraphiQL: {base}/graphql   health: {base}/health/ready", flush=True)
-            worker_task = asyncio.create_task(worker.async_run())
+            workers.start()
             try:
-                await _serve(settings, redis_url, manage_db=False)
+                await _serve(wired, redis_url, manage_db=False)
             finally:
-                worker_task.cancel()
-                await worker.close()
+                await workers.close()
     finally:
         await close_db()
+
+
+@asynccontextmanager
+async def simulated_systems(settings: Settings) -> AsyncIterator[Settings]:
+    """Local 1C and RetailCRM simulators for the systems not configured (development only)."""
+    from app.devtools.simulators.onec import OneCSimulator
+    from app.devtools.simulators.retailcrm import RetailCrmSimulator
+    from app.devtools.simulators.server import LocalServer
+
+    servers: list[LocalServer] = []
+    update: dict[str, str] = {}
+    if not settings.onec_url:
+        onec = LocalServer(
+            OneCSimulator(
+                settings.onec_username or "vitrina", settings.onec_password or "secret"
+            ).app
+        )
+        await onec.start()
+        servers.append(onec)
+        update |= {
+            "onec_url": f"{onec.url}/hs/vitrina",
+            "onec_username": "vitrina",
+            "onec_password": "secret",
+        }
+    if not settings.retailcrm_url:
+        crm = LocalServer(RetailCrmSimulator(api_key="dev-key", site=settings.retailcrm_site).app)
+        await crm.start()
+        servers.append(crm)
+        update |= {"retailcrm_url": f"{crm.url}/api/v5", "retailcrm_api_key": "dev-key"}
+    for name, url in update.items():
+        if name.endswith("_url"):
+            print(f"simulated {name.removesuffix('_url')}: {url}", flush=True)
+    try:
+        yield settings.model_copy(update=update)
+    finally:
+        for server in servers:
+            await server.stop()
 
 
 async def _seed(settings: Settings) -> None:
@@ -108,14 +143,19 @@ def serve_processes(settings: Settings, workers: int) -> None:
 
 
 async def cmd_worker(settings: Settings) -> None:
-    from app.workers.settings import build_worker
+    """The housekeeping worker and one delivery worker per system, in this process."""
+    from app.workers.settings import build_workers
 
-    async with redis_url_for(settings) as redis_url:
-        worker = build_worker(settings, redis_url=redis_url)
-        try:
-            await worker.async_run()
-        finally:
-            await worker.close()
+    await init_db(settings.resolved_database_url)
+    try:
+        async with redis_url_for(settings) as redis_url:
+            workers = build_workers(settings, redis_url=redis_url)
+            try:
+                await workers.run()
+            finally:
+                await workers.close()
+    finally:
+        await close_db()
 
 
 async def cmd_migrate(settings: Settings) -> None:
@@ -138,6 +178,36 @@ async def cmd_create_token(settings: Settings, name: str, scopes: list[str]) -> 
     await init_db(settings.resolved_database_url)
     try:
         print(await create_token(name=name, scopes=sorted(parsed)))
+    finally:
+        await close_db()
+
+
+async def cmd_outbox(settings: Settings, args: argparse.Namespace) -> None:
+    """`outbox list`: counts and events; `outbox replay`: dead letters become pending again."""
+    from app.domain.errors import DomainError
+    from app.services import outbox_admin
+
+    await init_db(settings.resolved_database_url)
+    try:
+        if args.action == "replay":
+            ids = args.event_ids or None
+            n = await outbox_admin.replay_dead_letters(
+                event_ids=ids, replay_all=args.all, now=datetime.now(UTC)
+            )
+            print(f"replayed {n} dead event(s); the delivery workers send them within seconds")
+            return
+        print(outbox_admin.counts_table(await outbox_admin.count_grid()), end="\n\n")
+        state, target = EventState(args.state), Target(args.target) if args.target else None
+        page = await outbox_admin.list_events(
+            state=state, target=target, first=args.limit, after=None
+        )
+        if not page.events:
+            print(f"no {state.value} events")
+            return
+        print(f"{state.value} events, newest first:")
+        print(outbox_admin.events_table(page.events))
+    except DomainError as error:
+        sys.exit(f"vitrina: {error.message}")
     finally:
         await close_db()
 
@@ -172,6 +242,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     export = sub.add_parser("export-schema", help="print the GraphQL SDL (or write it to a file)")
     export.add_argument("--output", type=Path)
+    outbox = sub.add_parser("outbox", help="inspect the outbox, replay dead letters")
+    outbox_sub = outbox.add_subparsers(dest="action", required=True)
+    listing = outbox_sub.add_parser("list", help="counts per system and state, then events")
+    listing.add_argument("--state", choices=[s.value for s in EventState], default="dead")
+    listing.add_argument("--target", choices=[t.value for t in Target])
+    listing.add_argument("--limit", type=int, default=50, help="events to show (1..200)")
+    replay = outbox_sub.add_parser("replay", help="send dead letters again")
+    replay.add_argument("event_ids", nargs="*", metavar="EVENT_ID")
+    replay.add_argument("--all", action="store_true", help="every dead letter")
     return parser
 
 
@@ -192,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         "migrate": lambda: cmd_migrate(settings),
         "demo-data": lambda: cmd_demo_data(settings),
         "create-token": lambda: cmd_create_token(settings, args.name, args.scopes),
+        "outbox": lambda: cmd_outbox(settings, args),
     }
     if args.command == "export-schema":
         cmd_export_schema(args.output)

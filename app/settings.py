@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.domain.outbox import RetryPolicy
 
 DEFAULT_DATA_DIR = Path("var")
 
@@ -37,6 +40,34 @@ class Settings(BaseSettings):
     max_intake_batch: int = 20000
     payment_timeout_minutes: int = Field(default=15, description="unpaid orders cancel after")
     payment_return_url: str = "http://127.0.0.1:8000/"
+
+    # 1C HTTP service and RetailCRM; unset in dev: local simulators stand in (`vitrina dev`).
+    onec_url: str | None = Field(
+        default=None, description="e.g. https://1c.brand.ru/base/hs/vitrina"
+    )
+    onec_username: str = ""
+    onec_password: str = ""
+    retailcrm_url: str | None = Field(
+        default=None, description="e.g. https://brand.retailcrm.ru/api/v5"
+    )
+    retailcrm_api_key: str = ""
+    retailcrm_site: str = "vitrina"
+    retailcrm_max_rps: float = Field(
+        default=9, description="RetailCRM allows 10 per API key; 9 leaves room for clock jitter"
+    )
+    onec_lanes: int = Field(default=8, description="aggregates delivered to 1C at once")
+    retailcrm_lanes: int = Field(default=2, description="aggregates sent to RetailCRM at once")
+    outbox_max_attempts: int = 12
+    outbox_backoff_base_seconds: float = 1.0
+    outbox_backoff_cap_seconds: float = 600.0
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            base=timedelta(seconds=self.outbox_backoff_base_seconds),
+            cap=timedelta(seconds=self.outbox_backoff_cap_seconds),
+            max_attempts=self.outbox_max_attempts,
+        )
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,9 +2,9 @@
 
 Creates a throwaway PostgreSQL database, seeds a catalog (1 online warehouse + 2 shops, hot
 variants with K units online, M spread variants with plenty of stock), starts the API as a
-subprocess (`python -m app serve`, one uvicorn process: `vitrina serve` has no workers
-option) and sends N buyers through createCart → addToCart → setCartContact → setCartDelivery
-→ placeOrder with one httpx client, at most C buyers in flight:
+subprocess (`python -m app serve --workers W`; with W > 1 the CPU figure covers only the
+supervisor, not its worker processes) and sends N buyers through createCart → addToCart →
+setCartContact → setCartDelivery → placeOrder with one httpx client, at most C buyers in flight:
 
     hot        each buyer runs its whole flow; K units of one variant, N buyers
     hot-storm  (opt-in) all N carts are filled first, then every placeOrder goes out at once,
@@ -154,7 +154,9 @@ async def seed(*, units: int, variants: int, hot_count: int, hold_mode: HoldMode
 
 
 @asynccontextmanager
-async def serving(database_url: str, port: int, log: Path) -> AsyncIterator[tuple[str, int]]:
+async def serving(
+    database_url: str, port: int, log: Path, workers: int = 1
+) -> AsyncIterator[tuple[str, int]]:
     """`python -m app serve` on 127.0.0.1:port until the block ends (SIGINT, then wait).
 
     Yields the base URL and the server's pid."""
@@ -169,7 +171,16 @@ async def serving(database_url: str, port: int, log: Path) -> AsyncIterator[tupl
     }
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "app", "serve", cwd=ROOT, env=env, stdout=sink, stderr=sink
+            sys.executable,
+            "-m",
+            "app",
+            "serve",
+            "--workers",
+            str(workers),
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=sink,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -630,7 +641,10 @@ async def run_scenarios(
     db = await asyncpg.connect(dsn)
     try:
         async with (
-            serving(server_url, free_port(), tmp / "server.log") as (base, pid),
+            serving(server_url, free_port(), tmp / "server.log", args.server_workers) as (
+                base,
+                pid,
+            ),
             httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client,
         ):
             api = Api(client)
@@ -724,6 +738,7 @@ async def main() -> None:
         "client that keeps them as long (httpx's default) now and then reuses a closing one",
     )
     parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--server-workers", type=int, default=1, help="API processes")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--time-limit", type=float, default=170, help="seconds, cleanup aside")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
@@ -743,8 +758,8 @@ async def main() -> None:
         print(f"note: redis db 14 already holds {leftover} keys (same job ids are not re-queued)")
     print(
         f"buyers {args.buyers}, hot units {args.units}, spread variants {args.variants}, "
-        f"concurrency {args.concurrency}, server: 1 uvicorn process (no --workers in "
-        f"`vitrina serve`), pool {args.server_pool or 'default (5)'}, hold mode {args.hold_mode}"
+        f"concurrency {args.concurrency}, server: {args.server_workers} uvicorn process(es), "
+        f"pool {args.server_pool or 'default (5)'}, hold mode {args.hold_mode}"
     )
     deadlocks_before = count_deadlocks()
     offsets = pg_log_offsets()

@@ -37,13 +37,14 @@ class RetryPolicy:
     ) -> timedelta | None:
         """Delay before attempt `attempts + 1`, or None when it is time to give up.
 
-        Exponential with full jitter (spreads a thundering herd after an outage), never sooner
-        than the system's own Retry-After.
+        Exponential with "equal jitter": half the step fixed, half random, so retries after an
+        outage spread out but never come back at once. Never sooner than the system's own
+        Retry-After.
         """
         if attempts >= self.max_attempts:
             return None
-        ceiling: timedelta = min(self.cap, self.base * (2 ** (attempts - 1)))
-        delay: timedelta = ceiling * (rng or random).random()
+        ceiling: timedelta = min(self.cap, self.base * (2 ** min(attempts - 1, 40)))
+        delay: timedelta = ceiling / 2 + ceiling / 2 * (rng or random).random()
         if retry_after is not None:
             delay = max(delay, timedelta(seconds=retry_after))
         return delay

@@ -17,10 +17,19 @@ RETRY_LATER_STATUSES = frozenset({408, 425, 429})
 SNIPPET = 300  # characters of a response body quoted in an error message
 
 
+# A pooled keep-alive connection the server closed (it restarted, or dropped idle ones) fails
+# before a byte of answer arrives; every request we send is idempotent (event ids, externalIds,
+# Idempotence-Keys), so one immediate retry on a fresh connection is safe.
+STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
 async def send(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
     """Send one request; a timeout or a network failure becomes RetryableError."""
     try:
-        return await client.send(request)
+        try:
+            return await client.send(request)
+        except STALE_CONNECTION:
+            return await client.send(request)
     except httpx.TimeoutException as exc:
         raise RetryableError(f"timed out: {request.method} {request.url}") from exc
     except httpx.RequestError as exc:

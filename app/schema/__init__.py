@@ -21,10 +21,11 @@ from strawberry.tools import merge_types
 from app.schema.catalog_query import CatalogQuery
 from app.schema.checkout import CheckoutMutation, CheckoutQuery
 from app.schema.intake import IntakeMutation
+from app.schema.outbox_admin import OutboxAdminMutation, OutboxAdminQuery
 from app.settings import Settings
 
-Query = merge_types("Query", (CatalogQuery, CheckoutQuery))
-Mutation = merge_types("Mutation", (CheckoutMutation, IntakeMutation))
+Query = merge_types("Query", (CatalogQuery, CheckoutQuery, OutboxAdminQuery))
+Mutation = merge_types("Mutation", (CheckoutMutation, IntakeMutation, OutboxAdminMutation))
 
 
 def is_unexpected(error: GraphQLError) -> bool:

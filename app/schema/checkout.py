@@ -176,6 +176,7 @@ class CheckoutMutation:
                 provider=ctx.payments,
                 now=ctx.now,
                 return_url=ctx.settings.payment_return_url,
+                jobs=ctx.jobs,
                 card_number=card_number,
             )
         except DomainError as error:

@@ -16,13 +16,24 @@ from app.domain.catalog import is_visible
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.orders import check_move, check_purchase_limit
 from app.domain.outbound import DeliveryKind, OrderStatus
+from app.domain.outbox import EventKind, EventState, Target
 from app.domain.reservations import ReservationState, ShopConfirmation
 from app.models.checkout import Cart, CartLine, lock_cart
+from app.models.customers import Customer
 from app.models.orders import Order, OrderLine, OrderStatusChange
+from app.models.outbox import OutboxEvent
 from app.models.stock import Reservation, lock_levels
 from app.services.carts import bought_by_shopper, find_cart, ranked_for
+from app.services.customers import customer_for_contact
 from app.services.inventory import Claim, release, reserve, warehouse_infos
 from app.services.jobs import JobQueue, enqueue_quietly
+from app.services.outbox import (
+    announce,
+    customer_record,
+    order_record,
+    record_event,
+    status_record,
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ async def place_order(
         if earlier is None:
             raise
         return _same_cart_or_refuse(earlier, cart)
+    await announce_order(jobs, order)
     await enqueue_quietly(
         jobs,
         "expire_order",
@@ -133,7 +145,25 @@ async def _place(cart: Cart, key: str, now: datetime, payment_timeout: timedelta
             order_id=order.id, to_status=OrderStatus.AWAITING_PAYMENT, reason="placed", at=now
         )
         await CartLine.filter(cart_id=cart.id).delete()
+        await _record_placed(order, cart, now)
     return order
+
+
+async def _record_placed(order: Order, cart: Cart, now: datetime) -> None:
+    """Tell 1C and RetailCRM, through the outbox, in this transaction."""
+    customer, changed = await customer_for_contact(
+        email=cart.email, phone=cart.phone, first_name=cart.first_name, last_name=cart.last_name
+    )
+    order.customer_id = customer.id
+    await Order.filter(id=order.id).update(customer_id=customer.id)
+    if changed:
+        # RetailCRM gets the customer with the order (it refuses orders of unknown customers,
+        # and a separate event would cost a refused create and an edit per order at 10 calls/s).
+        record = customer_record(customer)
+        await record_event(
+            kind=EventKind.CUSTOMER_UPSERTED, record=record, now=now, targets=(Target.ONEC,)
+        )
+    await record_event(kind=EventKind.ORDER_PLACED, record=await order_record(order), now=now)
 
 
 def _line_path(lines: Sequence[CartLine], line: CartLine) -> tuple[str | int, ...]:
@@ -232,7 +262,24 @@ async def move_order(order: Order, target: OrderStatus, *, reason: str, now: dat
             order_id=order.id, from_status=order.status, to_status=target, reason=reason, at=now
         )
         order.status = target
+        record = status_record(order, target, now, reason)
+        await record_event(kind=EventKind.ORDER_STATUS_CHANGED, record=record, now=now)
     return bool(changed)
+
+
+async def announce_order(jobs: JobQueue, order: Order) -> None:
+    """After commit: wake delivery of the order's events (and its customer's) to both systems."""
+    pending = await OutboxEvent.filter(
+        aggregate__in=[f"order:{order.guid}", f"customer:{await _customer_guid(order)}"],
+        state=EventState.PENDING,
+    )
+    await announce(jobs, pending)
+
+
+async def _customer_guid(order: Order) -> str | None:
+    if order.customer_id is None:
+        return None
+    return (await Customer.get(id=order.customer_id)).guid
 
 
 async def cancel_order(*, order_id: int, reason: str, now: datetime) -> bool:

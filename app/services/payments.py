@@ -6,11 +6,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from tortoise.transactions import in_transaction
+
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.outbound import OrderStatus, PaymentStatus
-from app.integrations.payments.base import PaymentProvider, PaymentRequest
+from app.domain.outbox import EventKind
+from app.integrations.payments.base import PaymentProvider, PaymentRequest, ProviderPayment
 from app.models.orders import Order, Payment
-from app.services.orders import expire_order, find_order, move_order
+from app.services.jobs import JobQueue
+from app.services.orders import announce_order, expire_order, find_order, move_order
+from app.services.outbox import payment_record, record_event
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ async def pay_order(
     provider: PaymentProvider,
     return_url: str,
     now: datetime,
+    jobs: JobQueue,
     card_number: str | None = None,
 ) -> PaymentOutcome:
     """Start (and with the dummy provider, finish) paying an order awaiting payment."""
@@ -47,24 +53,42 @@ async def pay_order(
             card_number=card_number,
         )
     )
-    payment = await Payment.create(
-        guid=guid,
-        order_id=order.id,
-        provider=provider.name,
-        provider_payment_id=answer.id,
-        status=answer.status,
-        amount=order.total,
-        confirmation_url=answer.confirmation_url,
-    )
-    await apply_payment_status(payment=payment, status=answer.status, now=now)
+    payment = await _record_payment(order, provider.name, guid, answer, now)
+    await announce_order(jobs, order)
     return PaymentOutcome(await Order.get(id=order.id), payment)
 
 
-async def apply_payment_status(*, payment: Payment, status: PaymentStatus, now: datetime) -> None:
-    """Record what the provider says; a success moves a waiting order to paid, once."""
-    await Payment.filter(id=payment.id).update(status=status)
-    payment.status = status
-    if status is PaymentStatus.SUCCEEDED:
-        order = await Order.get(id=payment.order_id)
-        if order.status == OrderStatus.AWAITING_PAYMENT:
-            await move_order(order, OrderStatus.PAID, reason=f"paid ({payment.provider})", now=now)
+async def _record_payment(
+    order: Order, provider: str, guid: str, answer: ProviderPayment, now: datetime
+) -> Payment:
+    async with in_transaction():
+        payment = await Payment.create(
+            guid=guid,
+            order_id=order.id,
+            provider=provider,
+            provider_payment_id=answer.id,
+            status=answer.status,
+            amount=order.total,
+            confirmation_url=answer.confirmation_url,
+        )
+        await _after_status(payment, order, now)
+    return payment
+
+
+async def apply_payment_status(*, payment: Payment, status: PaymentStatus, now: datetime) -> bool:
+    """Record a status the provider reports later; only a change does anything (repeats are
+    harmless). A success moves a waiting order to paid, once."""
+    async with in_transaction():
+        changed = await Payment.filter(id=payment.id).exclude(status=status).update(status=status)
+        if not changed:
+            return False
+        payment.status = status
+        await _after_status(payment, await Order.get(id=payment.order_id), now)
+    return True
+
+
+async def _after_status(payment: Payment, order: Order, now: datetime) -> None:
+    record = payment_record(payment, order, now)
+    await record_event(kind=EventKind.PAYMENT_STATUS_CHANGED, record=record, now=now)
+    if payment.status is PaymentStatus.SUCCEEDED and order.status == OrderStatus.AWAITING_PAYMENT:
+        await move_order(order, OrderStatus.PAID, reason=f"paid ({payment.provider})", now=now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -30,6 +30,7 @@ async def register_order(
     A stock figure that arrived earlier but is newer than the registration already counts
     these units, so they leave the buffer now. Repeats change nothing. Returns units released.
     """
+    registered_at = registered_at.astimezone(UTC)  # stored and compared in UTC
     async with in_transaction() as conn:
         order = await Order.get_or_none(guid=order_guid)
         if order is None:

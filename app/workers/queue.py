@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -17,16 +18,29 @@ class ArqQueue:
     def __init__(self, redis_url: str) -> None:
         self._url = redis_url
         self._pool: ArqRedis | None = None
+        self._opening = asyncio.Lock()  # many requests at once must share one pool
 
     async def enqueue(
-        self, function: str, *args: Any, job_id: str, defer_until: datetime | None = None
+        self,
+        function: str,
+        *args: Any,
+        job_id: str,
+        defer_until: datetime | None = None,
+        queue: str | None = None,
     ) -> None:
-        if self._pool is None:
-            settings = arq_settings(self._url)
-            settings.conn_retries = 0
-            self._pool = await create_pool(settings)
-        await self._pool.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until)
+        pool = await self._open()
+        await pool.enqueue_job(
+            function, *args, _job_id=job_id, _defer_until=defer_until, _queue_name=queue
+        )
+
+    async def _open(self) -> ArqRedis:
+        async with self._opening:
+            if self._pool is None:
+                settings = arq_settings(self._url)
+                settings.conn_retries = 0
+                self._pool = await create_pool(settings)
+            return self._pool
 
     async def aclose(self) -> None:
         if self._pool is not None:
-            await self._pool.aclose()
+            await self._pool.aclose(close_connection_pool=True)

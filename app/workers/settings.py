@@ -1,22 +1,41 @@
-"""The arq worker's settings: database lifecycle, jobs and cron."""
+"""The arq workers: one for housekeeping and sweeps, one per external system for delivery.
+
+Each system has its own queue and its own lanes (concurrent jobs): a slow or rate-limited
+system (RetailCRM allows 10 calls/s) never delays the other.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq.worker import Worker
 
 from app.db import close_db, init_db
+from app.domain.outbox import Target
 from app.redis_setup import arq_settings
+from app.services.outbox import delivery_queue
 from app.settings import Settings
 from app.workers.jobs import expire_order, heartbeat, sweep
+from app.workers.outbox import build_senders, close_senders, deliver_outbox, sweep_outbox
+
+EVERY_SECOND = set(range(60))
+Hook = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def build_worker(
-    settings: Settings, *, redis_url: str, handle_signals: bool = True, manage_db: bool = True
+    settings: Settings,
+    *,
+    redis_url: str,
+    handle_signals: bool = True,
+    manage_db: bool = True,
+    burst: bool = False,
 ) -> Worker:
-    """A worker bound to our database and redis; the API and the CLI share this factory."""
+    """The housekeeping worker: heartbeat, order expiry, the sweeps (default queue)."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
@@ -37,4 +56,79 @@ def build_worker(
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         handle_signals=handle_signals,
+        burst=burst,
     )
+
+
+def build_delivery_worker(settings: Settings, target: Target, *, redis_url: str) -> Worker:
+    """Deliver outbox events to one system from its own queue, `lanes` aggregates at once."""
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        # arq hands each job a shallow copy of ctx: shared state must exist before any job.
+        ctx.update(
+            settings=settings,
+            senders=build_senders(settings),
+            target=target,
+            paused={},
+            failures={},
+        )
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await close_senders(ctx["senders"])
+
+    lanes = settings.onec_lanes if target is Target.ONEC else settings.retailcrm_lanes
+    return Worker(
+        # no kept result: the same aggregate's job id can be queued again once it is done
+        functions=[func(deliver_outbox, keep_result=0)],
+        # the sweep of this system lives here, beside the pause it must respect
+        cron_jobs=[
+            cron(
+                sweep_outbox,
+                name=f"sweep_outbox_{target.value}",
+                second=EVERY_SECOND,
+                run_at_startup=True,
+                keep_result=0,
+            )
+        ],
+        queue_name=delivery_queue(target),
+        redis_settings=arq_settings(redis_url),
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+        handle_signals=False,
+        max_jobs=lanes,
+        poll_delay=0.05,  # delivery jobs are short: refill lanes quickly
+        # A worker killed mid-job leaves the job "in progress" until timeout + 10 s; keep that
+        # short so the aggregate is delivered again soon (receivers drop the repeat).
+        job_timeout=30,
+    )
+
+
+@dataclass
+class WorkerGroup:
+    """The housekeeping worker and one delivery worker per system, in one process."""
+
+    workers: list[Worker]
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.tasks = [asyncio.create_task(w.async_run()) for w in self.workers]
+
+    async def run(self) -> None:
+        self.start()
+        await asyncio.gather(*self.tasks)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for worker in self.workers:
+            # arq re-raises the cancellation of a job it cut off; close the others regardless
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker.close()
+
+
+def build_workers(settings: Settings, *, redis_url: str) -> WorkerGroup:
+    """All workers of one process; the caller opens the database first (`init_db`)."""
+    main = build_worker(settings, redis_url=redis_url, handle_signals=False, manage_db=False)
+    delivery = [build_delivery_worker(settings, t, redis_url=redis_url) for t in Target]
+    return WorkerGroup([main, *delivery])

@@ -14,6 +14,7 @@ from app.models.orders import Order, OrderStatusChange
 from app.models.stock import Reservation
 from app.services import orders, payments
 from app.services.inventory import buffer_matches_reservations
+from app.services.jobs import NoQueue
 from tests import factories as f
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -161,6 +162,7 @@ async def _pay(order: Order, provider: DummyProvider, card: str) -> payments.Pay
         provider=provider,
         card_number=card,
         return_url="https://shop.example/",
+        jobs=NoQueue(),
         now=NOW,
     )
 

@@ -56,8 +56,9 @@ async def test_an_order_left_unpaid_is_cancelled_by_its_deferred_job(
     assert body["data"]["placeOrder"]["order"]["status"] == "AWAITING_PAYMENT"
     order = await Order.get()
     assert await redis.exists(f"arq:job:expire-order:{order.id}") == 1
-    worker = build_worker(settings, redis_url=redis_url, handle_signals=False, manage_db=False)
-    worker.burst = True
+    worker = build_worker(
+        settings, redis_url=redis_url, handle_signals=False, manage_db=False, burst=True
+    )
     try:
         await worker.async_run()
     finally:

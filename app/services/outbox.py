@@ -1,0 +1,147 @@
+"""Write what 1C and RetailCRM must hear, in the caller's transaction (the outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from app.domain.outbound import (
+    CustomerRecord,
+    DeliveryRecord,
+    OrderLineRecord,
+    OrderRecord,
+    OrderStatus,
+    OrderStatusRecord,
+    PaymentRecord,
+)
+from app.domain.outbound_json import Record, to_json
+from app.domain.outbox import EventKind, Target, aggregate_key
+from app.domain.reservations import ReservationState
+from app.models.catalog import Warehouse
+from app.models.customers import Customer
+from app.models.orders import Order, OrderLine, Payment
+from app.models.outbox import OutboxEvent
+from app.models.stock import Reservation
+from app.services.jobs import JobQueue, enqueue_quietly
+
+ALL_TARGETS = (Target.ONEC, Target.RETAILCRM)
+
+
+async def record_event(
+    *, kind: EventKind, record: Record, now: datetime, targets: Iterable[Target] = ALL_TARGETS
+) -> list[OutboxEvent]:
+    """One outbox row per target system; the caller's transaction commits them with the change."""
+    customer_guid = record.guid if isinstance(record, CustomerRecord) else None
+    order_guid = (
+        record.guid if isinstance(record, OrderRecord) else getattr(record, "order_guid", None)
+    )
+    aggregate = aggregate_key(kind, customer_guid, order_guid)
+    payload = to_json(record)
+    events = []
+    for target in targets:
+        events.append(
+            await OutboxEvent.create(
+                event_id=str(uuid.uuid4()),
+                target=target,
+                aggregate=aggregate,
+                kind=kind,
+                payload=payload,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return events
+
+
+async def announce(jobs: JobQueue, events: Iterable[OutboxEvent]) -> None:
+    """After commit: wake a worker for each aggregate (the per-second sweep covers misses)."""
+    for target, aggregate in sorted({(e.target, e.aggregate) for e in events}):
+        await enqueue_quietly(
+            jobs,
+            "deliver_outbox",
+            target.value,
+            aggregate,
+            job_id=delivery_job_id(target, aggregate),
+            queue=delivery_queue(target),
+        )
+
+
+def delivery_queue(target: Target) -> str:
+    """Each system has its own queue (and lanes): one slow system never delays the other."""
+    return f"vitrina:deliver:{target.value}"
+
+
+def delivery_job_id(target: Target, aggregate: str) -> str:
+    """One delivery job per system and aggregate at a time: they deliver in order."""
+    return f"outbox:{target.value}:{aggregate}"
+
+
+def customer_record(customer: Customer) -> CustomerRecord:
+    return CustomerRecord(
+        guid=customer.guid,
+        email=customer.email,
+        phone=customer.phone,
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        created_at=customer.created_at,
+    )
+
+
+async def order_record(order: Order) -> OrderRecord:
+    """The order as 1C and RetailCRM see it: one line per warehouse a line is served from."""
+    lines = (
+        await OrderLine.filter(order_id=order.id)
+        .order_by("id")
+        .prefetch_related("variant__product")
+    )
+    reservations = await Reservation.filter(
+        order_line__order_id=order.id, state__not=ReservationState.RELEASED
+    ).prefetch_related("warehouse")
+    customer = await Customer.get(id=order.customer_id)
+    pickup = await Warehouse.get_or_none(id=order.pickup_warehouse_id or 0)
+    return OrderRecord(
+        guid=order.guid,
+        number=order.number,
+        created_at=order.created_at,
+        status=order.status,
+        customer=customer_record(customer),
+        lines=[
+            OrderLineRecord(
+                variant_guid=line.variant.guid,
+                product_guid=line.variant.product.guid,
+                sku=line.sku,
+                name=line.product_name,
+                warehouse_guid=r.warehouse.guid,
+                quantity=r.quantity,
+                unit_price_kopecks=line.unit_price,
+            )
+            for line in lines
+            for r in reservations
+            if r.order_line_id == line.id
+        ],
+        delivery=DeliveryRecord(
+            kind=order.delivery_kind,
+            address=order.delivery_address,
+            pickup_warehouse_guid=pickup.guid if pickup else None,
+        ),
+        total_kopecks=order.total,
+    )
+
+
+def status_record(
+    order: Order, status: OrderStatus, at: datetime, reason: str
+) -> OrderStatusRecord:
+    return OrderStatusRecord(order_guid=order.guid, status=status, changed_at=at, reason=reason)
+
+
+def payment_record(payment: Payment, order: Order, at: datetime) -> PaymentRecord:
+    return PaymentRecord(
+        guid=payment.guid,
+        order_guid=order.guid,
+        provider=payment.provider,
+        provider_payment_id=payment.provider_payment_id,
+        status=payment.status,
+        amount_kopecks=payment.amount,
+        paid_at=at if payment.status.value == "succeeded" else None,
+    )

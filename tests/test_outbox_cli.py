@@ -1,0 +1,110 @@
+"""`vitrina outbox` as an operator runs it: a real process on a fresh SQLite data directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DEAD = "0b5f3c1e-0000-4000-8000-00000000dead"
+PENDING = "0b5f3c1e-0000-4000-8000-0000000000aa"
+LONG_ERROR = "1C refused the order: " + "warehouse 7 is closed for inventory " * 4
+
+SEED = f"""
+import asyncio
+from datetime import UTC, datetime
+
+from app.db import close_db, init_db
+from app.models.outbox import OutboxEvent
+from app.settings import Settings
+
+
+async def seed() -> None:
+    await init_db(Settings().resolved_database_url)
+    now = datetime.now(UTC)
+    common = dict(kind="order.placed", payload={{}}, next_attempt_at=now, created_at=now)
+    await OutboxEvent.create(
+        event_id="{DEAD}", target="onec", aggregate="order:a", state="dead", attempts=1,
+        last_error="{LONG_ERROR}", response_status=422, **common
+    )
+    await OutboxEvent.create(
+        event_id="{PENDING}", target="retailcrm", aggregate="order:b", attempts=2, **common
+    )
+    await close_db()
+
+
+asyncio.run(seed())
+"""
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    return {**env, "DATA_DIR": str(tmp_path)}
+
+
+def _vitrina(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], env=env, text=True, capture_output=True, timeout=120
+    )
+
+
+def _seeded(tmp_path: Path) -> dict[str, str]:
+    env = _env(tmp_path)
+    assert _vitrina("migrate", env=env).returncode == 0
+    seeded = subprocess.run(
+        [sys.executable, "-c", SEED], env=env, text=True, capture_output=True, timeout=60
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    return env
+
+
+def test_list_shows_counts_per_system_then_the_dead_letters(tmp_path: Path) -> None:
+    env = _seeded(tmp_path)
+    listed = _vitrina("outbox", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["system", "pending", "delivered", "dead"]
+    assert lines[1].split() == ["onec", "0", "0", "1"]
+    assert lines[2].split() == ["retailcrm", "1", "0", "0"]
+    assert "dead events, newest first:" in lines
+    row = next(line for line in lines if line.startswith(DEAD))
+    assert row.split()[:5] == [DEAD, "onec", "order.placed", "order:a", "1"]
+    assert row.endswith("…") and LONG_ERROR not in listed.stdout
+    assert PENDING not in listed.stdout
+
+
+def test_list_filters_by_state_and_system_and_checks_the_limit(tmp_path: Path) -> None:
+    env = _seeded(tmp_path)
+    pending = _vitrina("outbox", "list", "--state", "pending", "--target", "retailcrm", env=env)
+    assert pending.returncode == 0, pending.stderr
+    assert PENDING in pending.stdout and DEAD not in pending.stdout
+    none = _vitrina("outbox", "list", "--state", "pending", "--target", "onec", env=env)
+    assert none.stdout.splitlines()[-1] == "no pending events"
+    too_many = _vitrina("outbox", "list", "--limit", "500", env=env)
+    assert too_many.returncode == 1
+    assert "a page holds 1..200 events" in too_many.stderr
+    unknown = _vitrina("outbox", "list", "--state", "lost", env=env)
+    assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
+
+
+def test_replay_by_id_makes_the_dead_letter_pending_again(tmp_path: Path) -> None:
+    env = _seeded(tmp_path)
+    replayed = _vitrina("outbox", "replay", DEAD, "no-such-event", env=env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout.startswith("replayed 1 dead event(s)")
+    after = _vitrina("outbox", "list", env=env)
+    assert after.stdout.splitlines()[1].split() == ["onec", "1", "0", "0"]
+    assert after.stdout.splitlines()[-1] == "no dead events"
+    again = _vitrina("outbox", "replay", "--all", env=env)
+    assert again.returncode == 0 and again.stdout.startswith("replayed 0 dead event(s)")
+
+
+def test_replay_needs_ids_or_all_but_not_both(tmp_path: Path) -> None:
+    env = _seeded(tmp_path)
+    neither = _vitrina("outbox", "replay", env=env)
+    assert neither.returncode == 1 and "at least one event id" in neither.stderr
+    both = _vitrina("outbox", "replay", DEAD, "--all", env=env)
+    assert both.returncode == 1 and "not both" in both.stderr
+    listed = _vitrina("outbox", "list", env=env)
+    assert listed.stdout.splitlines()[1].split() == ["onec", "0", "0", "1"]
