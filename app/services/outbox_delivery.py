@@ -74,10 +74,10 @@ async def deliver_aggregate(
         now = clock()
         if event.state is not EventState.PENDING or event.next_attempt_at > now:
             break
-        retry_at = await _attempt(event, senders, policy, now)
+        sent, retry_at = await _attempt(event, senders, policy, now)
         if retry_at is not None:
             return Outcome(delivered, retry_at)
-        if not await OutboxEvent.filter(id=event.id, state=EventState.DELIVERED).exists():
+        if not sent:
             break  # parked as a dead letter
         delivered += 1
     return Outcome(delivered)
@@ -95,8 +95,8 @@ async def _head(target: Target, aggregate: str) -> OutboxEvent | None:
 
 async def _attempt(
     event: OutboxEvent, senders: Senders, policy: RetryPolicy, now: datetime
-) -> datetime | None:
-    """Send one event; return when to try again if the system asked us to wait."""
+) -> tuple[bool, datetime | None]:
+    """Send one event: (delivered, when to try again if the system asked us to wait)."""
     attempts = event.attempts + 1
     try:
         await _send(event, senders, now)
@@ -104,18 +104,18 @@ async def _attempt(
         delay = policy.next_delay(attempts, error.retry_after)
         if delay is None:
             await _park(event, attempts, f"gave up after {attempts} attempts: {error}", None, "")
-            return None
+            return False, None
         await OutboxEvent.filter(id=event.id, state=EventState.PENDING).update(
             attempts=attempts, next_attempt_at=now + delay, last_error=str(error)
         )
-        return now + delay
+        return False, now + delay
     except RejectedError as error:
         await _park(event, attempts, str(error), error.status, error.body)
-        return None
+        return False, None
     await OutboxEvent.filter(id=event.id, state=EventState.PENDING).update(
         state=EventState.DELIVERED, attempts=attempts, delivered_at=now, last_error=""
     )
-    return None
+    return True, None
 
 
 async def _park(
