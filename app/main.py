@@ -39,7 +39,12 @@ def utc_now() -> datetime:
 
 class VitrinaGraphQL(GraphQL[Context, None]):
     def __init__(
-        self, settings: Settings, clock: Clock, jobs: JobQueue, payments: PaymentProvider
+        self,
+        settings: Settings,
+        clock: Clock,
+        jobs: JobQueue,
+        payments: PaymentProvider,
+        redis: Redis,
     ) -> None:
         super().__init__(
             build_schema(settings),
@@ -50,6 +55,7 @@ class VitrinaGraphQL(GraphQL[Context, None]):
         self.clock = clock
         self.jobs = jobs
         self.payments = payments
+        self.redis = redis
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -61,6 +67,9 @@ class VitrinaGraphQL(GraphQL[Context, None]):
             now=self.clock(),
             jobs=self.jobs,
             payments=self.payments,
+            redis=self.redis,
+            client_ip=request.client.host if request.client else "",
+            user_agent=request.headers.get("user-agent", "")[:200],
         )
 
 
@@ -99,7 +108,7 @@ def create_app(
             if manage_db:
                 await close_db()
 
-    graphql: Any = VitrinaGraphQL(settings, clock, jobs, payments or DummyProvider())
+    graphql: Any = VitrinaGraphQL(settings, clock, jobs, payments or DummyProvider(), redis)
     return Starlette(
         routes=[
             Route("/health/live", live),

@@ -40,6 +40,36 @@ class Settings(BaseSettings):
     max_intake_batch: int = 20000
     payment_timeout_minutes: int = Field(default=15, description="unpaid orders cancel after")
     payment_return_url: str = "http://127.0.0.1:8000/"
+    storefront_url: str = Field(
+        default="http://127.0.0.1:8000/", description="links in messages to customers"
+    )
+
+    # Payments: YooKassa when YOOKASSA_URL is set (`vitrina dev` aims it at a local simulator),
+    # else the offline `dummy` provider; PAYMENT_PROVIDER forces one.
+    payment_provider: Literal["dummy", "yookassa"] | None = None
+    yookassa_url: str | None = Field(default=None, description="https://api.yookassa.ru/v3/")
+    yookassa_shop_id: str = ""
+    yookassa_secret_key: str = ""
+    yookassa_capture: bool = Field(
+        default=True, description="false: two-stage payments, captured from the admin API"
+    )
+    yookassa_vat_code: int = Field(default=1, description="receipt vat_code 1..12 (1: no VAT)")
+    yookassa_notification_ips: list[str] = Field(
+        default_factory=list,
+        description="CIDRs notifications may come from; empty: any (they are re-read anyway)",
+    )
+    payment_poll_seconds: int = Field(default=60, description="re-read pending payments every")
+
+    # Customer accounts.
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    password_time_cost: int = Field(default=3, description="argon2id iterations")
+    password_memory_kib: int = Field(default=65536, description="argon2id memory")
+    login_failures_per_account: int = Field(default=5, description="per login_window_minutes")
+    login_failures_per_ip: int = Field(default=30, description="per login_window_minutes")
+    login_window_minutes: int = 15
+    verification_code_minutes: int = 15
+    password_reset_minutes: int = 30
 
     # 1C HTTP service and RetailCRM; unset in dev: local simulators stand in (`vitrina dev`).
     onec_url: str | None = Field(
@@ -68,6 +98,12 @@ class Settings(BaseSettings):
             cap=timedelta(seconds=self.outbox_backoff_cap_seconds),
             max_attempts=self.outbox_max_attempts,
         )
+
+    @property
+    def resolved_payment_provider(self) -> str:
+        if self.payment_provider:
+            return self.payment_provider
+        return "yookassa" if self.yookassa_url else "dummy"
 
     @property
     def resolved_database_url(self) -> str:

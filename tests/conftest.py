@@ -21,6 +21,9 @@ from tests.infra import postgres_server, redis_server
 
 TABLES = [
     "outbox_event",
+    "refund",
+    "customer_session",
+    "customer_address",
     "customer",
     "reservation",
     "payment",

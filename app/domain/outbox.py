@@ -11,6 +11,7 @@ from enum import StrEnum
 class Target(StrEnum):
     ONEC = "onec"
     RETAILCRM = "retailcrm"
+    NOTIFY = "notify"  # messages to the customer (e-mail, SMS); logged until a provider is set up
 
 
 class EventKind(StrEnum):
@@ -18,6 +19,7 @@ class EventKind(StrEnum):
     ORDER_PLACED = "order.placed"
     ORDER_STATUS_CHANGED = "order.status_changed"
     PAYMENT_STATUS_CHANGED = "payment.status_changed"
+    CUSTOMER_MESSAGE = "customer.message"
 
 
 class EventState(StrEnum):

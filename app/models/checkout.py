@@ -8,6 +8,7 @@ from tortoise.models import Model
 
 from app.domain.outbound import DeliveryKind
 from app.models.catalog import Variant, Warehouse
+from app.models.customers import Customer
 from app.models.sql import is_postgres
 
 
@@ -23,10 +24,14 @@ class Cart(Model):
     pickup_warehouse: fields.ForeignKeyNullableRelation[Warehouse] = fields.ForeignKeyField(
         "models.Warehouse", related_name="pickup_carts", null=True, on_delete=fields.SET_NULL
     )
+    customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="carts", null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     pickup_warehouse_id: int | None
+    customer_id: int | None
 
     class Meta:
         table = "cart"

@@ -6,6 +6,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from app.domain.outbound import DeliveryKind, OrderStatus, PaymentStatus
+from app.domain.payments import RefundStatus
 from app.models.catalog import Variant, Warehouse
 from app.models.checkout import Cart
 from app.models.customers import Customer
@@ -85,16 +86,24 @@ class OrderStatusChange(Model):
 
 
 class Payment(Model):
+    """One attempt to take money for an order; written before the provider is asked, so a
+    notification or a crash between the two never leaves a charge we know nothing about."""
+
     id = fields.IntField(primary_key=True)
-    guid = fields.CharField(max_length=36, unique=True)
+    guid = fields.CharField(max_length=36, unique=True, description="Idempotence-Key, metadata")
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
         "models.Order", related_name="payments", on_delete=fields.RESTRICT
     )
+    idempotency_key = fields.CharField(max_length=100, null=True, description="the client's")
     provider = fields.CharField(max_length=32)
-    provider_payment_id = fields.CharField(max_length=100)
-    status = fields.CharEnumField(PaymentStatus, max_length=32)
-    amount = fields.BigIntField(description="kopecks")
+    provider_payment_id = fields.CharField(max_length=100, null=True)
+    status = fields.CharEnumField(PaymentStatus, max_length=32, db_index=True)
+    amount = fields.BigIntField(description="kopecks: asked for, then as captured")
+    refunded = fields.BigIntField(default=0, description="kopecks refunded so far")
     confirmation_url = fields.CharField(max_length=1000, null=True)
+    paid_at = fields.DatetimeField(null=True, description="authorised or captured")
+    cancellation_reason = fields.CharField(max_length=100, null=True)
+    checked_at = fields.DatetimeField(null=True, description="last read from the provider")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -102,4 +111,26 @@ class Payment(Model):
 
     class Meta:
         table = "payment"
-        unique_together = (("provider", "provider_payment_id"),)
+        unique_together = (("provider", "provider_payment_id"), ("order", "idempotency_key"))
+
+
+class Refund(Model):
+    """Money given back on a payment: asked for by the finance team, or automatically."""
+
+    id = fields.IntField(primary_key=True)
+    guid = fields.CharField(max_length=36, unique=True, description="Idempotence-Key")
+    payment: fields.ForeignKeyRelation[Payment] = fields.ForeignKeyField(
+        "models.Payment", related_name="refunds", on_delete=fields.RESTRICT
+    )
+    provider_refund_id = fields.CharField(max_length=100, null=True, unique=True)
+    amount = fields.BigIntField(description="kopecks")
+    status = fields.CharEnumField(RefundStatus, max_length=16, db_index=True)
+    reason = fields.CharField(max_length=250, default="")
+    requested_by = fields.CharField(max_length=100, description="'auto' or the admin token name")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    payment_id: int
+
+    class Meta:
+        table = "refund"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import strawberry
+from redis.asyncio import Redis
 
 from app.domain.access import IntegrationPrincipal
 from app.integrations.payments.base import PaymentProvider
@@ -21,7 +22,10 @@ class Context:
     authorization: str | None
     jobs: JobQueue
     payments: PaymentProvider
+    redis: Redis
     request_id: str | None = None
+    client_ip: str = ""
+    user_agent: str = ""
     # One clock reading per request: every resolver sees the same "now" (drop releases).
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     loaders: Loaders = field(init=False)

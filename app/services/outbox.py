@@ -140,7 +140,7 @@ def payment_record(payment: Payment, order: Order, at: datetime) -> PaymentRecor
         guid=payment.guid,
         order_guid=order.guid,
         provider=payment.provider,
-        provider_payment_id=payment.provider_payment_id,
+        provider_payment_id=payment.provider_payment_id or "",
         status=payment.status,
         amount_kopecks=payment.amount,
         paid_at=at if payment.status.value == "succeeded" else None,
