@@ -34,6 +34,19 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     INVALID_TRANSITION = "INVALID_TRANSITION"
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
+    # payments (admin and provider)
+    PAYMENT_NOT_FOUND = "PAYMENT_NOT_FOUND"
+    REFUND_TOO_LARGE = "REFUND_TOO_LARGE"
+    PAYMENT_PROVIDER_UNAVAILABLE = "PAYMENT_PROVIDER_UNAVAILABLE"
+    PAYMENT_REJECTED = "PAYMENT_REJECTED"
+    # customer accounts
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    WEAK_PASSWORD = "WEAK_PASSWORD"
+    INVALID_CODE = "INVALID_CODE"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    CONTACT_TAKEN = "CONTACT_TAKEN"
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class Problem:
     path: Sequence[str | int]
     message: str
     available: int | None = None  # INSUFFICIENT_STOCK: how many units are free now
+    retry_after: int | None = None  # TOO_MANY_ATTEMPTS: seconds until another try is allowed
 
 
 @dataclass
@@ -54,13 +68,14 @@ class DomainError(Exception):
     message: str
     path: Sequence[str | int] = field(default_factory=tuple)
     available: int | None = None  # INSUFFICIENT_STOCK: how many units are free now
+    retry_after: int | None = None  # TOO_MANY_ATTEMPTS: seconds until another try is allowed
 
     def __str__(self) -> str:
         return f"{self.code.value}: {self.message}"
 
     def as_problem(self) -> Problem:
-        return Problem(self.code, self.path, self.message, self.available)
+        return Problem(self.code, self.path, self.message, self.available, self.retry_after)
 
     def at(self, *path: str | int) -> DomainError:
         """The same error, located at `path` in the caller's input."""
-        return DomainError(self.code, self.message, tuple(path), self.available)
+        return DomainError(self.code, self.message, tuple(path), self.available, self.retry_after)

@@ -22,12 +22,19 @@ class UserError:
     available: int | None = strawberry.field(
         default=None, description="INSUFFICIENT_STOCK: how many units are available now"
     )
+    retry_after: int | None = strawberry.field(
+        default=None, description="TOO_MANY_ATTEMPTS: seconds before another try is allowed"
+    )
 
     @classmethod
     def from_problem(cls, problem: Problem) -> UserError:
         path = [str(p) for p in problem.path]
         return cls(
-            code=problem.code, path=path, message=problem.message, available=problem.available
+            code=problem.code,
+            path=path,
+            message=problem.message,
+            available=problem.available,
+            retry_after=problem.retry_after,
         )
 
     @classmethod
