@@ -104,6 +104,9 @@ class Payment(Model):
     paid_at = fields.DatetimeField(null=True, description="authorised or captured")
     cancellation_reason = fields.CharField(max_length=100, null=True)
     checked_at = fields.DatetimeField(null=True, description="last read from the provider")
+    surplus = fields.BooleanField(
+        default=False, description="holds money the order does not need: given back by itself"
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
