@@ -159,6 +159,7 @@ async def place_orders(start: int, count: int, jobs: ArqQueue) -> Placed:
         if n % PAY_EVERY == 0:
             await pay_order(
                 order_token=placed.order.token,
+                idempotency_key="pay-attempt-1",
                 provider=provider,
                 card_number=SUCCEEDS,
                 return_url="https://shop.example/",

@@ -97,7 +97,14 @@ async def empty_tables() -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(environment="test", data_dir=tmp_path, database_url=database_url)
+    return Settings(
+        environment="test",
+        data_dir=tmp_path,
+        database_url=database_url,
+        # argon2id at its cheapest: tests hash many passwords, the parameters are not under test
+        password_time_cost=1,
+        password_memory_kib=64,
+    )
 
 
 class Clock:

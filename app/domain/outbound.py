@@ -22,6 +22,11 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class MessageChannel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
 class PaymentStatus(StrEnum):
     PENDING = "pending"
     WAITING_FOR_CAPTURE = "waiting_for_capture"
@@ -90,3 +95,15 @@ class PaymentRecord:
     amount_kopecks: int
     paid_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    refunded_kopecks: int = 0  # given back so far (partial refunds keep the status succeeded)
+
+
+@dataclass(frozen=True)
+class CustomerMessageRecord:
+    """A message to a customer (sign-up code, password reset link, phone code)."""
+
+    guid: str  # the message's own id: its aggregate, delivered once
+    channel: MessageChannel
+    to: str  # an e-mail address or an E.164 phone
+    template: str  # e.g. "signup_code", "password_reset"
+    params: dict[str, str] = field(default_factory=dict)

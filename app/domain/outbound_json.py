@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.outbound import (
+    CustomerMessageRecord,
     CustomerRecord,
     DeliveryKind,
     DeliveryRecord,
+    MessageChannel,
     OrderLineRecord,
     OrderRecord,
     OrderStatus,
@@ -18,7 +20,7 @@ from app.domain.outbound import (
     PaymentStatus,
 )
 
-Record = CustomerRecord | OrderRecord | OrderStatusRecord | PaymentRecord
+Record = CustomerRecord | OrderRecord | OrderStatusRecord | PaymentRecord | CustomerMessageRecord
 
 
 def to_json(record: Record) -> dict[str, Any]:
@@ -71,4 +73,14 @@ def order_status_from_json(data: dict[str, Any]) -> OrderStatusRecord:
 def payment_from_json(data: dict[str, Any]) -> PaymentRecord:
     return PaymentRecord(
         **{**data, "status": PaymentStatus(data["status"]), "paid_at": _when(data.get("paid_at"))}
+    )
+
+
+def message_from_json(data: dict[str, Any]) -> CustomerMessageRecord:
+    return CustomerMessageRecord(
+        guid=data["guid"],
+        channel=MessageChannel(data["channel"]),
+        to=data["to"],
+        template=data["template"],
+        params=dict(data.get("params", {})),
     )

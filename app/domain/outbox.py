@@ -52,9 +52,17 @@ class RetryPolicy:
         return delay
 
 
-def aggregate_key(kind: EventKind, customer_guid: str | None, order_guid: str | None) -> str:
+def aggregate_key(
+    kind: EventKind,
+    customer_guid: str | None,
+    order_guid: str | None,
+    message_guid: str | None = None,
+) -> str:
     """Events of one aggregate are delivered in order: a customer's, or an order's (its payments
-    included, so an order's `paid` never overtakes its creation)."""
+    included, so an order's `paid` never overtakes its creation). A message to a customer is an
+    aggregate of its own: one undeliverable message never holds up the next."""
     if kind is EventKind.CUSTOMER_UPSERTED:
         return f"customer:{customer_guid}"
+    if kind is EventKind.CUSTOMER_MESSAGE:
+        return f"message:{message_guid}"
     return f"order:{order_guid}"

@@ -18,14 +18,22 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 
+from app.schema.accounts import AccountMutation, AccountQuery
 from app.schema.catalog_query import CatalogQuery
 from app.schema.checkout import CheckoutMutation, CheckoutQuery
 from app.schema.intake import IntakeMutation
 from app.schema.outbox_admin import OutboxAdminMutation, OutboxAdminQuery
+from app.schema.payment_admin import PaymentAdminMutation, PaymentAdminQuery
 from app.settings import Settings
 
-Query = merge_types("Query", (CatalogQuery, CheckoutQuery, OutboxAdminQuery))
-Mutation = merge_types("Mutation", (CheckoutMutation, IntakeMutation, OutboxAdminMutation))
+Query = merge_types(
+    "Query",
+    (CatalogQuery, CheckoutQuery, OutboxAdminQuery, PaymentAdminQuery, AccountQuery),
+)
+Mutation = merge_types(
+    "Mutation",
+    (CheckoutMutation, IntakeMutation, OutboxAdminMutation, PaymentAdminMutation, AccountMutation),
+)
 
 
 def is_unexpected(error: GraphQLError) -> bool:

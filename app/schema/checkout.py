@@ -88,9 +88,11 @@ class CheckoutQuery:
 
 @strawberry.type
 class CheckoutMutation:
-    @strawberry.mutation(description="start an anonymous cart")
+    @strawberry.mutation(description="start a cart (the signed-in customer's, else anonymous)")
     async def create_cart(self, info: Info) -> CartPayload:
-        return await _cart(carts.create_cart(), info.context.now)
+        customer = await info.context.customer()
+        customer_id = customer.customer_id if customer else None
+        return await _cart(carts.create_cart(customer_id), info.context.now)
 
     @strawberry.mutation(description="set a line's quantity (0 removes it)")
     async def set_cart_line(
@@ -165,14 +167,18 @@ class CheckoutMutation:
         )
         return await _order(_order_of(placed))
 
-    @strawberry.mutation(description="pay for an order (the dummy provider reads the card number)")
+    @strawberry.mutation(
+        description="pay for an order: YooKassa returns confirmationUrl to send the shopper to "
+        "(the dummy provider reads cardNumber); the same idempotencyKey returns the same payment"
+    )
     async def pay_order(
-        self, info: Info, order_token: str, card_number: str | None = None
+        self, info: Info, order_token: str, idempotency_key: str, card_number: str | None = None
     ) -> PayOrderPayload:
         ctx = info.context
         try:
             outcome = await payments.pay_order(
                 order_token=order_token,
+                idempotency_key=idempotency_key,
                 provider=ctx.payments,
                 now=ctx.now,
                 return_url=ctx.settings.payment_return_url,
@@ -187,7 +193,7 @@ class CheckoutMutation:
                 UserError(
                     code=ErrorCode.PAYMENT_DECLINED,
                     path=["cardNumber"],
-                    message="the payment was declined; try another card",
+                    message="the payment was declined; try again with a new idempotencyKey",
                 )
             )
         return PayOrderPayload(

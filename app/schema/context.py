@@ -9,9 +9,12 @@ import strawberry
 from redis.asyncio import Redis
 
 from app.domain.access import IntegrationPrincipal
+from app.domain.accounts import CustomerPrincipal
 from app.integrations.payments.base import PaymentProvider
+from app.integrations.payments.registry import PaymentProviders
 from app.schema.loaders import Loaders
 from app.services.jobs import JobQueue
+from app.services.sessions import Device, principal_of
 from app.services.tokens import authenticate_token
 from app.settings import Settings
 
@@ -21,7 +24,8 @@ class Context:
     settings: Settings
     authorization: str | None
     jobs: JobQueue
-    payments: PaymentProvider
+    payments: PaymentProvider  # where new payments go
+    providers: PaymentProviders  # every configured provider (existing payments, admin)
     redis: Redis
     request_id: str | None = None
     client_ip: str = ""
@@ -31,6 +35,8 @@ class Context:
     loaders: Loaders = field(init=False)
     _principal: IntegrationPrincipal | None = None
     _authenticated: bool = False
+    _customer: CustomerPrincipal | None = None
+    _customer_read: bool = False
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(now=self.now)
@@ -43,6 +49,19 @@ class Context:
             if scheme.lower() == "bearer" and token.strip():
                 self._principal = await authenticate_token(raw=token.strip())
         return self._principal
+
+    async def customer(self) -> CustomerPrincipal | None:
+        """The signed-in customer, if the request carries a live access token (`vca_…`)."""
+        if not self._customer_read:
+            self._customer_read = True
+            scheme, _, token = (self.authorization or "").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                self._customer = await principal_of(redis=self.redis, access_token=token.strip())
+        return self._customer
+
+    @property
+    def device(self) -> Device:
+        return Device(user_agent=self.user_agent, ip=self.client_ip)
 
 
 Info = strawberry.Info[Context, None]

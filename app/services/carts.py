@@ -25,9 +25,9 @@ from app.services.availability import stock_positions
 from app.services.inventory import Claim, release, reserve, warehouse_infos
 
 
-async def create_cart() -> Cart:
-    """Start an anonymous cart; its token is the shopper's only key to it."""
-    return await Cart.create(token=secrets.token_urlsafe(24))
+async def create_cart(customer_id: int | None = None) -> Cart:
+    """Start a cart (a signed-in customer's, or anonymous); its token is the shopper's key."""
+    return await Cart.create(token=secrets.token_urlsafe(24), customer_id=customer_id)
 
 
 async def find_cart(token: str) -> Cart:

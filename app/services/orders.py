@@ -14,13 +14,13 @@ from tortoise.transactions import in_transaction
 
 from app.domain.catalog import is_visible
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.orders import check_move, check_purchase_limit
+from app.domain.orders import check_move, check_purchase_limit, check_shopper_may_cancel
 from app.domain.outbound import DeliveryKind, OrderStatus
 from app.domain.outbox import EventKind, EventState, Target
 from app.domain.reservations import ReservationState, ShopConfirmation
 from app.models.checkout import Cart, CartLine, lock_cart
 from app.models.customers import Customer
-from app.models.orders import Order, OrderLine, OrderStatusChange
+from app.models.orders import Order, OrderLine, OrderStatusChange, lock_order
 from app.models.outbox import OutboxEvent
 from app.models.stock import Reservation, lock_levels
 from app.services.carts import bought_by_shopper, find_cart, ranked_for
@@ -51,7 +51,7 @@ async def place_order(
     jobs: JobQueue,
 ) -> PlacedOrder:
     """Turn the cart into an order awaiting payment, reserving every line or none."""
-    key = _check_key(idempotency_key)
+    key = check_idempotency_key(idempotency_key)
     cart = await find_cart(cart_token)
     earlier = await Order.get_or_none(idempotency_key=key)
     if earlier is not None:
@@ -74,7 +74,7 @@ async def place_order(
     return PlacedOrder(order, created=True)
 
 
-def _check_key(key: str) -> str:
+def check_idempotency_key(key: str) -> str:
     key = key.strip()
     if not 8 <= len(key) <= 100:
         raise DomainError(ErrorCode.INVALID, "8 to 100 characters", ("idempotencyKey",))
@@ -151,9 +151,12 @@ async def _place(cart: Cart, key: str, now: datetime, payment_timeout: timedelta
 
 async def _record_placed(order: Order, cart: Cart, now: datetime) -> None:
     """Tell 1C and RetailCRM, through the outbox, in this transaction."""
-    customer, changed = await customer_for_contact(
-        email=cart.email, phone=cart.phone, first_name=cart.first_name, last_name=cart.last_name
-    )
+    if cart.customer_id is not None:  # placed signed in: the account's order, whatever contact
+        customer, changed = await Customer.get(id=cart.customer_id), False
+    else:
+        customer, changed = await customer_for_contact(
+            email=cart.email, phone=cart.phone, first_name=cart.first_name, last_name=cart.last_name
+        )
     order.customer_id = customer.id
     await Order.filter(id=order.id).update(customer_id=customer.id)
     if changed:
@@ -285,22 +288,31 @@ async def _customer_guid(order: Order) -> str | None:
 async def cancel_order(*, order_id: int, reason: str, now: datetime) -> bool:
     """Cancel an unpaid order and give its units back; True if this call cancelled it."""
     async with in_transaction() as conn:
+        await lock_order(conn, order_id)  # a payment reported at this moment waits, or we do
         order = await Order.get_or_none(id=order_id)
         if order is None or order.status != OrderStatus.AWAITING_PAYMENT:
             return False
-        if not await move_order(order, OrderStatus.CANCELLED, reason=reason, now=now):
-            return False
-        ids = await Reservation.filter(
-            order_line__order_id=order_id, state=ReservationState.ACTIVE
-        ).values_list("id", "quantity")
-        await release(conn, [rid for rid, _ in ids], now=now)
+        return await cancel_within(conn, order, reason=reason, now=now)
+
+
+async def cancel_within(
+    conn: BaseDBAsyncClient, order: Order, *, reason: str, now: datetime
+) -> bool:
+    """Cancel the order in the caller's transaction and give its units back, if it is still
+    where the caller saw it; True if this call cancelled it."""
+    if not await move_order(order, OrderStatus.CANCELLED, reason=reason, now=now):
+        return False
+    ids = await Reservation.filter(
+        order_line__order_id=order.id, state=ReservationState.ACTIVE
+    ).values_list("id", "quantity")
+    await release(conn, [rid for rid, _ in ids], now=now)
     return True
 
 
 async def cancel_by_shopper(*, order_token: str, now: datetime) -> Order:
     """The shopper changed their mind before paying."""
     order = await find_order(order_token)
-    check_move(order.status, OrderStatus.CANCELLED)
+    check_shopper_may_cancel(order.status)
     await cancel_order(order_id=order.id, reason="cancelled by the shopper", now=now)
     return await Order.get(id=order.id)
 
@@ -315,12 +327,26 @@ async def expire_order(*, order_id: int, now: datetime) -> bool:
     return await cancel_order(order_id=order_id, reason="payment time is over", now=now)
 
 
-async def expire_overdue(*, now: datetime) -> int:
-    """Sweep: cancel every unpaid order past its deadline (catches any job a lost redis lost)."""
-    overdue = await Order.filter(
+async def is_overdue(*, order_id: int, now: datetime) -> bool:
+    order = await Order.get_or_none(id=order_id)
+    return (
+        order is not None
+        and order.status == OrderStatus.AWAITING_PAYMENT
+        and order.payment_deadline <= now
+    )
+
+
+async def overdue_orders(*, now: datetime) -> list[int]:
+    """Unpaid orders past their deadline (the sweep catches any job a lost redis lost)."""
+    rows = await Order.filter(
         status=OrderStatus.AWAITING_PAYMENT, payment_deadline__lte=now
     ).values_list("id", "status")
-    return sum([await expire_order(order_id=oid, now=now) for oid, _ in overdue])
+    return [order_id for order_id, _ in rows]
+
+
+async def expire_overdue(*, now: datetime) -> int:
+    """Cancel every unpaid order past its deadline."""
+    return sum([await expire_order(order_id=oid, now=now) for oid in await overdue_orders(now=now)])
 
 
 async def release_expired_holds(*, now: datetime) -> int:

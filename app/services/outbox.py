@@ -14,6 +14,7 @@ from app.domain.outbound import (
     OrderStatus,
     OrderStatusRecord,
     PaymentRecord,
+    PaymentStatus,
 )
 from app.domain.outbound_json import Record, to_json
 from app.domain.outbox import EventKind, Target, aggregate_key
@@ -143,5 +144,6 @@ def payment_record(payment: Payment, order: Order, at: datetime) -> PaymentRecor
         provider_payment_id=payment.provider_payment_id or "",
         status=payment.status,
         amount_kopecks=payment.amount,
-        paid_at=at if payment.status.value == "succeeded" else None,
+        paid_at=payment.paid_at if payment.status is PaymentStatus.SUCCEEDED else None,
+        refunded_kopecks=payment.refunded,
     )

@@ -10,9 +10,16 @@ from typing import Any, Protocol
 import structlog
 from tortoise.functions import Count
 
-from app.domain.outbound import CustomerRecord, OrderRecord, OrderStatusRecord, PaymentRecord
+from app.domain.outbound import (
+    CustomerMessageRecord,
+    CustomerRecord,
+    OrderRecord,
+    OrderStatusRecord,
+    PaymentRecord,
+)
 from app.domain.outbound_json import (
     customer_from_json,
+    message_from_json,
     order_from_json,
     order_status_from_json,
     payment_from_json,
@@ -40,12 +47,21 @@ class RetailCrmPort(Protocol):
     async def upsert_payment(self, record: PaymentRecord) -> None: ...
 
 
+class NotifyPort(Protocol):
+    async def send(self, message: CustomerMessageRecord, event_id: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Senders:
     """The configured systems; a system left out keeps its events pending until it is set up."""
 
     onec: OneCPort | None = None
     retailcrm: RetailCrmPort | None = None
+    notify: NotifyPort | None = None
+
+    def configured(self, target: Target) -> bool:
+        senders = {Target.ONEC: self.onec, Target.RETAILCRM: self.retailcrm}
+        return senders.get(target, self.notify) is not None
 
 
 Clock = Callable[[], datetime]
@@ -65,9 +81,7 @@ async def deliver_aggregate(
     A dead letter blocks the events after it (an order's `paid` must not reach a system that
     never accepted the order); replaying it lets them follow.
     """
-    if (target is Target.ONEC and senders.onec is None) or (
-        target is Target.RETAILCRM and senders.retailcrm is None
-    ):
+    if not senders.configured(target):
         return Outcome(0)
     delivered = 0
     while (event := await _head(target, aggregate)) is not None:
@@ -143,6 +157,9 @@ async def _send(event: OutboxEvent, senders: Senders, now: datetime) -> None:
     if event.target is Target.ONEC:
         assert senders.onec is not None
         await _to_onec(senders.onec, event.kind, event.payload, event.event_id, now)
+    elif event.target is Target.NOTIFY:
+        assert senders.notify is not None
+        await senders.notify.send(message_from_json(event.payload), event.event_id)
     else:
         assert senders.retailcrm is not None
         await _to_retailcrm(senders.retailcrm, event.kind, event.payload)

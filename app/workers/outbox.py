@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.domain.outbox import Target
+from app.integrations.notify.log import LoggingNotifier
 from app.integrations.onec.client import OneCClient
 from app.integrations.retailcrm.client import RetailCrmClient
 from app.services.outbox import delivery_job_id, delivery_queue
@@ -30,7 +31,7 @@ def build_senders(settings: Settings) -> Senders:
             settings.retailcrm_site,
             max_rps=settings.retailcrm_max_rps,
         )
-    return Senders(onec=onec, retailcrm=crm)
+    return Senders(onec=onec, retailcrm=crm, notify=LoggingNotifier())
 
 
 async def close_senders(senders: Senders) -> None:

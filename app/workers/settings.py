@@ -17,10 +17,11 @@ from arq.worker import Worker
 
 from app.db import close_db, init_db
 from app.domain.outbox import Target
+from app.integrations.payments.registry import build_providers
 from app.redis_setup import arq_settings
 from app.services.outbox import delivery_queue
 from app.settings import Settings
-from app.workers.jobs import expire_order, heartbeat, sweep
+from app.workers.jobs import expire_order, heartbeat, poll_payments, sweep
 from app.workers.outbox import build_senders, close_senders, deliver_outbox, sweep_outbox
 
 EVERY_SECOND = set(range(60))
@@ -39,18 +40,21 @@ def build_worker(
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
+        ctx["payment_providers"] = build_providers(settings)
         if manage_db:
             await init_db(settings.resolved_database_url)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await ctx["payment_providers"].aclose()
         if manage_db:
             await close_db()
 
     return Worker(
-        functions=[heartbeat, expire_order, sweep],
+        functions=[heartbeat, expire_order, sweep, poll_payments],
         cron_jobs=[
             cron(heartbeat, second={0, 30}, run_at_startup=True),
             cron(sweep, second=15, run_at_startup=True),
+            cron(poll_payments, second=poll_seconds(settings), run_at_startup=True),
         ],
         redis_settings=arq_settings(redis_url),
         on_startup=on_startup,
@@ -58,6 +62,12 @@ def build_worker(
         handle_signals=handle_signals,
         burst=burst,
     )
+
+
+def poll_seconds(settings: Settings) -> set[int]:
+    """The seconds of each minute the payment poller runs at (at least once a minute)."""
+    step = max(1, min(60, settings.payment_poll_seconds))
+    return set(range(45 % step, 60, step))
 
 
 def build_delivery_worker(settings: Settings, target: Target, *, redis_url: str) -> Worker:
@@ -96,7 +106,8 @@ def build_delivery_worker(settings: Settings, target: Target, *, redis_url: str)
         on_shutdown=on_shutdown,
         handle_signals=False,
         max_jobs=lanes,
-        poll_delay=0.05,  # delivery jobs are short: refill lanes quickly
+        # delivery jobs are short: refill lanes quickly (messages to customers can wait longer)
+        poll_delay=0.5 if target is Target.NOTIFY else 0.05,
         # A worker killed mid-job leaves the job "in progress" until timeout + 10 s; keep that
         # short so the aggregate is delivered again soon (receivers drop the repeat).
         job_timeout=30,

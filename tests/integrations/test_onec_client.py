@@ -177,11 +177,14 @@ async def test_1c_down_behind_its_web_server_is_retryable(
 async def test_a_timeout_is_retryable_and_the_late_write_is_not_repeated(
     base_url: str, sim: OneCSimulator
 ) -> None:
-    sim.slow(0.3)
-    async with OneCClient(base_url, USER, PASSWORD, timeout=0.1) as client:
+    sim.slow(1.0)
+    async with OneCClient(base_url, USER, PASSWORD, timeout=0.5) as client:
         with pytest.raises(RetryableError, match="timed out"):
             await client.put_customer(r.customer(), event_id="evt-1")
-        await asyncio.sleep(0.4)  # 1C finishes the write after we gave up
+        for _ in range(100):  # 1C finishes the write after we gave up
+            if sim.state.applied:
+                break
+            await asyncio.sleep(0.05)
         sim.slow(0)
         await client.put_customer(r.customer(), event_id="evt-1")
     assert sim.state.applied == ["evt-1"]

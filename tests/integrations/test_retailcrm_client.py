@@ -227,9 +227,11 @@ async def test_the_client_keeps_to_ten_requests_a_second(
         await asyncio.gather(*(client.upsert_customer(c) for c in customers))
     elapsed = time.monotonic() - started
     arrivals = [entry.received_at for entry in sim.requests]
-    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    # RetailCRM counts calls per second: no second ever holds 11 of them. (Single gaps jitter
+    # with the scheduler on a busy machine; the spacing over 10 calls is what the API sees.)
+    spans = [arrivals[n + 10] - arrivals[n] for n in range(len(arrivals) - 10)]
     assert elapsed >= 2.4
-    assert min(gaps) >= 0.09
+    assert min(spans) >= 0.95
     assert len(sim.state.customers) == 25
 
 

@@ -70,8 +70,8 @@ mutation P($cart: String!, $key: String!) {{
 }}"""
 STATUS_PAGE = f"query O($token: String!) {{ order(token: $token) {{ {ORDER} }} }}"
 PAY = f"""
-mutation Pay($order: String!, $card: String) {{
-  payOrder(orderToken: $order, cardNumber: $card) {{
+mutation Pay($order: String!, $card: String, $key: String!) {{
+  payOrder(orderToken: $order, cardNumber: $card, idempotencyKey: $key) {{
     order {{ status }} payment {{ provider status amount {{ amount }} confirmationUrl }} {ERRORS}
   }}
 }}"""
@@ -172,8 +172,9 @@ async def _place(client: httpx.AsyncClient, cart: str, key: str = "checkout-0001
     return await _ok(client, PLACE, "placeOrder", cart=cart, key=key)
 
 
-async def _pay(client: httpx.AsyncClient, order: str, card: str) -> Any:
-    body = await graphql(client, PAY, {"order": order, "card": card})
+async def _pay(client: httpx.AsyncClient, order: str, card: str, key: str | None = None) -> Any:
+    variables = {"order": order, "card": card, "key": key or f"pay-{uuid.uuid4()}"}
+    body = await graphql(client, PAY, variables)
     assert "errors" not in body, body
     return body["data"]["payOrder"]
 
@@ -699,7 +700,9 @@ async def test_a_declined_card_leaves_the_order_waiting_for_another_try(
             "confirmationUrl": None,
         },
         "errors": _error(
-            "PAYMENT_DECLINED", ["cardNumber"], "the payment was declined; try another card"
+            "PAYMENT_DECLINED",
+            ["cardNumber"],
+            "the payment was declined; try again with a new idempotencyKey",
         ),
     }
     assert (await f.positions(DRESS))[f.ONLINE] == (2, 2)  # the units stay reserved
@@ -808,7 +811,13 @@ async def test_the_contract_operations_run_a_whole_checkout(
         "+79161234567",
         {"amount": "7980.00", "currency": "RUB"},
     )
-    paid = await _run(client, "PayOrder", orderToken=order["token"], cardNumber=SUCCEEDS)
+    paid = await _run(
+        client,
+        "PayOrder",
+        orderToken=order["token"],
+        idempotencyKey="pay-attempt-0001",
+        cardNumber=SUCCEEDS,
+    )
     assert (paid["payOrder"]["order"]["status"], paid["payOrder"]["errors"]) == ("PAID", [])
     page = (await _run(client, "OrderStatusPage", token=order["token"]))["order"]
     assert [p["status"] for p in page["payments"]] == ["SUCCEEDED"]

@@ -175,6 +175,9 @@ async def test_counts_cover_every_system_and_state(client: httpx.AsyncClient) ->
         {"target": "RETAILCRM", "state": "PENDING", "count": 0},
         {"target": "RETAILCRM", "state": "DELIVERED", "count": 1},
         {"target": "RETAILCRM", "state": "DEAD", "count": 1},
+        {"target": "NOTIFY", "state": "PENDING", "count": 0},
+        {"target": "NOTIFY", "state": "DELIVERED", "count": 0},
+        {"target": "NOTIFY", "state": "DEAD", "count": 0},
     ]
 
 

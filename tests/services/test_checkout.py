@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -159,6 +160,7 @@ async def test_payment_marks_the_order_paid_once(db: str) -> None:
 async def _pay(order: Order, provider: DummyProvider, card: str) -> payments.PaymentOutcome:
     return await payments.pay_order(
         order_token=order.token,
+        idempotency_key=f"pay-{uuid.uuid4()}",
         provider=provider,
         card_number=card,
         return_url="https://shop.example/",

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
@@ -24,7 +25,8 @@ NOW = datetime.now(UTC)
 PLACE = """mutation P($cart: String!, $key: String!) { placeOrder(cartToken: $cart,
   idempotencyKey: $key) { order { id token number } errors { code } } }"""
 PAY = """mutation Pay($token: String!) { payOrder(orderToken: $token,
-  cardNumber: "4242424242424242") { order { status } errors { code } } }"""
+  cardNumber: "4242424242424242", idempotencyKey: "pay-attempt-1") {
+  order { status } errors { code } } }"""
 
 
 @pytest.fixture
@@ -95,13 +97,13 @@ async def _burst(count: int, *, during: Callable[[int], object] | None = None) -
     from app.services.payments import pay_order
 
     provider, guids = DummyProvider(), []
-    for n in range(count):
-        cart = await f.cart_with([(DRESS, 1)], now=NOW, email=f"buyer{n}@example.com")
+    for n, cart in enumerate(await _ready_carts(count)):
         order = (await f.place(cart, now=NOW)).order
         guids.append(order.guid)
         if n % 5 == 0:
             await pay_order(
                 order_token=order.token,
+                idempotency_key="pay-attempt-1",
                 provider=provider,
                 card_number=SUCCEEDS,
                 return_url="https://shop.example/",
@@ -113,6 +115,35 @@ async def _burst(count: int, *, during: Callable[[int], object] | None = None) -
             if asyncio.iscoroutine(result):
                 await result
     return guids
+
+
+async def _ready_carts(count: int) -> list[str]:
+    """Carts as `f.cart_with` leaves them (one dress, contact, courier), written in bulk: the
+    burst is about placing orders while systems fail, and building 500 carts through four
+    services each would double its time. The dress holds nothing at cart time (no drop rules)."""
+    from app.domain.outbound import DeliveryKind
+    from app.models.catalog import Variant
+    from app.models.checkout import Cart, CartLine
+
+    variant = await Variant.get(guid=DRESS)
+    tokens = [f"burst-{uuid.uuid4().hex}" for _ in range(count)]
+    await Cart.bulk_create(
+        [
+            Cart(
+                token=token,
+                email=f"buyer{n}@example.com",
+                first_name="Анна",
+                delivery_kind=DeliveryKind.COURIER,
+                delivery_address="Москва, Тверская, 7",
+            )
+            for n, token in enumerate(tokens)
+        ]
+    )
+    ids = {c.token: c.id for c in await Cart.filter(token__in=tokens)}
+    await CartLine.bulk_create(
+        [CartLine(cart_id=ids[t], variant_id=variant.id, quantity=1) for t in tokens]
+    )
+    return tokens
 
 
 async def _all_delivered(seconds: float) -> None:

@@ -1,0 +1,1 @@
+"""Messages to customers (e-mail, SMS): logged until a provider is set up."""
