@@ -68,13 +68,16 @@ async def cmd_dev(settings: Settings) -> None:
 
 @asynccontextmanager
 async def simulated_systems(settings: Settings) -> AsyncIterator[Settings]:
-    """Local 1C and RetailCRM simulators for the systems not configured (development only)."""
+    """Local 1C, RetailCRM and YooKassa simulators for the systems not configured (development
+    only; PAYMENT_PROVIDER=dummy keeps payments offline)."""
     from app.devtools.simulators.onec import OneCSimulator
     from app.devtools.simulators.retailcrm import RetailCrmSimulator
     from app.devtools.simulators.server import LocalServer
+    from app.devtools.simulators.yookassa import YooKassaSimulator
 
     servers: list[LocalServer] = []
-    update: dict[str, str] = {}
+    payments: YooKassaSimulator | None = None
+    update: dict[str, object] = {}
     if not settings.onec_url:
         onec = LocalServer(
             OneCSimulator(
@@ -93,6 +96,17 @@ async def simulated_systems(settings: Settings) -> AsyncIterator[Settings]:
         await crm.start()
         servers.append(crm)
         update |= {"retailcrm_url": f"{crm.url}/api/v5", "retailcrm_api_key": "dev-key"}
+    if not settings.yookassa_url and settings.payment_provider != "dummy":
+        webhook = f"http://{settings.host}:{settings.port}/integrations/payments/yookassa"
+        payments = YooKassaSimulator(webhook_url=webhook)
+        yookassa = LocalServer(payments.app)
+        await yookassa.start()
+        servers.append(yookassa)
+        update |= {
+            "yookassa_url": f"{yookassa.url}/v3/",
+            "yookassa_shop_id": payments.shop_id,
+            "yookassa_secret_key": payments.secret_key,
+        }
     for name, url in update.items():
         if name.endswith("_url"):
             print(f"simulated {name.removesuffix('_url')}: {url}", flush=True)
@@ -101,6 +115,8 @@ async def simulated_systems(settings: Settings) -> AsyncIterator[Settings]:
     finally:
         for server in servers:
             await server.stop()
+        if payments is not None:
+            await payments.aclose()
 
 
 async def _seed(settings: Settings) -> None:

@@ -18,13 +18,13 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from app.db import close_db, connection, init_db
-from app.integrations.payments.base import PaymentProvider
-from app.integrations.payments.dummy import DummyProvider
+from app.integrations.payments.registry import PaymentProviders, build_providers
 from app.middleware import RequestIdMiddleware
 from app.schema import build_schema
 from app.schema.context import Context
 from app.services.jobs import JobQueue
 from app.settings import Settings
+from app.webhooks import yookassa_notifications
 from app.workers.queue import ArqQueue
 
 log = structlog.get_logger("app")
@@ -43,7 +43,7 @@ class VitrinaGraphQL(GraphQL[Context, None]):
         settings: Settings,
         clock: Clock,
         jobs: JobQueue,
-        payments: PaymentProvider,
+        payments: PaymentProviders,
         redis: Redis,
     ) -> None:
         super().__init__(
@@ -66,7 +66,8 @@ class VitrinaGraphQL(GraphQL[Context, None]):
             request_id=request.scope.get("state", {}).get("request_id"),
             now=self.clock(),
             jobs=self.jobs,
-            payments=self.payments,
+            payments=self.payments.current,
+            providers=self.payments,
             redis=self.redis,
             client_ip=request.client.host if request.client else "",
             user_agent=request.headers.get("user-agent", "")[:200],
@@ -79,11 +80,12 @@ def create_app(
     redis_url: str,
     manage_db: bool = True,
     clock: Clock = utc_now,
-    payments: PaymentProvider | None = None,
+    payments: PaymentProviders | None = None,
 ) -> Starlette:
     """Build the app. With `manage_db` the app opens and closes the database itself."""
     redis = Redis.from_url(redis_url)
     jobs = ArqQueue(redis_url)
+    providers = payments or build_providers(settings)
 
     async def live(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -105,15 +107,20 @@ def create_app(
         finally:
             await redis.aclose()
             await jobs.aclose()
+            await providers.aclose()
             if manage_db:
                 await close_db()
 
-    graphql: Any = VitrinaGraphQL(settings, clock, jobs, payments or DummyProvider(), redis)
+    graphql: Any = VitrinaGraphQL(settings, clock, jobs, providers, redis)
+    notifications: Any = yookassa_notifications(
+        providers, jobs, clock, settings.yookassa_notification_ips
+    )
     return Starlette(
         routes=[
             Route("/health/live", live),
             Route("/health/ready", ready),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/integrations/payments/yookassa", notifications, methods=["POST"]),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,

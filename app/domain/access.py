@@ -9,6 +9,7 @@ from enum import StrEnum
 class Scope(StrEnum):
     CATALOG_WRITE = "catalog:write"
     STOCK_WRITE = "stock:write"
+    PAYMENTS_WRITE = "payments:write"  # the finance team: capture, void, refund
     ADMIN = "admin"
 
 

@@ -9,7 +9,7 @@ MAX_LINE_QUANTITY = 50
 
 _MOVES: dict[OrderStatus, set[OrderStatus]] = {
     OrderStatus.AWAITING_PAYMENT: {OrderStatus.PAID, OrderStatus.CANCELLED},
-    OrderStatus.PAID: set(),
+    OrderStatus.PAID: {OrderStatus.CANCELLED},  # only when the money that paid it is given back
     OrderStatus.CANCELLED: set(),
 }
 
@@ -23,6 +23,14 @@ def check_move(current: OrderStatus, target: OrderStatus) -> None:
     if not can_move(current, target):
         raise DomainError(
             ErrorCode.INVALID_TRANSITION, f"an order {current.value} cannot become {target.value}"
+        )
+
+
+def check_shopper_may_cancel(current: OrderStatus) -> None:
+    """A shopper cancels an order only before paying; a paid order is the shop's to cancel."""
+    if current is not OrderStatus.AWAITING_PAYMENT:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION, f"an order {current.value} cannot become cancelled"
         )
 
 

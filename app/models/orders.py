@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from app.domain.outbound import DeliveryKind, OrderStatus, PaymentStatus
@@ -10,6 +11,7 @@ from app.domain.payments import RefundStatus
 from app.models.catalog import Variant, Warehouse
 from app.models.checkout import Cart
 from app.models.customers import Customer
+from app.models.sql import is_postgres
 
 
 class Order(Model):
@@ -137,3 +139,12 @@ class Refund(Model):
 
     class Meta:
         table = "refund"
+
+
+async def lock_order(conn: BaseDBAsyncClient, order_id: int) -> None:
+    """Serialise what is done to one order's money (payments reported at once, an expiry):
+    its row is locked first. On SQLite a write makes the transaction the single writer."""
+    if is_postgres(conn):
+        await conn.execute_query("SELECT id FROM orders WHERE id = $1 FOR UPDATE", [order_id])
+    else:
+        await conn.execute_query("UPDATE orders SET id = id WHERE id = ?", [order_id])

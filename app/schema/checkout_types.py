@@ -10,6 +10,7 @@ import strawberry
 from app.domain.availability import available_to_holder
 from app.domain.catalog import kopecks_to_rub
 from app.domain.outbound import DeliveryKind, OrderStatus, PaymentStatus
+from app.domain.payments import RefundStatus
 from app.domain.reservations import ReservationState, ShopConfirmation
 from app.models import checkout as c
 from app.models import orders as o
@@ -22,6 +23,7 @@ from app.services.inventory import infos_of
 
 strawberry.enum(OrderStatus, name="OrderStatus")
 strawberry.enum(PaymentStatus, name="PaymentStatus")
+strawberry.enum(RefundStatus, name="RefundStatus")
 strawberry.enum(ShopConfirmation, name="ShopConfirmation")
 
 
@@ -203,6 +205,48 @@ class PaymentInfo:
     @strawberry.field(description="where to send the shopper to pay, if the provider has a page")
     def confirmation_url(self) -> str | None:
         return self.row.confirmation_url
+
+    @strawberry.field(description="given back so far")
+    def refunded(self) -> Money:
+        return rub(self.row.refunded)
+
+    @strawberry.field(description="when the money was authorised or taken")
+    def paid_at(self) -> datetime | None:
+        return self.row.paid_at
+
+    @strawberry.field(description="why a canceled payment was canceled, as the provider says")
+    def cancellation_reason(self) -> str | None:
+        return self.row.cancellation_reason
+
+    @strawberry.field
+    async def refunds(self) -> list[RefundInfo]:
+        rows = await o.Refund.filter(payment_id=self.row.id).order_by("id")
+        return [RefundInfo(row=r) for r in rows]
+
+
+@strawberry.type
+class RefundInfo:
+    row: strawberry.Private[o.Refund]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.guid)
+
+    @strawberry.field
+    def status(self) -> RefundStatus:
+        return self.row.status
+
+    @strawberry.field
+    def amount(self) -> Money:
+        return rub(self.row.amount)
+
+    @strawberry.field
+    def reason(self) -> str:
+        return self.row.reason
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
 
 
 @strawberry.type

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
-from app.services import orders
+from app.services import orders, payment_watch
+from app.services.jobs import NoQueue
 
 HEARTBEAT_KEY = "vitrina:worker:heartbeat"
 log = structlog.get_logger(__name__)
@@ -19,14 +20,32 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
 
 
 async def expire_order(ctx: dict[str, Any], order_id: int) -> bool:
-    """Cancel one order whose payment time is over (enqueued for its deadline)."""
-    return await orders.expire_order(order_id=order_id, now=datetime.now(UTC))
+    """Cancel one order whose payment time is over (enqueued for its deadline); its payments
+    are re-read first, so money that has just arrived still pays it."""
+    return await payment_watch.expire_after_last_look(
+        order_id=order_id, providers=ctx["payment_providers"].polled(), now=datetime.now(UTC)
+    )
 
 
 async def sweep(ctx: dict[str, Any]) -> None:
     """Every minute: cancel overdue unpaid orders and give back expired cart holds."""
     now = datetime.now(UTC)
-    cancelled = await orders.expire_overdue(now=now)
+    cancelled = 0
+    for order_id in await orders.overdue_orders(now=now):
+        cancelled += await expire_order(ctx, order_id)
     released = await orders.release_expired_holds(now=now)
     if cancelled or released:
         log.info("sweep", cancelled_orders=cancelled, released_hold_units=released)
+
+
+async def poll_payments(ctx: dict[str, Any]) -> int:
+    """Re-read unfinished payments (lost notifications), finish refunds and give back surplus.
+
+    Deliveries of what changed are woken by the per-second outbox sweeps."""
+    settings = ctx["settings"]
+    return await payment_watch.poll(
+        providers=ctx["payment_providers"].polled(),
+        now=datetime.now(UTC),
+        every=timedelta(seconds=settings.payment_poll_seconds),
+        jobs=NoQueue(),
+    )

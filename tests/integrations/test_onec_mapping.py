@@ -95,6 +95,7 @@ def test_a_payment() -> None:
         "status": "succeeded",
         "amount": "11780.50",
         "paidAt": "2025-12-01T11:05:00.000Z",
+        "refundedAmount": "0.00",
         "extra": {"method": "bank_card"},
     }
 

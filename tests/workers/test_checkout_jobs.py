@@ -11,6 +11,8 @@ from redis.asyncio import Redis
 
 from app.domain.outbound import OrderStatus
 from app.domain.reservations import ReservationState
+from app.integrations.payments.dummy import DummyProvider
+from app.integrations.payments.registry import PaymentProviders
 from app.main import create_app
 from app.models.catalog import Collection, HoldMode
 from app.models.orders import Order
@@ -71,7 +73,9 @@ async def test_the_sweep_catches_what_lost_jobs_would_have_done(db: str, redis: 
     await _given_dress()
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     placed = await f.place(await f.cart_with([(DRESS, 1)], now=long_ago), now=long_ago)
-    await sweep({"redis": redis})  # no job was ever enqueued (NoQueue)
+    await sweep(
+        {"redis": redis, "payment_providers": PaymentProviders(DummyProvider())}
+    )  # no job was ever enqueued (NoQueue)
     assert (await Order.get(id=placed.order.id)).status is OrderStatus.CANCELLED
     assert (await f.positions(DRESS))[f.ONLINE] == (2, 0)
 
@@ -85,6 +89,6 @@ async def test_the_sweep_gives_back_expired_holds(db: str, redis: Redis) -> None
     long_ago = datetime.now(UTC) - timedelta(minutes=11)
     await f.cart_with([(DRESS, 2)], now=long_ago)
     assert (await f.positions(DRESS))[f.ONLINE] == (2, 2)
-    await sweep({"redis": redis})
+    await sweep({"redis": redis, "payment_providers": PaymentProviders(DummyProvider())})
     assert (await f.positions(DRESS))[f.ONLINE] == (2, 0)
     assert [r.state for r in await Reservation.all()] == [ReservationState.RELEASED]

@@ -85,7 +85,8 @@ PAYMENT = c.shape(
         "amount": c.money,
         "paidAt": c.nullable(c.moment),
         "extra": c.string_map,
-    }
+    },
+    {"refundedAmount": c.money},
 )
 
 

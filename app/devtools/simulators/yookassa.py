@@ -73,15 +73,17 @@ class YooKassaSimulator:
     _duplicate: bool = field(default=False, init=False)
     _delay: float = field(default=0.0, init=False)
     _deliveries: set[asyncio.Task[None]] = field(default_factory=set, init=False)
+    _sender: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.app = Starlette(routes=_routes(self))
 
     # --- test controls ---------------------------------------------------------------------------
 
-    def fail_5xx(self, times: int = 1, *, after_processing: bool = False) -> None:
-        """Answer the next `times` API calls with 500, having acted on them or not."""
-        self._failures.extend([(500, after_processing)] * times)
+    def fail_5xx(self, times: int = 1, *, after_processing: bool = False, skip: int = 0) -> None:
+        """Answer the next `times` API calls (after `skip` answered normally) with 500, having
+        acted on them or not."""
+        self._failures.extend([(0, False)] * skip + [(500, after_processing)] * times)
 
     def rate_limit(self, times: int = 1) -> None:
         """Answer the next `times` API calls with 429 without acting on them."""
@@ -139,6 +141,9 @@ class YooKassaSimulator:
         for task in self._deliveries:
             task.cancel()
         await asyncio.gather(*self._deliveries, return_exceptions=True)
+        if self._sender is not None:
+            await self._sender.aclose()
+            self._sender = None
 
     # --- API operations --------------------------------------------------------------------------
 
@@ -194,6 +199,12 @@ class YooKassaSimulator:
 
     async def read_payment(self, request: Request, body: Json) -> Json:
         return self._payment(request.path_params["payment_id"])
+
+    async def read_refund(self, request: Request, body: Json) -> Json:
+        refund_id = request.path_params["refund_id"]
+        if refund_id not in self.refunds:
+            raise ApiError(404, f"Refund {refund_id} not found")
+        return self.refunds[refund_id]
 
     # --- plumbing --------------------------------------------------------------------------------
 
@@ -276,13 +287,14 @@ class YooKassaSimulator:
 
     async def _deliver(self, url: str, body: Json, copies: int, delay: float = 0.0) -> None:
         await asyncio.sleep(delay)
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            for _ in range(copies):
-                self.notifications.append(body)
-                try:
-                    await client.post(url, json=body)
-                except httpx.HTTPError:
-                    pass  # YooKassa retries for 24 hours; tests read `notifications` instead
+        if self._sender is None:  # one pool for every notification (call aclose() at the end)
+            self._sender = httpx.AsyncClient(timeout=5.0)
+        for _ in range(copies):
+            self.notifications.append(body)
+            try:
+                await self._sender.post(url, json=body)
+            except httpx.HTTPError:
+                pass  # YooKassa retries for 24 hours; tests read `notifications` instead
 
 
 Operation = Callable[[Request, Json], Awaitable[Json]]
@@ -301,6 +313,7 @@ def _routes(sim: YooKassaSimulator) -> list[Route]:
         Route("/v3/payments/{payment_id}/capture", api(sim.capture), methods=["POST"]),
         Route("/v3/payments/{payment_id}/cancel", api(sim.cancel), methods=["POST"]),
         Route("/v3/refunds", api(sim.refund), methods=["POST"]),
+        Route("/v3/refunds/{refund_id}", api(sim.read_refund), methods=["GET"]),
         Route("/checkout/{payment_id}", _checkout(sim), methods=["GET", "POST"], name="checkout"),
     ]
 

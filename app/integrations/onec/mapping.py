@@ -39,7 +39,7 @@ milliseconds and `Z` (`"2025-12-01T11:03:05.120Z"`), the form 1C already sends u
 
     {"provider": "yookassa", "providerPaymentId": "2d9…", "status": "pending" |
      "waiting_for_capture" | "succeeded" | "canceled" | "refunded", "amount": "4990.00",
-     "paidAt": null | "…Z", "extra": {"<key>": "<text>"}}
+     "paidAt": null | "…Z", "refundedAmount": "0.00", "extra": {"<key>": "<text>"}}
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ def payment_payload(record: PaymentRecord) -> Json:
         "status": record.status.value,
         "amount": money(record.amount_kopecks),
         "paidAt": moment(record.paid_at) if record.paid_at else None,
+        "refundedAmount": money(record.refunded_kopecks),
         "extra": dict(record.extra),
     }
 

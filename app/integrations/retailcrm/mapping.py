@@ -171,8 +171,15 @@ def payment_payload(record: PaymentRecord, codes: RetailCrmCodes) -> Json:
         type=codes.payment_type,
         status=codes.payment_statuses[record.status],
         paidAt=crm_datetime(record.paid_at) if record.paid_at else None,
-        comment=f"{record.provider} {record.provider_payment_id}".strip(),
+        comment=_payment_comment(record),
     )
+
+
+def _payment_comment(record: PaymentRecord) -> str:
+    comment = f"{record.provider} {record.provider_payment_id}".strip()
+    if record.refunded_kopecks and record.status is not PaymentStatus.REFUNDED:
+        comment += f"; refunded {roubles(record.refunded_kopecks)} RUB"
+    return comment
 
 
 def _present(**fields: Any) -> Json:

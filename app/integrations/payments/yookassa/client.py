@@ -99,6 +99,12 @@ class YooKassaClient:
         )
         return parse_refund(await self._post("refunds", body, idempotence_key))
 
+    async def get_refund(self, refund_id: str) -> YooRefund:
+        """Read a refund as YooKassa sees it now."""
+        if not refund_id:
+            raise ValueError("refund_id is required")
+        return parse_refund(await self._call("GET", f"refunds/{quote(refund_id, safe='')}"))
+
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()

@@ -90,6 +90,7 @@ class YooPayment:
     captured_at: datetime | None
     refundable: bool
     cancellation_reason: str | None
+    refunded_kopecks: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +242,9 @@ def parse_payment(data: Mapping[str, Any]) -> YooPayment:
             captured_at=_optional_instant(data.get("captured_at")),
             refundable=_flag(data.get("refundable", False)),
             cancellation_reason=_optional_text(cancellation.get("reason")),
+            refunded_kopecks=parse_amount(data["refunded_amount"])[0]
+            if data.get("refunded_amount")
+            else 0,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidYooKassaObject(f"not a YooKassa payment object: {exc}") from exc

@@ -1,0 +1,115 @@
+"""The `yookassa` payment provider: our provider interface over the YooKassa API v3 client."""
+
+from __future__ import annotations
+
+from app.domain.outbound import PaymentStatus
+from app.domain.payments import RefundStatus
+from app.integrations.payments.base import PaymentRequest, ProviderPayment, ProviderRefund
+from app.integrations.payments.yookassa import mapping as yoo
+from app.integrations.payments.yookassa.client import YooKassaClient
+
+PAYMENT_GUID = "payment_guid"  # metadata keys: how a payment finds its way back to our rows
+ORDER_GUID = "order_guid"
+ORDER_NUMBER = "order_number"
+
+_STATUSES = {
+    yoo.PaymentStatus.PENDING: PaymentStatus.PENDING,
+    yoo.PaymentStatus.WAITING_FOR_CAPTURE: PaymentStatus.WAITING_FOR_CAPTURE,
+    yoo.PaymentStatus.SUCCEEDED: PaymentStatus.SUCCEEDED,
+    yoo.PaymentStatus.CANCELED: PaymentStatus.CANCELED,
+}
+_REFUND_STATUSES = {
+    yoo.RefundStatus.PENDING: RefundStatus.PENDING,
+    yoo.RefundStatus.SUCCEEDED: RefundStatus.SUCCEEDED,
+    yoo.RefundStatus.CANCELED: RefundStatus.CANCELED,
+}
+
+
+class YooKassaProvider:
+    """Redirect payments with 54-FZ receipts; one-stage (`capture`) or two-stage."""
+
+    name = "yookassa"
+
+    def __init__(self, client: YooKassaClient, *, capture: bool = True, vat_code: int = 1) -> None:
+        self.client = client
+        self.capture = capture
+        self.vat_code = vat_code
+
+    async def create_payment(self, request: PaymentRequest) -> ProviderPayment:
+        answer = await self.client.create_payment(
+            amount_kopecks=request.amount_kopecks,
+            return_url=request.return_url,
+            description=request.description,
+            metadata={
+                PAYMENT_GUID: request.payment_guid,
+                ORDER_GUID: request.order_guid,
+                ORDER_NUMBER: request.order_number,
+            },
+            idempotence_key=request.payment_guid,
+            capture=self.capture,
+            receipt=self._receipt(request),
+        )
+        return payment_view(answer)
+
+    async def get_payment(self, payment_id: str) -> ProviderPayment:
+        return payment_view(await self.client.get_payment(payment_id))
+
+    async def capture_payment(
+        self, payment_id: str, *, amount_kopecks: int | None, idempotency_key: str
+    ) -> ProviderPayment:
+        answer = await self.client.capture_payment(
+            payment_id, idempotence_key=idempotency_key, amount_kopecks=amount_kopecks
+        )
+        return payment_view(answer)
+
+    async def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment:
+        return payment_view(
+            await self.client.cancel_payment(payment_id, idempotence_key=idempotency_key)
+        )
+
+    async def refund_payment(
+        self, payment_id: str, *, amount_kopecks: int, idempotency_key: str, description: str
+    ) -> ProviderRefund:
+        answer = await self.client.create_refund(
+            payment_id,
+            amount_kopecks=amount_kopecks,
+            idempotence_key=idempotency_key,
+            description=description,
+        )
+        return refund_view(answer)
+
+    async def get_refund(self, refund_id: str) -> ProviderRefund:
+        return refund_view(await self.client.get_refund(refund_id))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def _receipt(self, request: PaymentRequest) -> yoo.Receipt | None:
+        if not request.receipt or not (request.email or request.phone):
+            return None
+        items = [
+            yoo.ReceiptItem(line.description, line.quantity, line.unit_price_kopecks)
+            for line in request.receipt
+        ]
+        phone = request.phone.removeprefix("+") if request.phone else None
+        return yoo.Receipt(items, request.email, phone, self.vat_code)
+
+
+def payment_view(payment: yoo.YooPayment) -> ProviderPayment:
+    return ProviderPayment(
+        id=payment.id,
+        status=_STATUSES[payment.status],
+        amount_kopecks=payment.amount_kopecks,
+        currency=payment.currency,
+        refunded_kopecks=payment.refunded_kopecks,
+        payment_guid=payment.metadata.get(PAYMENT_GUID),
+        confirmation_url=payment.confirmation_url,
+        cancellation_reason=payment.cancellation_reason,
+        metadata=payment.metadata,
+    )
+
+
+def refund_view(refund: yoo.YooRefund) -> ProviderRefund:
+    return ProviderRefund(
+        refund.id, refund.payment_id, _REFUND_STATUSES[refund.status], refund.amount_kopecks
+    )
