@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     login_failures_per_ip: int = Field(default=30, description="per login_window_minutes")
     login_window_minutes: int = 15
     verification_code_minutes: int = 15
+    messages_per_address: int = Field(default=5, description="codes/links per message_window")
+    messages_per_ip: int = Field(default=20, description="codes/links per message_window")
+    message_window_minutes: int = 60
     password_reset_minutes: int = 30
 
     # 1C HTTP service and RetailCRM; unset in dev: local simulators stand in (`vitrina dev`).

@@ -83,6 +83,19 @@ def too_many_attempts(wait_seconds: int, path: tuple[str, ...] = ("email",)) -> 
     )
 
 
+def too_many_messages(wait_seconds: int, path: tuple[str, ...]) -> DomainError:
+    """Codes and links are limited per address and per client (nobody floods an inbox or runs
+    up the SMS bill through us)."""
+    minutes = math.ceil(wait_seconds / 60)
+    when = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return DomainError(
+        ErrorCode.TOO_MANY_ATTEMPTS,
+        f"too many codes or links sent; try again in {when}",
+        path,
+        retry_after=wait_seconds,
+    )
+
+
 def invalid_credentials() -> DomainError:
     """One answer for an unknown e-mail, a guest without a password and a wrong password."""
     return DomainError(ErrorCode.INVALID_CREDENTIALS, "wrong e-mail or password", ("password",))

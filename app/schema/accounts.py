@@ -152,6 +152,7 @@ class AccountMutation:
                 phone=input.phone,
                 now=ctx.now,
                 settings=ctx.settings,
+                ip=ctx.client_ip,
             )
         )
 
@@ -212,7 +213,12 @@ class AccountMutation:
         ctx = info.context
         return await _done(
             accounts_recovery.request_password_reset(
-                redis=ctx.redis, jobs=ctx.jobs, email=email, now=ctx.now, settings=ctx.settings
+                redis=ctx.redis,
+                jobs=ctx.jobs,
+                email=email,
+                now=ctx.now,
+                settings=ctx.settings,
+                ip=ctx.client_ip,
             )
         )
 
@@ -282,6 +288,7 @@ class AccountMutation:
                     phone=phone,
                     now=ctx.now,
                     settings=ctx.settings,
+                    ip=ctx.client_ip,
                 ),
             )
         except DomainError as error:

@@ -53,12 +53,14 @@ async def register(
     phone: str | None,
     now: datetime,
     settings: Settings,
+    ip: str = "",
 ) -> None:
     """Start a sign-up: e-mail a code that proves the address (or, if it already has an
     account, say so and point to password reset). The answer is the same either way."""
     email = normalise_email(email)
     check_password(password, email)
     phone = normalise_phone(phone) if phone else ""
+    await throttle.admit_message(redis=redis, to=email, ip=ip, settings=settings, path=("email",))
     # Hashed before we know which case this is: both answers take the same time.
     password_hash = await hash_password(password, settings)
     if await Customer.exists(email=email, password_hash__isnull=False):

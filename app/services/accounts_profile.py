@@ -13,6 +13,7 @@ from app.domain.outbound import MessageChannel
 from app.domain.outbox import EventKind
 from app.models.customers import Customer
 from app.models.outbox import OutboxEvent
+from app.services import throttle
 from app.services.accounts import invalid_code
 from app.services.accounts_messages import (
     digest,
@@ -94,6 +95,7 @@ async def request_phone_verification(
     phone: str | None,
     now: datetime,
     settings: Settings,
+    ip: str = "",
 ) -> str:
     """Text a code to the phone (the account's own, or a new one); returns the E.164 number."""
     customer = await Customer.get(id=customer_id)
@@ -102,6 +104,7 @@ async def request_phone_verification(
         raise DomainError(ErrorCode.INVALID, "add a phone number first", ("phone",))
     if await _held_by_another_account(number, customer_id):
         raise _phone_taken(account=True)
+    await throttle.admit_message(redis=redis, to=number, ip=ip, settings=settings, path=("phone",))
     code = new_code()
     ttl = settings.verification_code_minutes * 60
     key = _PHONE_KEY + str(customer_id)

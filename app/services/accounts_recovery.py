@@ -23,13 +23,14 @@ _RESET_KEY = "vitrina:account:reset:"
 
 
 async def request_password_reset(
-    *, redis: Redis, jobs: JobQueue, email: str, now: datetime, settings: Settings
+    *, redis: Redis, jobs: JobQueue, email: str, now: datetime, settings: Settings, ip: str = ""
 ) -> None:
     """E-mail a one-time reset link if the address has an account; answer the same if not."""
     try:
         email = normalise_email(email)
     except DomainError:
         return
+    await throttle.admit_message(redis=redis, to=email, ip=ip, settings=settings, path=("email",))
     customer = await Customer.get_or_none(email=email, password_hash__isnull=False)
     if customer is None:
         return

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from app.domain.accounts import AttemptCounts, LoginLimits, login_wait, too_many_attempts
+from app.domain.accounts import (
+    AttemptCounts,
+    LoginLimits,
+    login_wait,
+    too_many_attempts,
+    too_many_messages,
+)
 from app.settings import Settings
 
 _ACCOUNT_KEY = "vitrina:login:account:"
 _IP_KEY = "vitrina:login:ip:"
+_MESSAGE_TO_KEY = "vitrina:messages:to:"
+_MESSAGE_IP_KEY = "vitrina:messages:ip:"
 
 
 def limits(settings: Settings) -> LoginLimits:
@@ -26,19 +34,38 @@ async def admit_attempt(*, redis: Redis, email: str, ip: str, settings: Settings
     The attempt is counted first, atomically (INCR), so parallel guesses cannot all slip in
     under the limit; a successful sign-in takes its attempt back (`forget_failures`).
     """
-    window = limits(settings)
-    account_key, ip_key = _ACCOUNT_KEY + email, _IP_KEY + ip
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(account_key)
-        pipe.expire(account_key, window.window_seconds, nx=True)
-        pipe.ttl(account_key)
-        pipe.incr(ip_key)
-        pipe.expire(ip_key, window.window_seconds, nx=True)
-        pipe.ttl(ip_key)
-        account, _, account_ttl, from_ip, _, ip_ttl = await pipe.execute()
-    wait = login_wait(AttemptCounts(account, account_ttl, from_ip, ip_ttl), window)
+    counts = await _count(redis, _ACCOUNT_KEY + email, _IP_KEY + ip, limits(settings))
+    wait = login_wait(counts, limits(settings))
     if wait is not None:
         raise too_many_attempts(wait)
+
+
+async def admit_message(
+    *, redis: Redis, to: str, ip: str, settings: Settings, path: tuple[str, ...]
+) -> None:
+    """Count a code or link about to be sent to `to` at a client's request; refuse it
+    (TOO_MANY_ATTEMPTS) beyond the limits per address and per client address. Counted whether
+    or not the address has an account, so the answer still tells nothing."""
+    window = LoginLimits(
+        per_account=settings.messages_per_address,
+        per_ip=settings.messages_per_ip,
+        window_seconds=settings.message_window_minutes * 60,
+    )
+    counts = await _count(redis, _MESSAGE_TO_KEY + to, _MESSAGE_IP_KEY + ip, window)
+    wait = login_wait(counts, window)
+    if wait is not None:
+        raise too_many_messages(wait, path)
+
+
+async def _count(redis: Redis, first: str, second: str, window: LoginLimits) -> AttemptCounts:
+    """Count one more in both fixed windows, atomically; the counts and their seconds left."""
+    async with redis.pipeline(transaction=True) as pipe:
+        for key in (first, second):
+            pipe.incr(key)
+            pipe.expire(key, window.window_seconds, nx=True)
+            pipe.ttl(key)
+        one, _, one_ttl, two, _, two_ttl = await pipe.execute()
+    return AttemptCounts(one, one_ttl, two, two_ttl)
 
 
 async def forget_failures(*, redis: Redis, email: str, ip: str) -> None:

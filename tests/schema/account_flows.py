@@ -35,9 +35,9 @@ ME_ORDERS = """query O($first: Int!, $after: String) { me { orders(first: $first
 
 
 async def flush_redis(redis_url: str) -> None:
-    """Sign-in counters and pending codes of an earlier test must not leak into this one."""
+    """Sign-in and message counters and pending codes of an earlier test must not leak."""
     redis = Redis.from_url(redis_url)
-    for pattern in ("vitrina:account:*", "vitrina:login:*"):
+    for pattern in ("vitrina:account:*", "vitrina:login:*", "vitrina:messages:*"):
         keys = [key async for key in redis.scan_iter(match=pattern, count=1000)]
         if keys:
             await redis.delete(*keys)

@@ -12,6 +12,7 @@ from tests.conftest import Clock
 from tests.schema.account_flows import (
     LOGIN,
     PASSWORD,
+    REGISTER,
     api_with,
     errors_of,
     flush_redis,
@@ -88,3 +89,42 @@ async def test_a_successful_login_clears_the_account_count(api: httpx.AsyncClien
             "INVALID_CREDENTIALS"
         ]
     await ok(api, LOGIN, "login", email=EMAIL, password=PASSWORD)
+
+
+RESET = """mutation P($email: String!) { requestPasswordReset(email: $email) {
+  ok errors { code path message retryAfter } } }"""
+
+
+@pytest.fixture
+async def mailer(
+    db: str, settings: Settings, redis_url: str, clock: Clock
+) -> AsyncIterator[httpx.AsyncClient]:
+    await flush_redis(redis_url)
+    limits = {"messages_per_address": 3, "messages_per_ip": 8, "message_window_minutes": 60}
+    async with api_with(settings.model_copy(update=limits), redis_url, clock) as client:
+        yield client
+
+
+async def test_codes_and_links_to_one_address_are_limited_whether_or_not_it_has_an_account(
+    mailer: httpx.AsyncClient,
+) -> None:
+    await sign_up(mailer, EMAIL)  # one message to EMAIL, one from this client
+    for email, allowed in (("nobody@example.com", 3), (EMAIL, 2)):
+        for _ in range(allowed):
+            await ok(mailer, RESET, "requestPasswordReset", email=email)
+        [refused] = await errors_of(mailer, RESET, "requestPasswordReset", email=email)
+        assert (refused["code"], refused["path"]) == ("TOO_MANY_ATTEMPTS", ["email"])
+        assert refused["message"] == "too many codes or links sent; try again in 60 minutes"
+        assert 0 < refused["retryAfter"] <= 3600
+
+
+async def test_one_client_cannot_send_codes_to_many_addresses(mailer: httpx.AsyncClient) -> None:
+    register = {"password": PASSWORD, "firstName": "Анна"}
+    for n in range(8):
+        await ok(
+            mailer, REGISTER, "register", input={"email": f"shopper{n}@example.com", **register}
+        )
+    [refused] = await errors_of(
+        mailer, REGISTER, "register", input={"email": "one-more@example.com", **register}
+    )
+    assert refused["code"] == "TOO_MANY_ATTEMPTS"
