@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import structlog
@@ -30,6 +31,7 @@ log = structlog.get_logger(__name__)
 
 GIVE_UP_UNANSWERED = timedelta(hours=1)  # a payment the provider never acknowledged
 POLL_WINDOW = timedelta(days=8)  # YooKassa cancels uncaptured payments after 7 days
+POLL_CONCURRENCY = 8  # payments re-read at once (each locks only its own order)
 
 
 async def on_payment_event(
@@ -163,16 +165,20 @@ async def _poll_payments(
         provider_payment_id__not_isnull=True,
         created_at__gte=now - POLL_WINDOW,
     ).distinct()
-    changed = 0
-    for payment in rows:
-        try:
-            view = await _read(provider, payment.provider_payment_id or "")
-            applied = await apply_report(payment=payment, view=view, now=now)
-            await _after(applied.payment, provider, now, jobs, changed=applied.changed)
-        except (RetryableError, UnknownPayment, PaymentMismatch) as error:
-            log.warning("payment.poll_failed", payment=payment.guid, error=str(error))
-            continue
-        changed += applied.changed
+    gate = asyncio.Semaphore(POLL_CONCURRENCY)
+
+    async def one(payment: Payment) -> bool:
+        async with gate:
+            try:
+                view = await _read(provider, payment.provider_payment_id or "")
+                applied = await apply_report(payment=payment, view=view, now=now)
+                await _after(applied.payment, provider, now, jobs, changed=applied.changed)
+            except (RetryableError, UnknownPayment, PaymentMismatch) as error:
+                log.warning("payment.poll_failed", payment=payment.guid, error=str(error))
+                return False
+            return applied.changed
+
+    changed = sum(await asyncio.gather(*[one(p) for p in rows]))
     if changed:
         log.info("payment.poll", provider=provider.name, changed=changed)
     return changed
