@@ -64,9 +64,11 @@ def ranked_for(infos: dict[int, WarehouseInfo], pickup_id: int | None) -> list[i
 
 
 async def bought_by_shopper(variant_id: int, cart: Cart) -> int:
-    """Units of a variant in this shopper's live orders: by cart, e-mail or phone."""
+    """Units of a variant in this shopper's live orders: by cart, account, e-mail or phone."""
     lines = OrderLine.filter(variant_id=variant_id).exclude(order__status=OrderStatus.CANCELLED)
     who = [lines.filter(order__cart_id=cart.id)]
+    if cart.customer_id is not None:  # signed in: every order of the account, whatever contact
+        who.append(lines.filter(order__cart__customer_id=cart.customer_id))
     if cart.email:
         who.append(lines.filter(order__email=cart.email))
     if cart.phone:

@@ -208,3 +208,27 @@ async def test_purchase_limit_per_shopper_per_variant(db: str) -> None:
     assert error.code is ErrorCode.PURCHASE_LIMIT_EXCEEDED
     assert (await _error(_add(cart, bag, 1))).code is ErrorCode.PURCHASE_LIMIT_EXCEEDED
     assert await Order.all().count() == 1 and (await f.positions(bag))[f.ONLINE] == (10, 2)
+
+
+async def test_a_signed_in_shopper_cannot_pass_the_limit_with_another_e_mail(db: str) -> None:
+    from app.models.catalog import Collection
+    from app.models.checkout import Cart
+    from app.models.customers import Customer
+
+    await f.warehouses()
+    drop = await f.collection("Limited", NOW - timedelta(hours=1))
+    await Collection.filter(guid=drop).update(purchase_limit=2)
+    await f.product("Bag", collection_guid=drop)
+    bag = f.guid("variant/Bag/M/black")
+    await f.stock(bag, f.ONLINE, 10)
+    account = await Customer.create(guid=str(uuid.uuid4()), email="anna@example.com")
+    first = await f.cart_with([(bag, 2)], now=NOW, email="anna@example.com")
+    await Cart.filter(token=first).update(customer_id=account.id)
+    await f.place(first, now=NOW)
+
+    second = await f.cart_with([(bag, 1)], now=NOW, email="other-box@example.com")
+    await Cart.filter(token=second).update(customer_id=account.id)
+
+    error = await _error(f.place(second, now=NOW, key="second-order"))
+    assert error.code is ErrorCode.PURCHASE_LIMIT_EXCEEDED
+    assert await Order.all().count() == 1
