@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import graphql
+from tests.contract.documents import document
 from tests.schema.account_flows import PASSWORD, flush_redis, last_code
-
-OPERATIONS = Path(__file__).resolve().parents[2] / "frontend-contract" / "operations"
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +20,7 @@ async def _fresh_redis(redis_url: str) -> None:
 async def _run(
     client: httpx.AsyncClient, name: str, token: str | None = None, **variables: Any
 ) -> Any:
-    body = await graphql(client, (OPERATIONS / f"{name}.graphql").read_text(), variables, token)
+    body = await graphql(client, document(name), variables, token)
     assert "errors" not in body, body
     return body["data"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,11 +17,11 @@ from app.models.stock import Reservation
 from app.services.inventory import buffer_matches_reservations
 from tests import factories as f
 from tests.conftest import Clock, graphql
+from tests.contract.documents import document
 
 DRESS = f.guid("variant/Dress/M/black")
 SHIRT = f.guid("variant/Shirt/M/white")
 VELVET = f.guid("variant/Velvet/M/black")
-OPERATIONS = Path(__file__).resolve().parents[2] / "frontend-contract" / "operations"
 
 CART = """
   token
@@ -778,12 +777,8 @@ async def test_an_order_past_its_payment_deadline_cannot_be_paid(
 # --- the storefront's own operations -----------------------------------------------------
 
 
-def _operation(name: str) -> str:
-    return (OPERATIONS / f"{name}.graphql").read_text()
-
-
 async def _run(client: httpx.AsyncClient, name: str, **variables: Any) -> Any:
-    body = await graphql(client, _operation(name), variables)
+    body = await graphql(client, document(name), variables)
     assert "errors" not in body, body
     return body["data"]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,6 +31,7 @@ from app.settings import Settings
 from app.workers.jobs import poll_payments
 from tests import factories as f
 from tests.conftest import Clock, graphql
+from tests.contract.documents import document
 
 DRESS = f.guid("variant/Dress/M/black")
 ERRORS = "errors { code path message }"
@@ -613,10 +613,9 @@ async def test_an_authorised_payment_for_an_expired_order_is_voided(two_stage: S
 
 async def test_the_finance_operations_of_the_contract_run(two_stage: Shop) -> None:
     shop = two_stage
-    operations = Path(__file__).resolve().parents[2] / "frontend-contract" / "operations"
 
     async def run(name: str, **variables: Any) -> Any:
-        return await shop.gql((operations / f"{name}.graphql").read_text(), shop.admin, **variables)
+        return await shop.gql(document(name), shop.admin, **variables)
 
     order, _ = await _paid(shop, quantity=2)
     found = (await run("AdminOrderPayments", number=order.number))["orderByNumber"]
