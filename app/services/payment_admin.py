@@ -14,9 +14,10 @@ from app.domain.outbound import PaymentStatus
 from app.domain.payments import RefundStatus, check_capture, check_refund
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.base import PaymentProvider, ProviderPayment
-from app.models.orders import Payment, Refund, lock_order
+from app.models.orders import Order, Payment, Refund, lock_order
 from app.services.orders import check_idempotency_key
 from app.services.payment_sync import apply_report, issue_refund, new_refund
+from app.services.receipts import receipt_for
 
 ProviderFor = Callable[[str], PaymentProvider | None]
 REFUND_KEYS = uuid.UUID("5f0e1f4e-6b7a-4c1e-9d36-2f1c9b7f0a11")  # namespace: key → refund guid
@@ -40,11 +41,15 @@ async def capture(
     payment = await find_payment(payment_id)
     _require(payment, PaymentStatus.WAITING_FOR_CAPTURE)
     check_capture(amount, payment.amount)
+    receipt = await receipt_for(await Order.get(id=payment.order_id), amount or payment.amount)
     view = await _call(
         payment,
         providers,
         lambda p, pid: p.capture_payment(
-            pid, amount_kopecks=amount, idempotency_key=f"capture-{payment.guid}-{amount or 'all'}"
+            pid,
+            amount_kopecks=amount,
+            idempotency_key=f"capture-{payment.guid}-{amount or 'all'}",
+            receipt=receipt,
         ),
     )
     return (await apply_report(payment=payment, view=view, now=now, captured=amount)).payment

@@ -30,6 +30,7 @@ from app.integrations.payments.base import PaymentProvider, ProviderPayment, Pro
 from app.models.orders import Order, Payment, Refund, lock_order
 from app.services.orders import cancel_within, move_order
 from app.services.outbox import payment_record, record_event
+from app.services.receipts import receipt_for
 
 log = structlog.get_logger(__name__)
 
@@ -194,12 +195,14 @@ async def issue_refund(
     """Ask the provider for a refund we recorded (again, with the same key, if need be)."""
     if refund.status is not RefundStatus.PENDING or payment.provider_payment_id is None:
         return refund
+    receipt = await receipt_for(await Order.get(id=payment.order_id), refund.amount)
     try:
         answer = await provider.refund_payment(
             payment.provider_payment_id,
             amount_kopecks=refund.amount,
             idempotency_key=refund.guid,
             description=refund.reason,
+            receipt=receipt,
         )
     except RetryableError as error:
         log.warning("refund.retry_later", refund=refund.guid, error=str(error))

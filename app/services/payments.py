@@ -13,11 +13,12 @@ from tortoise.transactions import in_transaction
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.outbound import OrderStatus, PaymentStatus
 from app.integrations.errors import RejectedError, RetryableError
-from app.integrations.payments.base import PaymentProvider, PaymentRequest, ReceiptLine
-from app.models.orders import Order, OrderLine, Payment
+from app.integrations.payments.base import PaymentProvider, PaymentRequest
+from app.models.orders import Order, Payment
 from app.services.jobs import JobQueue
 from app.services.orders import announce_order, check_idempotency_key, expire_order, find_order
 from app.services.payment_sync import apply_report, give_back_surplus
+from app.services.receipts import receipt_for
 
 log = structlog.get_logger(__name__)
 
@@ -119,7 +120,7 @@ async def payment_request(
     payment: Payment, order: Order, return_url: str, card_number: str | None
 ) -> PaymentRequest:
     """What the provider is asked for: the amount, and a receipt line per order line."""
-    lines = await OrderLine.filter(order_id=order.id).order_by("id")
+    receipt = await receipt_for(order, payment.amount)
     return PaymentRequest(
         payment_guid=payment.guid,
         order_guid=order.guid,
@@ -127,8 +128,8 @@ async def payment_request(
         amount_kopecks=payment.amount,
         description=f"Заказ {order.number}",
         return_url=return_url,
-        receipt=[ReceiptLine(line.product_name, line.quantity, line.unit_price) for line in lines],
-        email=order.email,
-        phone=order.phone,
+        receipt=receipt.lines,
+        email=receipt.email,
+        phone=receipt.phone,
         card_number=card_number,
     )

@@ -13,7 +13,12 @@ from app.devtools.simulators.yookassa import YooKassaSimulator
 from app.domain.outbound import PaymentStatus
 from app.domain.payments import RefundStatus
 from app.integrations.errors import RejectedError
-from app.integrations.payments.base import PaymentProvider, PaymentRequest, ReceiptLine
+from app.integrations.payments.base import (
+    PaymentProvider,
+    PaymentRequest,
+    ReceiptData,
+    ReceiptLine,
+)
 from app.integrations.payments.dummy import AUTHORISES, SUCCEEDS, DummyProvider
 from app.integrations.payments.yookassa.client import YooKassaClient
 from app.integrations.payments.yookassa.provider import YooKassaProvider
@@ -32,6 +37,11 @@ def request(amount: int = 998000, card: str | None = None) -> PaymentRequest:
         phone="+79161234567",
         card_number=card,
     )
+
+
+def receipt(kopecks: int) -> ReceiptData:
+    """What a refund or partial capture of a payment made with a receipt must carry."""
+    return ReceiptData([ReceiptLine("Платье", 1, kopecks)], "anna@example.com")
 
 
 @pytest.fixture
@@ -75,11 +85,19 @@ async def test_yookassa_reads_refunds_back_partial_then_full(
     await sim.pay(created.id)
 
     part = await provider.refund_payment(
-        created.id, amount_kopecks=100000, idempotency_key="r-1", description="one returned"
+        created.id,
+        amount_kopecks=100000,
+        idempotency_key="r-1",
+        description="one returned",
+        receipt=receipt(100000),
     )
     after_part = await provider.get_payment(created.id)
     await provider.refund_payment(
-        created.id, amount_kopecks=898000, idempotency_key="r-2", description="the rest"
+        created.id,
+        amount_kopecks=898000,
+        idempotency_key="r-2",
+        description="the rest",
+        receipt=receipt(898000),
     )
     after_all = await provider.get_payment(created.id)
 
@@ -93,7 +111,11 @@ async def test_yookassa_reads_refunds_back_partial_then_full(
     assert after_all.refunded_kopecks == 998000
     with pytest.raises(RejectedError):
         await provider.refund_payment(
-            created.id, amount_kopecks=1, idempotency_key="r-3", description="too much"
+            created.id,
+            amount_kopecks=1,
+            idempotency_key="r-3",
+            description="too much",
+            receipt=receipt(1),
         )
 
 
@@ -107,7 +129,9 @@ async def test_yookassa_two_stage_capture_in_part_and_cancel(
     await sim.pay(first.id)
     await sim.pay(second.id)
 
-    captured = await provider.capture_payment(first.id, amount_kopecks=499000, idempotency_key="c1")
+    captured = await provider.capture_payment(
+        first.id, amount_kopecks=499000, idempotency_key="c1", receipt=receipt(499000)
+    )
     cancelled = await provider.cancel_payment(second.id, idempotency_key="v1")
 
     assert (captured.status, captured.amount_kopecks) == (PaymentStatus.SUCCEEDED, 499000)

@@ -86,6 +86,11 @@ async def create(
     )
 
 
+def part(kopecks: int) -> Receipt:
+    """The receipt of a refund or partial capture of `create`'s payment (required with one)."""
+    return Receipt([ReceiptItem("Платье миди, синее, S", 1, kopecks)], email="a@b.example")
+
+
 async def paid(yookassa: YooKassaClient, sim: YooKassaSimulator) -> YooPayment:
     payment = await create(yookassa)
     await sim.pay(payment.id)
@@ -113,7 +118,9 @@ async def test_every_post_carries_an_idempotence_key_and_gets_none(
 ) -> None:
     payment = await paid(yookassa, sim)
     await yookassa.get_payment(payment.id)
-    await yookassa.create_refund(payment.id, amount_kopecks=100, idempotence_key="refund-1")
+    await yookassa.create_refund(
+        payment.id, amount_kopecks=100, idempotence_key="refund-1", receipt=part(100)
+    )
 
     sent = [(method, k is not None) for method, _, k in sim.requests]
     assert sent == [("POST", True), ("GET", False), ("POST", True)]
@@ -150,7 +157,7 @@ async def test_a_partial_capture_takes_only_that_amount(
     await sim.pay(payment.id)
 
     captured = await yookassa.capture_payment(
-        payment.id, amount_kopecks=3_000_00, idempotence_key=key()
+        payment.id, amount_kopecks=3_000_00, idempotence_key=key(), receipt=part(3_000_00)
     )
 
     assert captured.status is PaymentStatus.SUCCEEDED and captured.amount_kopecks == 3_000_00
@@ -186,7 +193,11 @@ async def test_a_full_refund_leaves_nothing_to_refund(
     payment = await paid(yookassa, sim)
 
     refund = await yookassa.create_refund(
-        payment.id, amount_kopecks=4_990_00, idempotence_key=key(), description="Возврат заказа"
+        payment.id,
+        amount_kopecks=4_990_00,
+        idempotence_key=key(),
+        description="Возврат заказа",
+        receipt=part(4_990_00),
     )
 
     assert (refund.payment_id, refund.status, refund.amount_kopecks) == (
@@ -201,11 +212,15 @@ async def test_partial_refunds_add_up_to_the_amount_paid_and_no_further(
     yookassa: YooKassaClient, sim: YooKassaSimulator
 ) -> None:
     payment = await paid(yookassa, sim)
-    await yookassa.create_refund(payment.id, amount_kopecks=990_00, idempotence_key=key())
-    await yookassa.create_refund(payment.id, amount_kopecks=4_000_00, idempotence_key=key())
+    for kopecks in (990_00, 4_000_00):
+        await yookassa.create_refund(
+            payment.id, amount_kopecks=kopecks, idempotence_key=key(), receipt=part(kopecks)
+        )
 
     with pytest.raises(RejectedError) as refused:
-        await yookassa.create_refund(payment.id, amount_kopecks=1, idempotence_key=key())
+        await yookassa.create_refund(
+            payment.id, amount_kopecks=1, idempotence_key=key(), receipt=part(1)
+        )
 
     assert refused.value.status == 400 and "invalid_request" in refused.value.body
     assert len(sim.refunds) == 2
@@ -257,10 +272,24 @@ async def test_a_repeated_refund_refunds_once(
 ) -> None:
     payment = await paid(yookassa, sim)
 
-    first = await yookassa.create_refund(payment.id, amount_kopecks=100, idempotence_key="r-1")
-    again = await yookassa.create_refund(payment.id, amount_kopecks=100, idempotence_key="r-1")
+    first = await yookassa.create_refund(
+        payment.id, amount_kopecks=100, idempotence_key="r-1", receipt=part(100)
+    )
+    again = await yookassa.create_refund(
+        payment.id, amount_kopecks=100, idempotence_key="r-1", receipt=part(100)
+    )
 
     assert again == first and len(sim.refunds) == 1
+
+
+async def test_a_refund_of_a_payment_made_with_a_receipt_needs_one_too(
+    yookassa: YooKassaClient, sim: YooKassaSimulator
+) -> None:
+    payment = await paid(yookassa, sim)
+    with pytest.raises(RejectedError) as refused:
+        await yookassa.create_refund(payment.id, amount_kopecks=100, idempotence_key=key())
+    assert refused.value.status == 400 and "receipt is required" in refused.value.body
+    assert sim.refunds == {}
 
 
 # --- failures ------------------------------------------------------------------------------------

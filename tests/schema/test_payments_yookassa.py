@@ -27,6 +27,7 @@ from app.models.orders import Order, OrderStatusChange, Payment, Refund
 from app.models.outbox import OutboxEvent
 from app.services import orders, payment_watch
 from app.services.payments import payment_request
+from app.services.receipts import receipt_for
 from app.settings import Settings
 from app.workers.jobs import poll_payments
 from tests import factories as f
@@ -212,6 +213,12 @@ async def test_the_payment_request_carries_a_receipt_line_per_item(shop: Shop) -
     lines = [(x.description, x.quantity, x.unit_price_kopecks) for x in request.receipt]
     assert lines == [("Dress", 2, 499000)]
     assert (request.email, request.amount_kopecks) == ("anna@example.com", 998000)
+    # refunds and partial captures carry a receipt too: all lines, or one line for a part
+    whole, part = await receipt_for(order, 998000), await receipt_for(order, 120000)
+    assert whole.lines == request.receipt
+    assert [(x.description, x.quantity, x.unit_price_kopecks) for x in part.lines] == [
+        (f"Часть заказа {order.number}", 1, 120000)
+    ]
 
 
 async def test_paying_twice_with_one_key_creates_one_yookassa_payment(shop: Shop) -> None:

@@ -67,6 +67,7 @@ class YooKassaSimulator:
     app: Starlette = field(init=False, repr=False)
     _answers: dict[str, tuple[str, int, Json]] = field(default_factory=dict, init=False)
     _capture: dict[str, bool] = field(default_factory=dict, init=False)
+    _with_receipt: set[str] = field(default_factory=set, init=False)
     _failures: deque[tuple[int, bool]] = field(default_factory=deque, init=False)
     _slow: float = field(default=0.0, init=False)
     _drop_next: bool = field(default=False, init=False)
@@ -154,6 +155,8 @@ class YooKassaSimulator:
         checkout = str(request.url_for("checkout", payment_id=payment_id))
         confirmation = body["confirmation"] | {"confirmation_url": checkout}
         self._capture[payment_id] = body.get("capture", False)
+        if "receipt" in body:
+            self._with_receipt.add(payment_id)
         payment = {"id": payment_id, "status": "pending", "paid": False, "amount": amount}
         payment |= {"confirmation": confirmation, "created_at": _timestamp(), "refundable": False}
         payment |= {"metadata": body.get("metadata", {}), "test": True}
@@ -164,6 +167,8 @@ class YooKassaSimulator:
     async def capture(self, request: Request, body: Json) -> Json:
         _check(CAPTURE, body)
         payment = self._payment(request.path_params["payment_id"], "waiting_for_capture")
+        if "amount" in body and body["amount"]["value"] != payment["amount"]["value"]:
+            self._receipt_required(payment["id"], body)
         if "amount" in body:
             if Decimal(body["amount"]["value"]) > Decimal(payment["amount"]["value"]):
                 raise invalid("capture amount exceeds the authorised amount", "amount.value")
@@ -183,6 +188,7 @@ class YooKassaSimulator:
         if payment is None:
             raise invalid("payment_id names no payment of this shop", "payment_id")
         amount = {"value": body["amount"]["value"], "currency": "RUB"}
+        self._receipt_required(payment["id"], body)
         if payment["status"] != "succeeded":
             raise invalid(f"a {payment['status']} payment cannot be refunded", "payment_id")
         refunded = _refunded(payment) + Decimal(amount["value"])
@@ -205,6 +211,12 @@ class YooKassaSimulator:
         if refund_id not in self.refunds:
             raise ApiError(404, f"Refund {refund_id} not found")
         return self.refunds[refund_id]
+
+    def _receipt_required(self, payment_id: str, body: Json) -> None:
+        """A shop that sends receipts through YooKassa sends one with every refund and every
+        partial capture (54-FZ: a receipt per change of what was paid)."""
+        if payment_id in self._with_receipt and "receipt" not in body:
+            raise invalid("receipt is required: this payment was made with a receipt", "receipt")
 
     # --- plumbing --------------------------------------------------------------------------------
 

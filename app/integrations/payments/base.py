@@ -20,6 +20,15 @@ class ReceiptLine:
 
 
 @dataclass(frozen=True)
+class ReceiptData:
+    """A 54-FZ receipt for a capture or refund: its lines add up to the amount."""
+
+    lines: Sequence[ReceiptLine]
+    email: str | None = None
+    phone: str | None = None  # E.164
+
+
+@dataclass(frozen=True)
 class PaymentRequest:
     payment_guid: (
         str  # our payment GUID: the Idempotence-Key, so a retried call never charges twice
@@ -67,13 +76,24 @@ class PaymentProvider(Protocol):
     async def get_payment(self, payment_id: str) -> ProviderPayment: ...
 
     async def capture_payment(
-        self, payment_id: str, *, amount_kopecks: int | None, idempotency_key: str
+        self,
+        payment_id: str,
+        *,
+        amount_kopecks: int | None,
+        idempotency_key: str,
+        receipt: ReceiptData | None = None,
     ) -> ProviderPayment: ...
 
     async def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment: ...
 
     async def refund_payment(
-        self, payment_id: str, *, amount_kopecks: int, idempotency_key: str, description: str
+        self,
+        payment_id: str,
+        *,
+        amount_kopecks: int,
+        idempotency_key: str,
+        description: str,
+        receipt: ReceiptData | None = None,
     ) -> ProviderRefund: ...
 
     async def get_refund(self, refund_id: str) -> ProviderRefund: ...

@@ -8,7 +8,12 @@ from dataclasses import replace
 from app.domain.outbound import PaymentStatus
 from app.domain.payments import RefundStatus
 from app.integrations.errors import RejectedError
-from app.integrations.payments.base import PaymentRequest, ProviderPayment, ProviderRefund
+from app.integrations.payments.base import (
+    PaymentRequest,
+    ProviderPayment,
+    ProviderRefund,
+    ReceiptData,
+)
 
 SUCCEEDS = "4242424242424242"
 DECLINED = "4000000000000002"
@@ -54,7 +59,12 @@ class DummyProvider:
         return self._payments[payment_id]
 
     async def capture_payment(
-        self, payment_id: str, *, amount_kopecks: int | None, idempotency_key: str
+        self,
+        payment_id: str,
+        *,
+        amount_kopecks: int | None,
+        idempotency_key: str,
+        receipt: ReceiptData | None = None,
     ) -> ProviderPayment:
         payment = await self._in(payment_id, PaymentStatus.WAITING_FOR_CAPTURE)
         amount = payment.amount_kopecks if amount_kopecks is None else amount_kopecks
@@ -67,7 +77,13 @@ class DummyProvider:
         return self._keep(replace(payment, status=PaymentStatus.CANCELED))
 
     async def refund_payment(
-        self, payment_id: str, *, amount_kopecks: int, idempotency_key: str, description: str
+        self,
+        payment_id: str,
+        *,
+        amount_kopecks: int,
+        idempotency_key: str,
+        description: str,
+        receipt: ReceiptData | None = None,
     ) -> ProviderRefund:
         if idempotency_key in self._refunds:
             return self._refunds[idempotency_key]

@@ -69,11 +69,17 @@ class YooKassaClient:
         return parse_payment(await self._call("GET", _payment_path(payment_id)))
 
     async def capture_payment(
-        self, payment_id: str, *, idempotence_key: str, amount_kopecks: int | None = None
+        self,
+        payment_id: str,
+        *,
+        idempotence_key: str,
+        amount_kopecks: int | None = None,
+        receipt: Receipt | None = None,
     ) -> YooPayment:
-        """Capture a `waiting_for_capture` payment, wholly or (with an amount) in part."""
+        """Capture a `waiting_for_capture` payment, wholly or (with an amount and, when the shop
+        sends receipts, a receipt for that amount) in part."""
         path = f"{_payment_path(payment_id)}/capture"
-        body = capture_request(amount_kopecks)
+        body = capture_request(amount_kopecks, receipt)
         return parse_payment(await self._post(path, body, idempotence_key))
 
     async def cancel_payment(self, payment_id: str, *, idempotence_key: str) -> YooPayment:

@@ -148,9 +148,15 @@ def payment_request(
     return body
 
 
-def capture_request(amount_kopecks: int | None) -> dict[str, Any]:
-    """The body of `POST /v3/payments/{id}/capture`: empty captures the whole authorised sum."""
-    return {} if amount_kopecks is None else {"amount": amount_json(amount_kopecks)}
+def capture_request(amount_kopecks: int | None, receipt: Receipt | None = None) -> dict[str, Any]:
+    """The body of `POST /v3/payments/{id}/capture`: empty captures the whole authorised sum;
+    a part comes with the receipt for that part when the shop sends receipts."""
+    if amount_kopecks is None:
+        return {}
+    body: dict[str, Any] = {"amount": amount_json(amount_kopecks)}
+    if receipt is not None:
+        body["receipt"] = receipt_json(receipt, amount_kopecks)
+    return body
 
 
 def refund_request(

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from app.domain.outbound import PaymentStatus
 from app.domain.payments import RefundStatus
-from app.integrations.payments.base import PaymentRequest, ProviderPayment, ProviderRefund
+from app.integrations.payments.base import (
+    PaymentRequest,
+    ProviderPayment,
+    ProviderRefund,
+    ReceiptData,
+)
 from app.integrations.payments.yookassa import mapping as yoo
 from app.integrations.payments.yookassa.client import YooKassaClient
 
@@ -47,7 +52,7 @@ class YooKassaProvider:
             },
             idempotence_key=request.payment_guid,
             capture=self.capture,
-            receipt=self._receipt(request),
+            receipt=self._receipt(ReceiptData(request.receipt, request.email, request.phone)),
         )
         return payment_view(answer)
 
@@ -55,10 +60,18 @@ class YooKassaProvider:
         return payment_view(await self.client.get_payment(payment_id))
 
     async def capture_payment(
-        self, payment_id: str, *, amount_kopecks: int | None, idempotency_key: str
+        self,
+        payment_id: str,
+        *,
+        amount_kopecks: int | None,
+        idempotency_key: str,
+        receipt: ReceiptData | None = None,
     ) -> ProviderPayment:
         answer = await self.client.capture_payment(
-            payment_id, idempotence_key=idempotency_key, amount_kopecks=amount_kopecks
+            payment_id,
+            idempotence_key=idempotency_key,
+            amount_kopecks=amount_kopecks,
+            receipt=self._receipt(receipt) if amount_kopecks is not None else None,
         )
         return payment_view(answer)
 
@@ -68,13 +81,20 @@ class YooKassaProvider:
         )
 
     async def refund_payment(
-        self, payment_id: str, *, amount_kopecks: int, idempotency_key: str, description: str
+        self,
+        payment_id: str,
+        *,
+        amount_kopecks: int,
+        idempotency_key: str,
+        description: str,
+        receipt: ReceiptData | None = None,
     ) -> ProviderRefund:
         answer = await self.client.create_refund(
             payment_id,
             amount_kopecks=amount_kopecks,
             idempotence_key=idempotency_key,
             description=description,
+            receipt=self._receipt(receipt),
         )
         return refund_view(answer)
 
@@ -84,15 +104,15 @@ class YooKassaProvider:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    def _receipt(self, request: PaymentRequest) -> yoo.Receipt | None:
-        if not request.receipt or not (request.email or request.phone):
+    def _receipt(self, data: ReceiptData | None) -> yoo.Receipt | None:
+        if data is None or not data.lines or not (data.email or data.phone):
             return None
         items = [
             yoo.ReceiptItem(line.description, line.quantity, line.unit_price_kopecks)
-            for line in request.receipt
+            for line in data.lines
         ]
-        phone = request.phone.removeprefix("+") if request.phone else None
-        return yoo.Receipt(items, request.email, phone, self.vat_code)
+        phone = data.phone.removeprefix("+") if data.phone else None
+        return yoo.Receipt(items, data.email, phone, self.vat_code)
 
 
 def payment_view(payment: yoo.YooPayment) -> ProviderPayment:
