@@ -35,16 +35,15 @@ import httpx
 from app.db import close_db, init_db, run_migrations
 from app.devtools.simulators.server import LocalServer
 from app.devtools.simulators.yookassa import YooKassaSimulator
-from app.domain.outbound import DeliveryKind, OrderStatus
+from app.domain.outbound import OrderStatus
 from app.integrations.payments.registry import build_providers
 from app.logging import configure_logging
 from app.main import create_app
 from app.models.orders import Order, OrderStatusChange, Refund
-from app.services import carts, payment_watch
+from app.services import payment_watch
 from app.services.jobs import NoQueue
-from app.services.orders import place_order
 from app.settings import Settings
-from bench.sync_drain import REDIS_URL, VARIANT, flush_redis, seed
+from bench.sync_drain import REDIS_URL, flush_redis, place_one, seed
 
 PAY = """mutation Pay($order: String!, $key: String!) { payOrder(orderToken: $order,
   idempotencyKey: $key) { payment { confirmationUrl } errors { code } } }"""
@@ -52,34 +51,10 @@ PAY = """mutation Pay($order: String!, $key: String!) { payOrder(orderToken: $or
 
 async def place(count: int, offset: int) -> list[Order]:
     """`count` orders of one unit each, awaiting payment (an hour to pay)."""
-    placed = []
-    for n in range(offset, offset + count):
-        now = datetime.now(UTC)
-        cart = await carts.create_cart()
-        await carts.set_line(cart_token=cart.token, variant_guid=VARIANT, quantity=1, now=now)
-        await carts.set_contact(
-            cart_token=cart.token,
-            email=f"payer{n}@example.com",
-            phone=None,
-            first_name="",
-            last_name="",
-        )
-        await carts.set_delivery(
-            cart_token=cart.token,
-            kind=DeliveryKind.COURIER,
-            address="Москва",
-            shop_guid=None,
-            now=now,
-        )
-        order = await place_order(
-            cart_token=cart.token,
-            idempotency_key=f"bench-{uuid.uuid4()}",
-            now=now,
-            payment_timeout=timedelta(hours=1),
-            jobs=NoQueue(),
-        )
-        placed.append(order.order)
-    return placed
+    return [
+        (await place_one(n, NoQueue(), timedelta(hours=1))).order
+        for n in range(offset, offset + count)
+    ]
 
 
 async def timed(

@@ -49,7 +49,8 @@ from app.models.outbox import OutboxEvent
 from app.services import carts
 from app.services import catalog_intake as catalog
 from app.services.catalog_products import ProductData, VariantData
-from app.services.orders import place_order
+from app.services.jobs import JobQueue
+from app.services.orders import PlacedOrder, place_order
 from app.services.outbox import delivery_queue
 from app.services.outbox_delivery import due_aggregates
 from app.services.payments import pay_order
@@ -128,34 +129,41 @@ async def last_event_id() -> int:
     return last.id if last is not None else 0
 
 
+async def place_one(
+    n: int, jobs: JobQueue, payment_timeout: timedelta = timedelta(minutes=15)
+) -> PlacedOrder:
+    """Shopper `n`: cart with one dress, contact, courier, order (awaiting payment)."""
+    now = datetime.now(UTC)
+    cart = await carts.create_cart()
+    await carts.set_line(cart_token=cart.token, variant_guid=VARIANT, quantity=1, now=now)
+    await carts.set_contact(
+        cart_token=cart.token,
+        email=f"buyer{n}@example.com",
+        phone=None,
+        first_name="Анна",
+        last_name="",
+    )
+    await carts.set_delivery(
+        cart_token=cart.token,
+        kind=DeliveryKind.COURIER,
+        address="Москва, Тверская, 7",
+        shop_guid=None,
+        now=now,
+    )
+    return await place_order(
+        cart_token=cart.token,
+        idempotency_key=f"bench-order-{n:06d}",
+        now=datetime.now(UTC),  # the outbox rows' created_at: the commit follows at once
+        payment_timeout=payment_timeout,
+        jobs=jobs,
+    )
+
+
 async def place_orders(start: int, count: int, jobs: ArqQueue) -> Placed:
     """`count` shoppers, one after another: cart, contact, courier, order; every 3rd pays."""
     provider, before, started = DummyProvider(), await last_event_id(), time.perf_counter()
     for n in range(start, start + count):
-        now = datetime.now(UTC)
-        cart = await carts.create_cart()
-        await carts.set_line(cart_token=cart.token, variant_guid=VARIANT, quantity=1, now=now)
-        await carts.set_contact(
-            cart_token=cart.token,
-            email=f"buyer{n}@example.com",
-            phone=None,
-            first_name="Анна",
-            last_name="",
-        )
-        await carts.set_delivery(
-            cart_token=cart.token,
-            kind=DeliveryKind.COURIER,
-            address="Москва, Тверская, 7",
-            shop_guid=None,
-            now=now,
-        )
-        placed = await place_order(
-            cart_token=cart.token,
-            idempotency_key=f"bench-order-{n:06d}",
-            now=datetime.now(UTC),  # the outbox rows' created_at: the commit follows at once
-            payment_timeout=timedelta(minutes=15),
-            jobs=jobs,
-        )
+        placed = await place_one(n, jobs)
         if n % PAY_EVERY == 0:
             await pay_order(
                 order_token=placed.order.token,

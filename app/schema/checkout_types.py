@@ -221,32 +221,26 @@ class PaymentInfo:
     @strawberry.field
     async def refunds(self) -> list[RefundInfo]:
         rows = await o.Refund.filter(payment_id=self.row.id).order_by("id")
-        return [RefundInfo(row=r) for r in rows]
+        return [RefundInfo.of(r) for r in rows]
 
 
 @strawberry.type
 class RefundInfo:
-    row: strawberry.Private[o.Refund]
+    id: strawberry.ID
+    status: RefundStatus
+    amount: Money
+    reason: str
+    created_at: datetime
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row.guid)
-
-    @strawberry.field
-    def status(self) -> RefundStatus:
-        return self.row.status
-
-    @strawberry.field
-    def amount(self) -> Money:
-        return rub(self.row.amount)
-
-    @strawberry.field
-    def reason(self) -> str:
-        return self.row.reason
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
+    @classmethod
+    def of(cls, row: o.Refund) -> RefundInfo:
+        return cls(
+            id=strawberry.ID(row.guid),
+            status=row.status,
+            amount=rub(row.amount),
+            reason=row.reason,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type

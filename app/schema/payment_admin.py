@@ -125,7 +125,7 @@ class PaymentAdminMutation:
             )
         payment = await PaymentRow.get(id=refund.payment_id)
         return RefundPaymentPayload(
-            refund=RefundInfo(row=await RefundRow.get(id=refund.id)),
+            refund=RefundInfo.of(await RefundRow.get(id=refund.id)),
             payment=PaymentInfo(row=payment),
             errors=[],
         )

@@ -319,15 +319,13 @@ async def cancel_by_shopper(*, order_token: str, now: datetime) -> Order:
 
 async def expire_order(*, order_id: int, now: datetime) -> bool:
     """Cancel the order if its payment time is over (the deferred job and the sweep call this)."""
-    order = await Order.get_or_none(id=order_id)
-    if order is None or order.status != OrderStatus.AWAITING_PAYMENT:
-        return False
-    if order.payment_deadline > now:
+    if not await is_overdue(order_id=order_id, now=now):
         return False
     return await cancel_order(order_id=order_id, reason="payment time is over", now=now)
 
 
 async def is_overdue(*, order_id: int, now: datetime) -> bool:
+    """Still unpaid at or after its payment deadline."""
     order = await Order.get_or_none(id=order_id)
     return (
         order is not None

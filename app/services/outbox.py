@@ -136,7 +136,7 @@ def status_record(
     return OrderStatusRecord(order_guid=order.guid, status=status, changed_at=at, reason=reason)
 
 
-def payment_record(payment: Payment, order: Order, at: datetime) -> PaymentRecord:
+def payment_record(payment: Payment, order: Order) -> PaymentRecord:
     return PaymentRecord(
         guid=payment.guid,
         order_guid=order.guid,

@@ -28,7 +28,8 @@ from app.domain.payments import (
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.base import PaymentProvider, ProviderPayment, ProviderRefund
 from app.models.orders import Order, Payment, Refund, lock_order
-from app.services.orders import cancel_within, move_order
+from app.services.jobs import JobQueue
+from app.services.orders import announce_order, cancel_within, move_order
 from app.services.outbox import payment_record, record_event
 from app.services.receipts import receipt_for
 
@@ -115,7 +116,7 @@ async def _apply(
     elif target is PaymentStatus.CANCELED and was_holding and not row.surplus:
         await _money_gone(conn, row, order, now)
     await record_event(
-        kind=EventKind.PAYMENT_STATUS_CHANGED, record=payment_record(row, order, now), now=now
+        kind=EventKind.PAYMENT_STATUS_CHANGED, record=payment_record(row, order), now=now
     )
     return True
 
@@ -170,6 +171,15 @@ async def new_refund(
 
 
 # --- after commit: the provider calls the decisions above asked for ----------------------------
+
+
+async def after_commit(
+    payment: Payment, provider: PaymentProvider, now: datetime, jobs: JobQueue, *, changed: bool
+) -> None:
+    """Give back surplus money, and wake delivery of what was written (if anything was)."""
+    await give_back_surplus(payment=payment, provider=provider, now=now)
+    if changed or payment.surplus:
+        await announce_order(jobs, await Order.get(id=payment.order_id))
 
 
 async def give_back_surplus(*, payment: Payment, provider: PaymentProvider, now: datetime) -> None:

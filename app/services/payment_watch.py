@@ -12,16 +12,15 @@ from app.domain.outbound import PaymentStatus
 from app.domain.payments import RefundStatus
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.base import PaymentProvider, ProviderPayment
-from app.models.orders import Order, Payment, Refund
+from app.models.orders import Payment, Refund
 from app.services import orders
 from app.services.jobs import JobQueue
-from app.services.orders import announce_order
 from app.services.payment_sync import (
     PaymentMismatch,
     UnknownPayment,
+    after_commit,
     apply_report,
     check_matches,
-    give_back_surplus,
     issue_refund,
     record_refund,
     refresh,
@@ -45,7 +44,7 @@ async def on_payment_event(
     view = await _read(provider, payment_id)
     payment = await _ours(provider.name, view)
     applied = await apply_report(payment=payment, view=view, now=now)
-    await _after(applied.payment, provider, now, jobs, changed=applied.changed)
+    await after_commit(applied.payment, provider, now, jobs, changed=applied.changed)
     return applied.payment
 
 
@@ -67,7 +66,7 @@ async def on_refund_event(
     if ours is not None:
         await record_refund(answer, ours)
     payment = await refresh(payment=payment, provider=provider, now=now)
-    await _after(payment, provider, now, jobs, changed=True)
+    await after_commit(payment, provider, now, jobs, changed=True)
     return payment
 
 
@@ -99,29 +98,20 @@ async def _ours(provider: str, view: ProviderPayment) -> Payment:
     raise UnknownPayment(f"payment {view.id} is not one of ours")
 
 
-async def _after(
-    payment: Payment, provider: PaymentProvider, now: datetime, jobs: JobQueue, *, changed: bool
-) -> None:
-    """After commit: give back surplus money, and wake delivery of what was written."""
-    await give_back_surplus(payment=payment, provider=provider, now=now)
-    if changed or payment.surplus:
-        await announce_order(jobs, await Order.get(id=payment.order_id))
-
-
 async def expire_after_last_look(
-    *, order_id: int, providers: list[PaymentProvider], now: datetime
+    *, order_id: int, providers: list[PaymentProvider], now: datetime, jobs: JobQueue
 ) -> bool:
     """Cancel an overdue unpaid order, after re-reading its unfinished payments: money that
     arrived a moment ago (its notification still on the way) pays the order instead of being
     refunded. True if this call cancelled it."""
     if not await orders.is_overdue(order_id=order_id, now=now):
         return False
-    await _refresh_unfinished(order_id, providers, now)
+    await _refresh_unfinished(order_id, providers, now, jobs)
     return await orders.expire_order(order_id=order_id, now=now)
 
 
 async def _refresh_unfinished(
-    order_id: int, providers: list[PaymentProvider], now: datetime
+    order_id: int, providers: list[PaymentProvider], now: datetime, jobs: JobQueue
 ) -> None:
     by_name = {p.name: p for p in providers}
     unfinished = await Payment.filter(
@@ -130,13 +120,23 @@ async def _refresh_unfinished(
         provider_payment_id__not_isnull=True,
     )
     for payment in unfinished:
-        provider = by_name.get(payment.provider)
-        if provider is None:
-            continue
-        try:
-            await refresh(payment=payment, provider=provider, now=now)
-        except (RetryableError, RejectedError, PaymentMismatch) as error:
-            log.warning("payment.refresh_failed", payment=payment.guid, error=str(error))
+        if (provider := by_name.get(payment.provider)) is not None:
+            await _recheck(payment, provider, now, jobs)
+
+
+async def _recheck(
+    payment: Payment, provider: PaymentProvider, now: datetime, jobs: JobQueue
+) -> bool:
+    """Read one payment back from its provider and apply it; True if it changed. A failure is
+    logged and left for the next pass."""
+    try:
+        view = await _read(provider, payment.provider_payment_id or "")
+        applied = await apply_report(payment=payment, view=view, now=now)
+        await after_commit(applied.payment, provider, now, jobs, changed=applied.changed)
+    except (RetryableError, UnknownPayment, PaymentMismatch) as error:
+        log.warning("payment.recheck_failed", payment=payment.guid, error=str(error))
+        return False
+    return applied.changed
 
 
 async def poll(
@@ -169,14 +169,7 @@ async def _poll_payments(
 
     async def one(payment: Payment) -> bool:
         async with gate:
-            try:
-                view = await _read(provider, payment.provider_payment_id or "")
-                applied = await apply_report(payment=payment, view=view, now=now)
-                await _after(applied.payment, provider, now, jobs, changed=applied.changed)
-            except (RetryableError, UnknownPayment, PaymentMismatch) as error:
-                log.warning("payment.poll_failed", payment=payment.guid, error=str(error))
-                return False
-            return applied.changed
+            return await _recheck(payment, provider, now, jobs)
 
     changed = sum(await asyncio.gather(*[one(p) for p in rows]))
     if changed:

@@ -16,8 +16,8 @@ from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.base import PaymentProvider, PaymentRequest
 from app.models.orders import Order, Payment
 from app.services.jobs import JobQueue
-from app.services.orders import announce_order, check_idempotency_key, expire_order, find_order
-from app.services.payment_sync import apply_report, give_back_surplus
+from app.services.orders import check_idempotency_key, expire_order, find_order
+from app.services.payment_sync import after_commit, apply_report
 from app.services.receipts import receipt_for
 
 log = structlog.get_logger(__name__)
@@ -54,8 +54,8 @@ async def pay_order(
         payment = await _new_payment(order, key, provider.name)
     if payment.provider_payment_id is None and payment.status is PaymentStatus.PENDING:
         payment = await _ask_provider(payment, order, provider, return_url, card_number, now)
-    await give_back_surplus(payment=payment, provider=provider, now=now)
-    await announce_order(jobs, order)
+    changed = payment.status is not PaymentStatus.PENDING  # a pending payment wrote no event
+    await after_commit(payment, provider, now, jobs, changed=changed)
     return PaymentOutcome(await Order.get(id=order.id), await Payment.get(id=payment.id))
 
 

@@ -23,7 +23,10 @@ async def expire_order(ctx: dict[str, Any], order_id: int) -> bool:
     """Cancel one order whose payment time is over (enqueued for its deadline); its payments
     are re-read first, so money that has just arrived still pays it."""
     return await payment_watch.expire_after_last_look(
-        order_id=order_id, providers=ctx["payment_providers"].polled(), now=datetime.now(UTC)
+        order_id=order_id,
+        providers=ctx["payment_providers"].polled(),
+        now=datetime.now(UTC),
+        jobs=NoQueue(),  # the per-second outbox sweeps deliver what changed
     )
 
 

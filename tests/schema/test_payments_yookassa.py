@@ -26,6 +26,7 @@ from app.main import create_app
 from app.models.orders import Order, OrderStatusChange, Payment, Refund
 from app.models.outbox import OutboxEvent
 from app.services import orders, payment_watch
+from app.services.jobs import NoQueue
 from app.services.payments import payment_request
 from app.services.receipts import receipt_for
 from app.settings import Settings
@@ -424,7 +425,7 @@ async def test_money_whose_notification_is_late_pays_the_order_instead_of_expiri
 
     try:
         expired = await payment_watch.expire_after_last_look(
-            order_id=order.id, providers=providers.polled(), now=shop.clock.now
+            order_id=order.id, providers=providers.polled(), now=shop.clock.now, jobs=NoQueue()
         )
     finally:
         await providers.aclose()
