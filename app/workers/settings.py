@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from arq import cron, func
+from arq import cron
 from arq.worker import Worker
 
 from app.db import close_db, init_db
@@ -88,8 +88,7 @@ def build_delivery_worker(settings: Settings, target: Target, *, redis_url: str)
 
     lanes = settings.onec_lanes if target is Target.ONEC else settings.retailcrm_lanes
     return Worker(
-        # no kept result: the same aggregate's job id can be queued again once it is done
-        functions=[func(deliver_outbox, keep_result=0)],
+        functions=[deliver_outbox],
         # the sweep of this system lives here, beside the pause it must respect
         cron_jobs=[
             cron(
@@ -97,9 +96,12 @@ def build_delivery_worker(settings: Settings, target: Target, *, redis_url: str)
                 name=f"sweep_outbox_{target.value}",
                 second=EVERY_SECOND,
                 run_at_startup=True,
-                keep_result=0,
             )
         ],
+        # No result is ever kept, not even for a job arq finds "expired" (its data lost with a
+        # flushed redis): a kept result would refuse the aggregate's job id for an hour, and
+        # the sweep could not wake it.
+        keep_result=0,
         queue_name=delivery_queue(target),
         redis_settings=arq_settings(redis_url),
         on_startup=on_startup,
