@@ -7,7 +7,6 @@ system (RetailCRM allows 10 calls/s) never delays the other.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,13 +130,24 @@ class WorkerGroup:
         await asyncio.gather(*self.tasks)
 
     async def close(self) -> None:
+        """Cut off the jobs in flight, then close every worker's redis pool and clients."""
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         for worker in self.workers:
-            # arq re-raises the cancellation of a job it cut off; close the others regardless
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker.close()
+            await _close_worker(worker)
+
+
+async def _close_worker(worker: Worker) -> None:
+    # `Worker.close` gathers the jobs it has just cancelled without `return_exceptions`: one
+    # job cut off mid-await re-raises its cancellation there, and the shutdown hook and the
+    # redis pool after it are skipped (their sockets are left to the garbage collector). Cancel
+    # and collect the jobs here first, so `close` finds none and runs to the end.
+    for job in worker.tasks.values():
+        job.cancel()
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    worker.tasks.clear()
+    await worker.close()
 
 
 def build_workers(settings: Settings, *, redis_url: str) -> WorkerGroup:

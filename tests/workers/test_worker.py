@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import uuid
+from typing import Any
+
 from arq import create_pool
+from arq.worker import Worker, func
 from redis.asyncio import Redis
 
 from app.domain.outbox import Target
@@ -10,7 +16,7 @@ from app.redis_setup import arq_settings
 from app.services.outbox import delivery_queue
 from app.settings import Settings
 from app.workers.jobs import HEARTBEAT_KEY
-from app.workers.settings import build_delivery_worker, build_worker
+from app.workers.settings import WorkerGroup, build_delivery_worker, build_worker
 
 
 async def test_a_burst_run_records_a_heartbeat(db: str, settings: Settings, redis_url: str) -> None:
@@ -55,4 +61,51 @@ async def test_a_delivery_job_whose_data_redis_lost_does_not_block_its_aggregate
     finally:
         await pool.delete(f"arq:job:{job_id}", f"arq:result:{job_id}")
         await pool.zrem(queue, job_id)
+        await pool.aclose()
+
+
+async def test_closing_a_worker_with_a_job_in_flight_still_closes_its_pool_and_clients(
+    redis_url: str,
+) -> None:
+    """A job cut off by the close must not skip the shutdown hook or leave redis sockets to the
+    garbage collector (filterwarnings=error turns such a leak into a failure here). arq absorbs
+    a cancellation inside the job function; this one lands in arq's own bookkeeping around it,
+    as it does when the close comes while arq reads the job's data from redis."""
+    queue = f"test:cut-off:{uuid.uuid4().hex}"
+    in_bookkeeping, shut_down = asyncio.Event(), asyncio.Event()
+
+    async def quick(ctx: dict[str, Any]) -> None:
+        return None
+
+    async def after_job_end(ctx: dict[str, Any]) -> None:
+        in_bookkeeping.set()
+        await asyncio.sleep(3600)
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        shut_down.set()
+
+    worker = Worker(
+        functions=[func(quick, name="quick")],
+        queue_name=queue,
+        redis_settings=arq_settings(redis_url),
+        after_job_end=after_job_end,
+        on_shutdown=on_shutdown,
+        handle_signals=False,
+        poll_delay=0.01,
+        keep_result=0,
+    )
+    pool = await create_pool(arq_settings(redis_url))
+    try:
+        await pool.enqueue_job("quick", _queue_name=queue)
+        group = WorkerGroup([worker])
+        group.start()
+        await asyncio.wait_for(in_bookkeeping.wait(), 10)
+
+        await group.close()
+
+        assert shut_down.is_set()
+        assert worker._pool is None  # noqa: SLF001 - arq clears it once the pool is closed
+        gc.collect()
+    finally:
+        await pool.delete(queue)
         await pool.aclose()
