@@ -117,6 +117,11 @@ async def refresh_session(
     )
     if session.access_hash:
         await redis.delete(_ACCESS_KEY + session.access_hash)
+    # A revocation that landed after our swap may have read the old access token: look again
+    # now the new one is stored (`_revoke` reads after it marks, so one of the two sees it).
+    if await CustomerSession.filter(id=session.id, revoked_at__isnull=False).exists():
+        await redis.delete(_ACCESS_KEY + access_hash)
+        raise _invalid_refresh()
     access_expires = now + timedelta(minutes=settings.access_token_minutes)
     return Tokens(session.customer_id, access, access_expires, refresh, expires_at)
 
@@ -145,8 +150,14 @@ async def end_all_sessions(*, redis: Redis, customer_id: int, now: datetime) -> 
 async def _revoke(redis: Redis, sessions: list[CustomerSession], now: datetime) -> None:
     if not sessions:
         return
-    await CustomerSession.filter(id__in=[s.id for s in sessions]).update(revoked_at=now)
-    keys = [_ACCESS_KEY + s.access_hash for s in sessions if s.access_hash]
+    ids = [s.id for s in sessions]
+    await CustomerSession.filter(id__in=ids).update(revoked_at=now)
+    # The access tokens are read after the sessions are marked: a refresh racing us has either
+    # stored its new token by now, or will find the mark and withdraw the token itself.
+    hashes = await CustomerSession.filter(id__in=ids, access_hash__isnull=False).values_list(
+        "access_hash", flat=True
+    )
+    keys = [_ACCESS_KEY + str(h) for h in hashes if h]
     if keys:
         await redis.delete(*keys)
 

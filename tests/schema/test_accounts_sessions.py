@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
+from app.domain.errors import DomainError, ErrorCode
 from app.models.customers import Customer, CustomerSession
-from app.services.sessions import REUSE_GRACE
+from app.services.sessions import REUSE_GRACE, Device, end_all_sessions, refresh_session
+from app.settings import Settings
 from tests.conftest import Clock, graphql
 from tests.schema.account_flows import (
     LOGIN,
@@ -236,3 +240,47 @@ async def test_change_password_checks_the_current_one_and_ends_other_sessions(
     assert await me(client, here["accessToken"]) is None
     assert (await me(client, changed["tokens"]["accessToken"]))["email"] == EMAIL
     await _login(client, NEW_PASSWORD)
+
+
+class _RevokeWhileRefreshing:
+    """A redis whose next SET (the refresh storing its new access token) first lets a
+    "sign out everywhere" run: the revocation lands in the middle of the refresh."""
+
+    def __init__(self, redis: Redis, customer_id: int, now: datetime) -> None:
+        self._redis, self._customer_id, self._now = redis, customer_id, now
+        self.revoked = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._redis, name)
+
+    async def set(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.revoked:
+            self.revoked = True
+            await end_all_sessions(redis=self._redis, customer_id=self._customer_id, now=self._now)
+        return await self._redis.set(*args, **kwargs)
+
+
+async def test_signing_out_everywhere_during_a_refresh_leaves_no_token_alive(
+    client: httpx.AsyncClient, redis_url: str, settings: Settings, clock: Clock
+) -> None:
+    await sign_up(client, EMAIL)
+    tokens = await _login(client)
+    customer = await Customer.get(email=EMAIL)
+    redis = Redis.from_url(redis_url)
+    racing = _RevokeWhileRefreshing(redis, customer.id, clock.now)
+    try:
+        with pytest.raises(DomainError) as refused:
+            await refresh_session(
+                redis=cast(Redis, racing),
+                refresh_token=tokens["refreshToken"],
+                device=Device(),
+                now=clock.now,
+                settings=settings,
+            )
+        assert racing.revoked
+        assert refused.value.code is ErrorCode.INVALID_TOKEN
+        assert await redis.keys("vitrina:account:access:*") == []
+    finally:
+        await redis.aclose()
+    assert await me(client, tokens["accessToken"]) is None
+    assert (await _refresh(client, tokens["refreshToken"]))["errors"] == [SESSION_ENDED]
