@@ -39,9 +39,11 @@ class Settings(BaseSettings):
     max_tokens: int = 5000
     max_intake_batch: int = 20000
     payment_timeout_minutes: int = Field(default=15, description="unpaid orders cancel after")
-    payment_return_url: str = "http://127.0.0.1:8000/"
-    storefront_url: str = Field(
-        default="http://127.0.0.1:8000/", description="links in messages to customers"
+    payment_return_url: str | None = Field(
+        default=None, description="default: this service's own address (HOST:PORT)"
+    )
+    storefront_url: str | None = Field(
+        default=None, description="links in messages to customers; default: HOST:PORT"
     )
 
     # Payments: YooKassa when YOOKASSA_URL is set (`vitrina dev` aims it at a local simulator),
@@ -90,6 +92,7 @@ class Settings(BaseSettings):
     )
     onec_lanes: int = Field(default=8, description="aggregates delivered to 1C at once")
     retailcrm_lanes: int = Field(default=2, description="aggregates sent to RetailCRM at once")
+    notify_lanes: int = Field(default=2, description="customers messaged at once")
     outbox_max_attempts: int = 12
     outbox_backoff_base_seconds: float = 1.0
     outbox_backoff_cap_seconds: float = 600.0
@@ -107,6 +110,18 @@ class Settings(BaseSettings):
         if self.payment_provider:
             return self.payment_provider
         return "yookassa" if self.yookassa_url else "dummy"
+
+    @property
+    def resolved_payment_return_url(self) -> str:
+        return self.payment_return_url or self._own_url
+
+    @property
+    def resolved_storefront_url(self) -> str:
+        return self.storefront_url or self._own_url
+
+    @property
+    def _own_url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
 
     @property
     def resolved_database_url(self) -> str:

@@ -181,7 +181,7 @@ class CheckoutMutation:
                 idempotency_key=idempotency_key,
                 provider=ctx.payments,
                 now=ctx.now,
-                return_url=ctx.settings.payment_return_url,
+                return_url=ctx.settings.resolved_payment_return_url,
                 jobs=ctx.jobs,
                 card_number=card_number,
             )

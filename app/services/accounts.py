@@ -64,7 +64,7 @@ async def register(
     # Hashed before we know which case this is: both answers take the same time.
     password_hash = await hash_password(password, settings)
     if await Customer.exists(email=email, password_hash__isnull=False):
-        link = f"{settings.storefront_url}forgot-password"
+        link = f"{settings.resolved_storefront_url}forgot-password"
         event = await record_message(
             channel=MessageChannel.EMAIL,
             to=email,

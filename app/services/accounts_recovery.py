@@ -42,7 +42,7 @@ async def request_password_reset(
         to=email,
         template="password_reset",
         params={
-            "link": f"{settings.storefront_url}reset-password?token={token}",
+            "link": f"{settings.resolved_storefront_url}reset-password?token={token}",
             "minutes": str(settings.password_reset_minutes),
         },
         now=now,

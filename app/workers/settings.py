@@ -85,7 +85,11 @@ def build_delivery_worker(settings: Settings, target: Target, *, redis_url: str)
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await close_senders(ctx["senders"])
 
-    lanes = settings.onec_lanes if target is Target.ONEC else settings.retailcrm_lanes
+    lanes = {
+        Target.ONEC: settings.onec_lanes,
+        Target.RETAILCRM: settings.retailcrm_lanes,
+        Target.NOTIFY: settings.notify_lanes,
+    }[target]
     return Worker(
         functions=[deliver_outbox],
         # the sweep of this system lives here, beside the pause it must respect
