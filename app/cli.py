@@ -20,6 +20,10 @@ from app.logging import configure_logging
 from app.redis_setup import start_embedded_redis
 from app.settings import Settings
 
+# On the way out the workers stop taking jobs and let those in flight (a delivery, a payment
+# re-read) finish this long before cutting them off; a cut-off job is run again later.
+SHUTDOWN_GRACE_SECONDS = 10.0
+
 
 @asynccontextmanager
 async def redis_url_for(settings: Settings) -> AsyncIterator[str]:
@@ -61,7 +65,7 @@ async def cmd_dev(settings: Settings) -> None:
             try:
                 await _serve(wired, redis_url, manage_db=False)
             finally:
-                await workers.close()
+                await workers.close(grace=SHUTDOWN_GRACE_SECONDS)
     finally:
         await close_db()
 
@@ -169,7 +173,7 @@ async def cmd_worker(settings: Settings) -> None:
             try:
                 await workers.run()
             finally:
-                await workers.close()
+                await workers.close(grace=SHUTDOWN_GRACE_SECONDS)
     finally:
         await close_db()
 

@@ -365,26 +365,12 @@ async def run(url: str, orders: int, crm_rps: float, budget: float) -> None:
         await check(onec, crm, 2 * orders, crm_rps)
     finally:
         if workers is not None:
-            await close_workers(workers)
+            await workers.close(grace=10.0)
         await jobs.aclose()
         await onec_server.stop()
         await crm_server.stop()
         await close_db()
         await flush_redis()
-
-
-async def close_workers(workers: WorkerGroup, grace: float = 10.0) -> None:
-    """Let the jobs in flight finish, then close. `WorkerGroup.close` cancels them, and a
-    cancelled job makes it raise CancelledError before the workers after it are closed (their
-    jobs would go on against a dropped database)."""
-    for worker in workers.workers:
-        worker.allow_pick_jobs = False
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(
-        not task.done() for worker in workers.workers for task in worker.tasks.values()
-    ):
-        await asyncio.sleep(POLL)
-    await workers.close()
 
 
 async def check(onec: OneCSimulator, crm: RetailCrmSimulator, placed: int, rps: float) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -41,6 +44,27 @@ TABLES = [
     "warehouse",
     "integration_token",
 ]
+
+
+STALL_REPORT_SECONDS = 240  # pytest-timeout ends the run at 300 s (pyproject.toml)
+
+
+def _print_tasks() -> None:
+    print(
+        f"\n=== a test is still running after {STALL_REPORT_SECONDS} s; its tasks:", file=sys.stderr
+    )
+    for task in asyncio.all_tasks():
+        stack = io.StringIO()
+        task.print_stack(limit=15, file=stack)
+        print(stack.getvalue(), file=sys.stderr)
+
+
+@pytest.fixture(autouse=True)
+async def _report_a_stall() -> AsyncIterator[None]:
+    """pytest-timeout prints threads, which show an idle event loop; this prints the awaits."""
+    report = asyncio.get_running_loop().call_later(STALL_REPORT_SECONDS, _print_tasks)
+    yield
+    report.cancel()
 
 
 @pytest.fixture(scope="session")

@@ -133,8 +133,17 @@ class WorkerGroup:
         self.start()
         await asyncio.gather(*self.tasks)
 
-    async def close(self) -> None:
-        """Cut off the jobs in flight, then close every worker's redis pool and clients."""
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop taking jobs, give those in flight `grace` seconds to finish, cut off the rest,
+        then close every worker's redis pool and clients."""
+        for worker in self.workers:
+            worker.allow_pick_jobs = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while running := [t for w in self.workers for t in w.tasks.values() if not t.done()]:
+            if (left := deadline - loop.time()) <= 0:
+                break
+            await asyncio.wait(running, timeout=left)
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

@@ -32,11 +32,15 @@ class Stack:
         self.workers = build_workers(self.settings, redis_url=self.redis_url)
         self.workers.start()
 
+    async def stop_worker(self, grace: float = 10.0) -> None:
+        """Stop the workers as a deploy would: the jobs in flight finish first."""
+        if self.workers is not None:
+            await self.workers.close(grace=grace)
+        self.workers = None
+
     async def kill_worker(self) -> None:
         """Stop the workers the hard way: jobs in flight are cut off mid-delivery."""
-        if self.workers is not None:
-            await self.workers.close()
-        self.workers = None
+        await self.stop_worker(grace=0)
 
 
 def stack_settings(base: Settings, onec: LocalServer, crm: LocalServer) -> Settings:
@@ -73,4 +77,4 @@ async def running_stack(settings: Settings, redis_url: str) -> AsyncIterator[Sta
                 try:
                     yield stack
                 finally:
-                    await stack.kill_worker()
+                    await stack.stop_worker()

@@ -204,11 +204,15 @@ async def test_redis_flushed_in_the_middle_loses_nothing(stack: Stack, burst: in
     await _assert_exactly_once_in_order(stack, guids)
 
 
+# A worker killed mid-job drops what its jobs held (arq finishes a cut-off job's bookkeeping in
+# a task of its own, which the pool closes under), as a crashed process would.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_a_worker_killed_mid_delivery_and_restarted_loses_nothing(
     stack: Stack, burst: int
 ) -> None:
     stack.onec.slow(0.02)  # keep deliveries in flight when the worker dies
-    await stack.kill_worker()
+    await stack.stop_worker()
     guids = await _burst(burst)
     await stack.start_worker()
     deadline = time.monotonic() + 90
@@ -216,7 +220,8 @@ async def test_a_worker_killed_mid_delivery_and_restarted_loses_nothing(
         assert time.monotonic() < deadline, "half the burst not delivered within 90 s"
         await asyncio.sleep(0.05)
     await stack.kill_worker()  # cut off mid-delivery
-    gc.collect()  # a socket the kill left open would be reported here, not in a later test
+    await asyncio.sleep(0.5)  # arq's orphaned bookkeeping fails on the closed pool meanwhile
+    gc.collect()  # the dropped sockets are reported here, not in a later test
     stack.onec.slow(0)
     await stack.start_worker()
     await _all_delivered(90)

@@ -109,3 +109,37 @@ async def test_closing_a_worker_with_a_job_in_flight_still_closes_its_pool_and_c
     finally:
         await pool.delete(queue)
         await pool.aclose()
+
+
+async def test_closing_with_grace_lets_the_job_in_flight_finish(redis_url: str) -> None:
+    queue = f"test:graceful:{uuid.uuid4().hex}"
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def delivery(ctx: dict[str, Any]) -> None:
+        started.set()
+        await asyncio.sleep(0.3)
+        finished.set()
+
+    worker = Worker(
+        functions=[func(delivery, name="delivery")],
+        queue_name=queue,
+        redis_settings=arq_settings(redis_url),
+        handle_signals=False,
+        poll_delay=0.01,
+        keep_result=0,
+    )
+    pool = await create_pool(arq_settings(redis_url))
+    try:
+        await pool.enqueue_job("delivery", _queue_name=queue)
+        group = WorkerGroup([worker])
+        group.start()
+        await asyncio.wait_for(started.wait(), 10)
+
+        await group.close(grace=10)
+
+        assert finished.is_set()
+        assert await pool.zcard(queue) == 0  # done, not left to be run again
+        assert worker._pool is None  # noqa: SLF001 - arq clears it once the pool is closed
+    finally:
+        await pool.delete(queue)
+        await pool.aclose()
