@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -170,9 +171,20 @@ async def cmd_worker(settings: Settings) -> None:
     try:
         async with redis_url_for(settings) as redis_url:
             workers = build_workers(settings, redis_url=redis_url)
+            running = asyncio.ensure_future(workers.run())
+            # A stop (SIGTERM from systemd, docker, k8s) or Ctrl-C ends the loops that take
+            # jobs; the jobs in flight get their grace below.
+            loop = asyncio.get_running_loop()
+            for stop in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(stop, running.cancel)
             try:
-                await workers.run()
+                await running
+            except asyncio.CancelledError:
+                if not running.cancelled():
+                    raise
             finally:
+                for stop in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(stop)
                 await workers.close(grace=SHUTDOWN_GRACE_SECONDS)
     finally:
         await close_db()

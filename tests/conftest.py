@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
+import shutil
+import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -65,6 +68,34 @@ async def _report_a_stall() -> AsyncIterator[None]:
     report = asyncio.get_running_loop().call_later(STALL_REPORT_SECONDS, _print_tasks)
     yield
     report.cancel()
+
+
+def cli_env(data_dir: Path) -> dict[str, str]:
+    """The environment of a `vitrina` process on its own data directory (embedded defaults)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    return {**env, "DATA_DIR": str(data_dir)}
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file `vitrina migrate` made, once per session (it takes seconds of CPU)."""
+    data_dir = tmp_path_factory.mktemp("migrated")
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "migrate"],
+        env=cli_env(data_dir),
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return data_dir / "vitrina.sqlite3"
+
+
+def copy_sqlite(source: Path, data_dir: Path) -> None:
+    """Give a `vitrina` process in `data_dir` its own copy of a prepared database."""
+    for suffix in ("", "-wal", "-shm"):
+        if (file := source.with_name(source.name + suffix)).exists():
+            shutil.copy(file, data_dir / file.name)
 
 
 @pytest.fixture(scope="session")

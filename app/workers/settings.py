@@ -44,7 +44,9 @@ def build_worker(
             await init_db(settings.resolved_database_url)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        await ctx["payment_providers"].aclose()
+        # a worker stopped while it was starting may not have run on_startup
+        if (providers := ctx.get("payment_providers")) is not None:
+            await providers.aclose()
         if manage_db:
             await close_db()
 
@@ -83,7 +85,8 @@ def build_delivery_worker(settings: Settings, target: Target, *, redis_url: str)
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        await close_senders(ctx["senders"])
+        if (senders := ctx.get("senders")) is not None:  # None: stopped while starting
+            await close_senders(senders)
 
     lanes = {
         Target.ONEC: settings.onec_lanes,
