@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli_env, copy_sqlite
 
 DEAD = "0b5f3c1e-0000-4000-8000-00000000dead"
 PENDING = "0b5f3c1e-0000-4000-8000-0000000000aa"
@@ -38,29 +41,36 @@ asyncio.run(seed())
 """
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    return {**env, "DATA_DIR": str(tmp_path)}
-
-
 def _vitrina(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app", *args], env=env, text=True, capture_output=True, timeout=120
     )
 
 
-def _seeded(tmp_path: Path) -> dict[str, str]:
-    env = _env(tmp_path)
-    assert _vitrina("migrate", env=env).returncode == 0
+@pytest.fixture(scope="module")
+def seeded_sqlite(migrated_sqlite: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One dead and one pending event in a migrated database, made once for these tests."""
+    data_dir = tmp_path_factory.mktemp("outbox-seeded")
+    copy_sqlite(migrated_sqlite, data_dir)
     seeded = subprocess.run(
-        [sys.executable, "-c", SEED], env=env, text=True, capture_output=True, timeout=60
+        [sys.executable, "-c", SEED],
+        env=cli_env(data_dir),
+        text=True,
+        capture_output=True,
+        timeout=60,
     )
     assert seeded.returncode == 0, seeded.stderr
-    return env
+    return data_dir / migrated_sqlite.name
 
 
-def test_list_shows_counts_per_system_then_the_dead_letters(tmp_path: Path) -> None:
-    env = _seeded(tmp_path)
+@pytest.fixture
+def env(seeded_sqlite: Path, tmp_path: Path) -> dict[str, str]:
+    """An operator's data directory holding its own copy of the seeded database."""
+    copy_sqlite(seeded_sqlite, tmp_path)
+    return cli_env(tmp_path)
+
+
+def test_list_shows_counts_per_system_then_the_dead_letters(env: dict[str, str]) -> None:
     listed = _vitrina("outbox", "list", env=env)
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
@@ -74,8 +84,7 @@ def test_list_shows_counts_per_system_then_the_dead_letters(tmp_path: Path) -> N
     assert PENDING not in listed.stdout
 
 
-def test_list_filters_by_state_and_system_and_checks_the_limit(tmp_path: Path) -> None:
-    env = _seeded(tmp_path)
+def test_list_filters_by_state_and_system_and_checks_the_limit(env: dict[str, str]) -> None:
     pending = _vitrina("outbox", "list", "--state", "pending", "--target", "retailcrm", env=env)
     assert pending.returncode == 0, pending.stderr
     assert PENDING in pending.stdout and DEAD not in pending.stdout
@@ -88,8 +97,7 @@ def test_list_filters_by_state_and_system_and_checks_the_limit(tmp_path: Path) -
     assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
 
 
-def test_replay_by_id_makes_the_dead_letter_pending_again(tmp_path: Path) -> None:
-    env = _seeded(tmp_path)
+def test_replay_by_id_makes_the_dead_letter_pending_again(env: dict[str, str]) -> None:
     replayed = _vitrina("outbox", "replay", DEAD, "no-such-event", env=env)
     assert replayed.returncode == 0, replayed.stderr
     assert replayed.stdout.startswith("replayed 1 dead event(s)")
@@ -100,8 +108,7 @@ def test_replay_by_id_makes_the_dead_letter_pending_again(tmp_path: Path) -> Non
     assert again.returncode == 0 and again.stdout.startswith("replayed 0 dead event(s)")
 
 
-def test_replay_needs_ids_or_all_but_not_both(tmp_path: Path) -> None:
-    env = _seeded(tmp_path)
+def test_replay_needs_ids_or_all_but_not_both(env: dict[str, str]) -> None:
     neither = _vitrina("outbox", "replay", env=env)
     assert neither.returncode == 1 and "at least one event id" in neither.stderr
     both = _vitrina("outbox", "replay", DEAD, "--all", env=env)
