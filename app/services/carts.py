@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from app.domain.allocation import WarehouseInfo, insufficient_stock, rank_warehouses
@@ -65,19 +66,17 @@ def ranked_for(infos: dict[int, WarehouseInfo], pickup_id: int | None) -> list[i
 
 async def bought_by_shopper(variant_id: int, cart: Cart) -> int:
     """Units of a variant in this shopper's live orders: by cart, account, e-mail or phone."""
-    lines = OrderLine.filter(variant_id=variant_id).exclude(order__status=OrderStatus.CANCELLED)
-    who = [lines.filter(order__cart_id=cart.id)]
+    who = Q(order__cart_id=cart.id)
     if cart.customer_id is not None:  # signed in: every order of the account, whatever contact
-        who.append(lines.filter(order__cart__customer_id=cart.customer_id))
+        who |= Q(order__cart__customer_id=cart.customer_id)
     if cart.email:
-        who.append(lines.filter(order__email=cart.email))
+        who |= Q(order__email=cart.email)
     if cart.phone:
-        who.append(lines.filter(order__phone=cart.phone))
-    seen: dict[int, int] = {}
-    for query in who:
-        for line_id, qty in await query.values_list("id", "quantity"):
-            seen[line_id] = qty
-    return sum(seen.values())
+        who |= Q(order__phone=cart.phone)
+    lines = OrderLine.filter(who, variant_id=variant_id).exclude(
+        order__status=OrderStatus.CANCELLED
+    )
+    return sum(quantity for (quantity,) in await lines.values_list("quantity"))
 
 
 async def set_line(*, cart_token: str, variant_guid: str, quantity: int, now: datetime) -> Cart:
@@ -119,7 +118,9 @@ async def _change_line(
         check_on_sale(variant, now, path)
         collection = variant.product.collection
         limit = collection.purchase_limit if collection else None
-        check_purchase_limit(limit, await bought_by_shopper(variant.id, cart), quantity, path)
+        if limit is not None:
+            bought = await bought_by_shopper(variant.id, cart)
+            check_purchase_limit(limit, bought, quantity, path)
         if line is None:
             line = await CartLine.create(cart_id=cart.id, variant_id=variant.id, quantity=quantity)
         else:

@@ -162,11 +162,14 @@ async def _record_placed(order: Order, cart: Cart, now: datetime) -> None:
     if changed:
         # RetailCRM gets the customer with the order (it refuses orders of unknown customers,
         # and a separate event would cost a refused create and an edit per order at 10 calls/s).
-        record = customer_record(customer)
         await record_event(
-            kind=EventKind.CUSTOMER_UPSERTED, record=record, now=now, targets=(Target.ONEC,)
+            kind=EventKind.CUSTOMER_UPSERTED,
+            record=customer_record(customer),
+            now=now,
+            targets=(Target.ONEC,),
         )
-    await record_event(kind=EventKind.ORDER_PLACED, record=await order_record(order), now=now)
+    placed = await order_record(order, customer)
+    await record_event(kind=EventKind.ORDER_PLACED, record=placed, now=now)
 
 
 def _line_path(lines: Sequence[CartLine], line: CartLine) -> tuple[str | int, ...]:
@@ -209,8 +212,9 @@ async def _order_line(
     # Counted after the stock row is locked: concurrent orders of this variant queue here.
     collection = variant.product.collection
     limit = collection.purchase_limit if collection else None
-    bought = await bought_by_shopper(variant.id, cart)
-    check_purchase_limit(limit, bought - line.quantity, line.quantity, path)
+    if limit is not None:
+        bought = await bought_by_shopper(variant.id, cart)
+        check_purchase_limit(limit, bought - line.quantity, line.quantity, path)
 
 
 async def _adopt_holds(

@@ -89,7 +89,7 @@ def customer_record(customer: Customer) -> CustomerRecord:
     )
 
 
-async def order_record(order: Order) -> OrderRecord:
+async def order_record(order: Order, customer: Customer) -> OrderRecord:
     """The order as 1C and RetailCRM see it: one line per warehouse a line is served from."""
     lines = (
         await OrderLine.filter(order_id=order.id)
@@ -99,8 +99,9 @@ async def order_record(order: Order) -> OrderRecord:
     reservations = await Reservation.filter(
         order_line__order_id=order.id, state__not=ReservationState.RELEASED
     ).prefetch_related("warehouse")
-    customer = await Customer.get(id=order.customer_id)
-    pickup = await Warehouse.get_or_none(id=order.pickup_warehouse_id or 0)
+    pickup = None
+    if order.pickup_warehouse_id is not None:
+        pickup = await Warehouse.get_or_none(id=order.pickup_warehouse_id)
     return OrderRecord(
         guid=order.guid,
         number=order.number,
