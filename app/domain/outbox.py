@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class Target(StrEnum):
@@ -66,3 +67,16 @@ def aggregate_key(
     if kind is EventKind.CUSTOMER_MESSAGE:
         return f"message:{message_guid}"
     return f"order:{order_guid}"
+
+
+SENT = "[sent]"
+
+
+def kept_after_delivery(kind: EventKind, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """What a delivered event keeps of its payload, or None to keep it whole. A message to a
+    customer carries a live secret (a sign-up code, a reset link): once sent, the row keeps who
+    got which template, not the secret."""
+    if kind is not EventKind.CUSTOMER_MESSAGE:
+        return None
+    params = payload.get("params", {})
+    return {**payload, "params": dict.fromkeys(params, SENT)}

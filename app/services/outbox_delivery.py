@@ -24,7 +24,7 @@ from app.domain.outbound_json import (
     order_status_from_json,
     payment_from_json,
 )
-from app.domain.outbox import EventKind, EventState, RetryPolicy, Target
+from app.domain.outbox import EventKind, EventState, RetryPolicy, Target, kept_after_delivery
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.onec.mapping import OrderRegistration
 from app.models.outbox import OutboxEvent
@@ -126,8 +126,13 @@ async def _attempt(
     except RejectedError as error:
         await _park(event, attempts, str(error), error.status, error.body)
         return False, None
+    kept = kept_after_delivery(event.kind, event.payload)
     await OutboxEvent.filter(id=event.id, state=EventState.PENDING).update(
-        state=EventState.DELIVERED, attempts=attempts, delivered_at=now, last_error=""
+        state=EventState.DELIVERED,
+        attempts=attempts,
+        delivered_at=now,
+        last_error="",
+        **({} if kept is None else {"payload": kept}),
     )
     return True, None
 

@@ -9,7 +9,7 @@ import httpx
 from structlog.testing import capture_logs
 
 from app.domain.outbound import CustomerMessageRecord, MessageChannel
-from app.domain.outbox import EventKind, EventState, RetryPolicy, Target
+from app.domain.outbox import SENT, EventKind, EventState, RetryPolicy, Target
 from app.integrations.errors import RetryableError
 from app.integrations.notify.log import LoggingNotifier
 from app.models.outbox import OutboxEvent
@@ -60,7 +60,10 @@ async def test_the_logging_notifier_delivers_a_message_once(db: str) -> None:
     [logged] = [entry for entry in logs if entry["event"] == "customer.message"]
     assert logged["channel"] == "email" and logged["to"] == "anna@example.com"
     assert logged["link"] == "http://shop/reset-password?token=t"
-    assert (await OutboxEvent.get(id=event.id)).state is EventState.DELIVERED
+    row = await OutboxEvent.get(id=event.id)
+    assert row.state is EventState.DELIVERED
+    assert row.payload["params"] == {"link": SENT}  # the reset link does not outlive its sending
+    assert row.payload["to"] == "anna@example.com" and row.payload["template"] == "password_reset"
     again = await deliver_aggregate(
         target=Target.NOTIFY,
         aggregate=event.aggregate,
@@ -91,6 +94,7 @@ async def test_a_failing_sender_is_retried_later_and_no_sender_keeps_it_pending(
     )
     row = await OutboxEvent.get(id=event.id)
     assert (row.state, row.attempts, row.last_error) == (EventState.PENDING, 1, "smtp is down")
+    assert row.payload == event.payload  # kept whole until it is sent
     assert failed.retry_at is not None and failed.retry_at > NOW
     assert row.next_attempt_at == failed.retry_at
 
@@ -113,4 +117,5 @@ async def test_the_notify_worker_delivers_a_sign_up_code(
     assert await deliver_outbox(ctx, Target.NOTIFY.value, event.aggregate) == 0  # once
     delivered = await OutboxEvent.get(id=event.id)
     assert (delivered.state, delivered.attempts) == (EventState.DELIVERED, 1)
+    assert set(delivered.payload["params"].values()) == {SENT}  # the code is gone
     assert [m.template for m in senders.notify.sent] == ["signup_code"]
