@@ -1,13 +1,16 @@
-"""The arq worker runs against real redis and records its heartbeat."""
+"""The arq workers against real redis: heartbeat, lost job data, and how a group closes."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from arq import create_pool
+from arq import ArqRedis, create_pool
+from arq.typing import WorkerCoroutine
 from arq.worker import Worker, func
 from redis.asyncio import Redis
 
@@ -64,6 +67,36 @@ async def test_a_delivery_job_whose_data_redis_lost_does_not_block_its_aggregate
         await pool.aclose()
 
 
+@asynccontextmanager
+async def _one_job_running(
+    redis_url: str,
+    job: WorkerCoroutine,
+    started: asyncio.Event,
+    **hooks: Any,
+) -> AsyncIterator[tuple[WorkerGroup, Worker, ArqRedis, str]]:
+    """A worker group of one worker, on a queue of its own, once its single job has started."""
+    queue = f"test:close:{uuid.uuid4().hex}"
+    worker = Worker(
+        functions=[func(job, name="job")],
+        queue_name=queue,
+        redis_settings=arq_settings(redis_url),
+        handle_signals=False,
+        poll_delay=0.01,
+        keep_result=0,
+        **hooks,
+    )
+    pool = await create_pool(arq_settings(redis_url))
+    try:
+        await pool.enqueue_job("job", _queue_name=queue)
+        group = WorkerGroup([worker])
+        group.start()
+        await asyncio.wait_for(started.wait(), 10)
+        yield group, worker, pool, queue
+    finally:
+        await pool.delete(queue)
+        await pool.aclose()
+
+
 async def test_closing_a_worker_with_a_job_in_flight_still_closes_its_pool_and_clients(
     redis_url: str,
 ) -> None:
@@ -71,7 +104,6 @@ async def test_closing_a_worker_with_a_job_in_flight_still_closes_its_pool_and_c
     garbage collector (filterwarnings=error turns such a leak into a failure here). arq absorbs
     a cancellation inside the job function; this one lands in arq's own bookkeeping around it,
     as it does when the close comes while arq reads the job's data from redis."""
-    queue = f"test:cut-off:{uuid.uuid4().hex}"
     in_bookkeeping, shut_down = asyncio.Event(), asyncio.Event()
 
     async def quick(ctx: dict[str, Any]) -> None:
@@ -84,35 +116,16 @@ async def test_closing_a_worker_with_a_job_in_flight_still_closes_its_pool_and_c
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         shut_down.set()
 
-    worker = Worker(
-        functions=[func(quick, name="quick")],
-        queue_name=queue,
-        redis_settings=arq_settings(redis_url),
-        after_job_end=after_job_end,
-        on_shutdown=on_shutdown,
-        handle_signals=False,
-        poll_delay=0.01,
-        keep_result=0,
-    )
-    pool = await create_pool(arq_settings(redis_url))
-    try:
-        await pool.enqueue_job("quick", _queue_name=queue)
-        group = WorkerGroup([worker])
-        group.start()
-        await asyncio.wait_for(in_bookkeeping.wait(), 10)
-
+    hooks = {"after_job_end": after_job_end, "on_shutdown": on_shutdown}
+    async with _one_job_running(redis_url, quick, in_bookkeeping, **hooks) as (group, worker, *_):
         await group.close()
 
         assert shut_down.is_set()
         assert worker._pool is None  # noqa: SLF001 - arq clears it once the pool is closed
         gc.collect()
-    finally:
-        await pool.delete(queue)
-        await pool.aclose()
 
 
 async def test_closing_with_grace_lets_the_job_in_flight_finish(redis_url: str) -> None:
-    queue = f"test:graceful:{uuid.uuid4().hex}"
     started, finished = asyncio.Event(), asyncio.Event()
 
     async def delivery(ctx: dict[str, Any]) -> None:
@@ -120,26 +133,9 @@ async def test_closing_with_grace_lets_the_job_in_flight_finish(redis_url: str) 
         await asyncio.sleep(0.3)
         finished.set()
 
-    worker = Worker(
-        functions=[func(delivery, name="delivery")],
-        queue_name=queue,
-        redis_settings=arq_settings(redis_url),
-        handle_signals=False,
-        poll_delay=0.01,
-        keep_result=0,
-    )
-    pool = await create_pool(arq_settings(redis_url))
-    try:
-        await pool.enqueue_job("delivery", _queue_name=queue)
-        group = WorkerGroup([worker])
-        group.start()
-        await asyncio.wait_for(started.wait(), 10)
-
+    async with _one_job_running(redis_url, delivery, started) as (group, worker, pool, queue):
         await group.close(grace=10)
 
         assert finished.is_set()
         assert await pool.zcard(queue) == 0  # done, not left to be run again
         assert worker._pool is None  # noqa: SLF001 - arq clears it once the pool is closed
-    finally:
-        await pool.delete(queue)
-        await pool.aclose()
