@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,14 +11,13 @@ from pathlib import Path
 import httpx
 
 from app.redis_setup import free_port
-from tests.conftest import copy_sqlite
+from tests.conftest import cli_env, copy_sqlite
 
 CATALOG = "{ products(first: 100) { totalCount } shops { id } collections { slug } }"
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    return {**env, "DATA_DIR": str(tmp_path), **extra}
+    return {**cli_env(tmp_path), **extra}
 
 
 def _vitrina(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

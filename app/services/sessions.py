@@ -112,14 +112,14 @@ async def refresh_session(
     if not won:
         raise _invalid_refresh()
     access, access_hash = await _grant_access(redis, session.customer_id, session.id, settings)
-    await CustomerSession.filter(id=session.id, refresh_hash=refresh_hash).update(
-        access_hash=access_hash
-    )
     if session.access_hash:
         await redis.delete(_ACCESS_KEY + session.access_hash)
-    # A revocation that landed after our swap may have read the old access token: look again
-    # now the new one is stored (`_revoke` reads after it marks, so one of the two sees it).
-    if await CustomerSession.filter(id=session.id, revoked_at__isnull=False).exists():
+    # Stored only if no revocation has marked the session since our swap: `_revoke` reads the
+    # tokens after it marks, so either it sees this one or this update sees its mark.
+    stored = await CustomerSession.filter(
+        id=session.id, refresh_hash=refresh_hash, revoked_at=None
+    ).update(access_hash=access_hash)
+    if not stored:
         await redis.delete(_ACCESS_KEY + access_hash)
         raise _invalid_refresh()
     access_expires = now + timedelta(minutes=settings.access_token_minutes)
