@@ -217,7 +217,7 @@ async def cmd_create_token(settings: Settings, name: str, scopes: list[str]) -> 
 async def cmd_outbox(settings: Settings, args: argparse.Namespace) -> None:
     """`outbox list`: counts and events; `outbox replay`: dead letters become pending again."""
     from app.domain.errors import DomainError
-    from app.services import outbox_admin
+    from app.services.outbox import admin as outbox_admin
 
     await init_db(settings.resolved_database_url)
     try:

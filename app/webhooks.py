@@ -23,8 +23,8 @@ from app.integrations.payments.yookassa.mapping import (
     parse_notification,
 )
 from app.services.jobs import JobQueue
-from app.services.payment_sync import PaymentMismatch, UnknownPayment
-from app.services.payment_watch import on_payment_event, on_refund_event
+from app.services.payments.apply import PaymentMismatch, UnknownPayment
+from app.services.payments.watch import on_payment_event, on_refund_event
 
 log = structlog.get_logger(__name__)
 

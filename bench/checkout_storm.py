@@ -52,7 +52,7 @@ from app.db import close_db, init_db, run_migrations
 from app.logging import configure_logging
 from app.models.catalog import Collection, HoldMode, Product, Variant, Warehouse, WarehouseKind
 from app.redis_setup import free_port
-from app.services.stock_intake import RawSnapshot, apply_stock_snapshots
+from app.services.inventory.stock_snapshots import RawSnapshot, apply_stock_snapshots
 
 ROOT = Path(__file__).resolve().parent.parent
 PGBENCH = "/usr/bin/pgbench"

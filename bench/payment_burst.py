@@ -40,8 +40,8 @@ from app.integrations.payments.registry import build_providers
 from app.logging import configure_logging
 from app.main import create_app
 from app.models.orders import Order, OrderStatusChange, Refund
-from app.services import payment_watch
 from app.services.jobs import NoQueue
+from app.services.payments import watch as payment_watch
 from app.settings import Settings
 from bench.sync_drain import REDIS_URL, flush_redis, place_one, seed
 

@@ -46,15 +46,15 @@ from app.domain.outbox import EventState, Target
 from app.integrations.payments.dummy import SUCCEEDS, DummyProvider
 from app.logging import configure_logging
 from app.models.outbox import OutboxEvent
-from app.services import carts
-from app.services import catalog_intake as catalog
-from app.services.catalog_products import ProductData, VariantData
+from app.services.catalog import intake as catalog
+from app.services.catalog.products import ProductData, VariantData
+from app.services.checkout import carts
+from app.services.checkout.orders import PlacedOrder, place_order
+from app.services.inventory.stock_snapshots import RawSnapshot, apply_stock_snapshots
 from app.services.jobs import JobQueue
-from app.services.orders import PlacedOrder, place_order
-from app.services.outbox import delivery_queue
-from app.services.outbox_delivery import due_aggregates
-from app.services.payments import pay_order
-from app.services.stock_intake import RawSnapshot, apply_stock_snapshots
+from app.services.outbox.delivery import due_aggregates
+from app.services.outbox.record import delivery_queue
+from app.services.payments.start import pay_order
 from app.settings import Settings
 from app.workers.queue import ArqQueue
 from app.workers.settings import WorkerGroup, build_workers

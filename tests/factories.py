@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from app.domain.access import Scope
-from app.services import catalog_intake as catalog
-from app.services.catalog_products import ProductData, VariantData
-from app.services.orders import PlacedOrder
-from app.services.stock_intake import RawSnapshot, apply_stock_snapshots
+from app.services.catalog import intake as catalog
+from app.services.catalog.products import ProductData, VariantData
+from app.services.checkout.orders import PlacedOrder
+from app.services.inventory.stock_snapshots import RawSnapshot, apply_stock_snapshots
 from app.services.tokens import create_token
 
 
@@ -119,7 +119,7 @@ async def cart_with(
 ) -> str:
     """A cart ready to order: lines (variant GUID, quantity), contact and delivery set."""
     from app.domain.outbound import DeliveryKind
-    from app.services import carts
+    from app.services.checkout import carts
 
     cart = await carts.create_cart()
     for variant_guid, quantity in lines:
@@ -137,8 +137,8 @@ async def cart_with(
 
 
 async def place(cart_token: str, *, now: datetime, key: str | None = None) -> PlacedOrder:
+    from app.services.checkout.orders import place_order
     from app.services.jobs import NoQueue
-    from app.services.orders import place_order
 
     return await place_order(
         cart_token=cart_token,

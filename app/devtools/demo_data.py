@@ -29,7 +29,7 @@ from app.devtools.demo_catalogue import (
 from app.domain.catalog import slugify
 from app.domain.errors import Problem
 from app.models.catalog import Product
-from app.services.catalog_intake import (
+from app.services.catalog.intake import (
     CategoryData,
     CollectionData,
     WarehouseData,
@@ -38,8 +38,8 @@ from app.services.catalog_intake import (
     upsert_products,
     upsert_warehouses,
 )
-from app.services.catalog_products import ImageData, ProductData, VariantData
-from app.services.stock_intake import RawSnapshot, apply_stock_snapshots
+from app.services.catalog.products import ImageData, ProductData, VariantData
+from app.services.inventory.stock_snapshots import RawSnapshot, apply_stock_snapshots
 
 DEMO_NAMESPACE = uuid.UUID("5b0e7d3c-9a41-5c2e-8f6d-4c1a0b9e2d71")
 STOCK_SEED = 20_240_601

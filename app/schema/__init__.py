@@ -18,12 +18,12 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 
-from app.schema.accounts import AccountMutation, AccountQuery
-from app.schema.catalog_query import CatalogQuery
-from app.schema.checkout import CheckoutMutation, CheckoutQuery
-from app.schema.intake import IntakeMutation
-from app.schema.outbox_admin import OutboxAdminMutation, OutboxAdminQuery
-from app.schema.payment_admin import PaymentAdminMutation, PaymentAdminQuery
+from app.schema.accounts.resolvers import AccountMutation, AccountQuery
+from app.schema.admin.outbox import OutboxAdminMutation, OutboxAdminQuery
+from app.schema.admin.payments import PaymentAdminMutation, PaymentAdminQuery
+from app.schema.catalog.intake import IntakeMutation
+from app.schema.catalog.queries import CatalogQuery
+from app.schema.checkout.resolvers import CheckoutMutation, CheckoutQuery
 from app.settings import Settings
 
 Query = merge_types(

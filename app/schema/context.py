@@ -13,8 +13,8 @@ from app.domain.accounts import CustomerPrincipal
 from app.integrations.payments.base import PaymentProvider
 from app.integrations.payments.registry import PaymentProviders
 from app.schema.loaders import Loaders
+from app.services.accounts.sessions import Device, principal_of
 from app.services.jobs import JobQueue
-from app.services.sessions import Device, principal_of
 from app.services.tokens import authenticate_token
 from app.settings import Settings
 

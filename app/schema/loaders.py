@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from app.domain.availability import StockPosition
 from app.models.catalog import Category, Collection, ProductImage, Variant, Warehouse
-from app.services.availability import stock_positions
+from app.services.inventory.availability import stock_positions
 
 K = TypeVar("K")
 V = TypeVar("V")

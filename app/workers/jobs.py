@@ -7,8 +7,9 @@ from typing import Any
 
 import structlog
 
-from app.services import orders, payment_watch
+from app.services.checkout import orders
 from app.services.jobs import NoQueue
+from app.services.payments import watch as payment_watch
 
 HEARTBEAT_KEY = "vitrina:worker:heartbeat"
 log = structlog.get_logger(__name__)

@@ -9,8 +9,8 @@ from app.domain.outbox import Target
 from app.integrations.notify.log import LoggingNotifier
 from app.integrations.onec.client import OneCClient
 from app.integrations.retailcrm.client import RetailCrmClient
-from app.services.outbox import delivery_job_id, delivery_queue
-from app.services.outbox_delivery import Senders, deliver_aggregate, due_aggregates
+from app.services.outbox.delivery import Senders, deliver_aggregate, due_aggregates
+from app.services.outbox.record import delivery_job_id, delivery_queue
 from app.settings import Settings
 
 

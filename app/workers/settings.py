@@ -18,7 +18,7 @@ from app.db import close_db, init_db
 from app.domain.outbox import Target
 from app.integrations.payments.registry import build_providers
 from app.redis_setup import arq_settings
-from app.services.outbox import delivery_queue
+from app.services.outbox.record import delivery_queue
 from app.settings import Settings
 from app.workers.jobs import expire_order, heartbeat, poll_payments, sweep
 from app.workers.outbox import build_senders, close_senders, deliver_outbox, sweep_outbox

@@ -73,7 +73,7 @@ async def test_too_many_tokens_are_refused(client: httpx.AsyncClient) -> None:
 async def test_unexpected_errors_are_masked_in_prod_but_typed_ones_are_not(
     db: str, redis_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.services import catalog_queries
+    from app.services.catalog import queries as catalog_queries
 
     async def crash() -> None:
         raise RuntimeError("secret connection string")

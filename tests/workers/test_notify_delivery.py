@@ -13,14 +13,14 @@ from app.domain.outbox import SENT, EventKind, EventState, RetryPolicy, Target
 from app.integrations.errors import RetryableError
 from app.integrations.notify.log import LoggingNotifier
 from app.models.outbox import OutboxEvent
-from app.services.accounts_messages import record_message
-from app.services.outbox import delivery_queue
-from app.services.outbox_delivery import Senders, deliver_aggregate, due_aggregates
+from app.services.accounts.messages import record_message
+from app.services.outbox.delivery import Senders, deliver_aggregate, due_aggregates
+from app.services.outbox.record import delivery_queue
 from app.settings import Settings
 from app.workers.outbox import build_senders, deliver_outbox
 from app.workers.settings import build_workers
 from tests.conftest import graphql
-from tests.schema.account_flows import PASSWORD, REGISTER
+from tests.schema.accounts.flows import PASSWORD, REGISTER
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 POLICY = RetryPolicy(base=timedelta(seconds=1), cap=timedelta(seconds=10), max_attempts=3)

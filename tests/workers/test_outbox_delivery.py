@@ -94,7 +94,7 @@ async def _burst(count: int, *, during: Callable[[int], object] | None = None) -
     """Place `count` orders (every 5th paid) through the services, as a drop would."""
     from app.integrations.payments.dummy import SUCCEEDS, DummyProvider
     from app.services.jobs import NoQueue
-    from app.services.payments import pay_order
+    from app.services.payments.start import pay_order
 
     provider, guids = DummyProvider(), []
     for n, cart in enumerate(await _ready_carts(count)):

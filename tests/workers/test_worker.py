@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from app.domain.outbox import Target
 from app.redis_setup import arq_settings
-from app.services.outbox import delivery_queue
+from app.services.outbox.record import delivery_queue
 from app.settings import Settings
 from app.workers.jobs import HEARTBEAT_KEY
 from app.workers.settings import WorkerGroup, build_delivery_worker, build_worker

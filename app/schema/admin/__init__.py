@@ -1,0 +1,1 @@
+"""Admin-scoped operations: the outbox and finance actions on payments."""

@@ -1,0 +1,131 @@
+"""The finance team's payment operations: find an order's payments, capture, void, refund.
+
+Each needs an integration token with the `payments:write` scope (or `admin`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Annotated
+
+import strawberry
+
+from app.domain.access import Scope
+from app.domain.catalog import parse_rub
+from app.domain.errors import DomainError
+from app.models.orders import Order as OrderRow
+from app.models.orders import Payment as PaymentRow
+from app.models.orders import Refund as RefundRow
+from app.schema.checkout.types import Order, PaymentInfo, RefundInfo
+from app.schema.context import Info
+from app.schema.errors import UserError, require_scope
+from app.services.payments import admin as payment_admin
+
+AMOUNT = "roubles as a decimal string, e.g. 1990.00"
+
+
+@strawberry.type
+class PaymentAdminPayload:
+    payment: PaymentInfo | None
+    order: Order | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class RefundPaymentPayload:
+    refund: RefundInfo | None
+    payment: PaymentInfo | None
+    errors: list[UserError]
+
+
+def _kopecks(amount: str | None) -> int | None:
+    return None if amount is None else parse_rub(amount, path=("amount",))
+
+
+async def _payment(work: Awaitable[PaymentRow]) -> PaymentAdminPayload:
+    try:
+        row = await work
+    except DomainError as error:
+        return PaymentAdminPayload(payment=None, order=None, errors=[UserError.from_error(error)])
+    order = await OrderRow.get(id=row.order_id)
+    return PaymentAdminPayload(payment=PaymentInfo(row=row), order=Order(row=order), errors=[])
+
+
+@strawberry.type
+class PaymentAdminQuery:
+    @strawberry.field(description="an order by its number, with its payments (payments:write)")
+    async def order_by_number(self, info: Info, number: str) -> Order | None:
+        await require_scope(info, Scope.PAYMENTS_WRITE)
+        row = await OrderRow.get_or_none(number=number.strip())
+        return Order(row=row) if row else None
+
+
+@strawberry.type
+class PaymentAdminMutation:
+    @strawberry.mutation(
+        description="take an authorised (two-stage) payment, all of it or `amount` of it"
+    )
+    async def capture_payment(
+        self,
+        info: Info,
+        payment_id: strawberry.ID,
+        amount: Annotated[str | None, strawberry.argument(description=AMOUNT)] = None,
+    ) -> PaymentAdminPayload:
+        await require_scope(info, Scope.PAYMENTS_WRITE)
+        ctx = info.context
+
+        async def work() -> PaymentRow:
+            return await payment_admin.capture(
+                payment_id=payment_id,
+                amount=_kopecks(amount),
+                providers=ctx.providers.get,
+                now=ctx.now,
+            )
+
+        return await _payment(work())
+
+    @strawberry.mutation(
+        description="release an authorised payment's money; the order it paid is cancelled"
+    )
+    async def void_payment(self, info: Info, payment_id: strawberry.ID) -> PaymentAdminPayload:
+        await require_scope(info, Scope.PAYMENTS_WRITE)
+        ctx = info.context
+        return await _payment(
+            payment_admin.void(payment_id=payment_id, providers=ctx.providers.get, now=ctx.now)
+        )
+
+    @strawberry.mutation(
+        description="give back all that is left of a payment, or `amount`; the same "
+        "idempotencyKey returns the same refund"
+    )
+    async def refund_payment(
+        self,
+        info: Info,
+        payment_id: strawberry.ID,
+        reason: str,
+        idempotency_key: str,
+        amount: Annotated[str | None, strawberry.argument(description=AMOUNT)] = None,
+    ) -> RefundPaymentPayload:
+        await require_scope(info, Scope.PAYMENTS_WRITE)
+        ctx = info.context
+        principal = await ctx.integration()
+        try:
+            refund = await payment_admin.refund(
+                payment_id=payment_id,
+                amount=_kopecks(amount),
+                reason=reason,
+                idempotency_key=idempotency_key,
+                requested_by=principal.name if principal else "admin",
+                providers=ctx.providers.get,
+                now=ctx.now,
+            )
+        except DomainError as error:
+            return RefundPaymentPayload(
+                refund=None, payment=None, errors=[UserError.from_error(error)]
+            )
+        payment = await PaymentRow.get(id=refund.payment_id)
+        return RefundPaymentPayload(
+            refund=RefundInfo.of(await RefundRow.get(id=refund.id)),
+            payment=PaymentInfo(row=payment),
+            errors=[],
+        )

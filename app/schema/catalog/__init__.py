@@ -1,0 +1,1 @@
+"""Catalog reads for the storefront and the 1C intake mutations."""

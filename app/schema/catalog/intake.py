@@ -1,0 +1,266 @@
+"""1C intake mutations: catalog, warehouses, prices, stock. Each needs a scoped token."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from app.domain.access import Scope
+from app.domain.errors import DomainError
+from app.schema.catalog.types import WarehouseKind
+from app.schema.context import Info
+from app.schema.errors import UserError, require_scope
+from app.services.catalog import intake as catalog
+from app.services.catalog import products
+from app.services.inventory import stock_snapshots as stock
+
+
+@strawberry.input
+class WarehouseInput:
+    guid: str
+    name: str
+    kind: WarehouseKind
+    address: str = ""
+    sellable_online: bool = True
+    priority: int = strawberry.field(default=100, description="lower is allocated first")
+    slack_channel: str | None = None
+
+    def to_data(self) -> catalog.WarehouseData:
+        return catalog.WarehouseData(
+            self.guid,
+            self.name,
+            self.kind.value,
+            self.address,
+            self.sellable_online,
+            self.priority,
+            self.slack_channel,
+        )
+
+
+@strawberry.input
+class CategoryInput:
+    guid: str
+    name: str
+    parent_guid: str | None = None
+    slug: str | None = None
+    position: int = 0
+
+
+@strawberry.enum
+class CollectionHoldMode(Enum):
+    AT_ORDER = "at_order"
+    AT_CART = "at_cart"
+
+
+@strawberry.input
+class CollectionInput:
+    guid: str
+    name: str
+    release_at: str = strawberry.field(
+        description="ISO 8601 with offset, e.g. 2026-12-01T10:00:00+03:00"
+    )
+    slug: str | None = None
+    description: str = ""
+    hold_mode: CollectionHoldMode | None = strawberry.field(
+        default=None, description="drop rule: when stock is held; omit to keep the current one"
+    )
+    hold_minutes: int | None = strawberry.field(
+        default=None, description="AT_CART: how long a cart holds stock (extended while active)"
+    )
+    purchase_limit: int | None = strawberry.field(
+        default=None, description="most units of one variant per shopper in this drop"
+    )
+
+
+@strawberry.input
+class VariantInput:
+    guid: str = strawberry.field(description="1C ХарактеристикаНоменклатуры GUID")
+    sku: str
+    size: str
+    colour: str
+    price: str = strawberry.field(description="roubles as a decimal string, e.g. 4990.00")
+    old_price: str | None = None
+
+
+@strawberry.input
+class ImageInput:
+    url: str
+    alt: str = ""
+
+
+@strawberry.input
+class ProductInput:
+    guid: str = strawberry.field(description="1C Номенклатура GUID")
+    name: str
+    variants: list[VariantInput]
+    description: str = ""
+    category_guid: str | None = None
+    collection_guid: str | None = None
+    published: bool = True
+    slug: str | None = None
+    images: list[ImageInput] | None = strawberry.field(
+        default=None, description="replaces the product's images; omit to keep them"
+    )
+
+    def to_data(self) -> products.ProductData:
+        return products.ProductData(
+            guid=self.guid,
+            name=self.name,
+            description=self.description,
+            category_guid=self.category_guid,
+            collection_guid=self.collection_guid,
+            published=self.published,
+            slug=self.slug,
+            variants=[
+                products.VariantData(v.guid, v.sku, v.size, v.colour, v.price, v.old_price)
+                for v in self.variants
+            ],
+            images=None
+            if self.images is None
+            else [products.ImageData(i.url, i.alt) for i in self.images],
+        )
+
+
+@strawberry.input
+class CatalogInput:
+    categories: list[CategoryInput] = strawberry.field(default_factory=list)
+    collections: list[CollectionInput] = strawberry.field(default_factory=list)
+    products: list[ProductInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class PriceInput:
+    variant_guid: str
+    price: str = strawberry.field(description="roubles as a decimal string")
+    old_price: str | None = None
+
+
+@strawberry.input
+class StockSnapshotInput:
+    variant_guid: str
+    warehouse_guid: str
+    quantity: int
+    as_of: str = strawberry.field(description="1C's clock, ISO 8601 with offset")
+
+
+@strawberry.type
+class UpsertResult:
+    created: int
+    updated: int
+
+
+@strawberry.type
+class UpsertWarehousesPayload:
+    result: UpsertResult
+    errors: list[UserError]
+
+
+@strawberry.type
+class UpsertCatalogPayload:
+    categories: UpsertResult
+    collections: UpsertResult
+    products: UpsertResult
+    errors: list[UserError] = strawberry.field(description="per item; valid items were applied")
+
+
+@strawberry.type
+class UpdatePricesPayload:
+    updated: int
+    errors: list[UserError]
+
+
+@strawberry.type
+class ApplyStockSnapshotsPayload:
+    applied: int = strawberry.field(description="rows that replaced the stored figure")
+    duplicates: int = strawberry.field(description="rows already applied (re-deliveries)")
+    stale_rows: list[int] = strawberry.field(
+        description="indexes of rows older than the figure we hold: ignored"
+    )
+    errors: list[UserError] = strawberry.field(description="rejected rows; the others applied")
+
+
+def _result(report: catalog.IntakeReport) -> UpsertResult:
+    return UpsertResult(created=report.created, updated=report.updated)
+
+
+def _errors(*reports: catalog.IntakeReport) -> list[UserError]:
+    return [UserError.from_problem(p) for r in reports for p in r.problems]
+
+
+@strawberry.type
+class IntakeMutation:
+    @strawberry.mutation(description="1C: create or update warehouses by GUID (catalog:write)")
+    async def upsert_warehouses(
+        self, info: Info, warehouses: list[WarehouseInput]
+    ) -> UpsertWarehousesPayload:
+        await require_scope(info, Scope.CATALOG_WRITE)
+        report = await catalog.upsert_warehouses(items=[w.to_data() for w in warehouses])
+        return UpsertWarehousesPayload(result=_result(report), errors=_errors(report))
+
+    @strawberry.mutation(
+        description="1C: categories, then collections, then products with variants (catalog:write)"
+    )
+    async def upsert_catalog(self, info: Info, input: CatalogInput) -> UpsertCatalogPayload:
+        await require_scope(info, Scope.CATALOG_WRITE)
+        cats = await catalog.upsert_categories(
+            items=[
+                catalog.CategoryData(c.guid, c.name, c.parent_guid, c.slug, c.position)
+                for c in input.categories
+            ]
+        )
+        cols = await catalog.upsert_collections(
+            items=[
+                catalog.CollectionData(
+                    c.guid,
+                    c.name,
+                    c.release_at,
+                    c.slug,
+                    c.description,
+                    c.hold_mode.value if c.hold_mode else None,
+                    c.hold_minutes,
+                    c.purchase_limit,
+                )
+                for c in input.collections
+            ]
+        )
+        prods = await catalog.upsert_products(items=[p.to_data() for p in input.products])
+        return UpsertCatalogPayload(
+            categories=_result(cats),
+            collections=_result(cols),
+            products=_result(prods),
+            errors=_errors(cats, cols, prods),
+        )
+
+    @strawberry.mutation(description="1C: set variant prices (catalog:write)")
+    async def update_prices(self, info: Info, prices: list[PriceInput]) -> UpdatePricesPayload:
+        await require_scope(info, Scope.CATALOG_WRITE)
+        report = await catalog.update_prices(
+            items=[catalog.PriceData(p.variant_guid, p.price, p.old_price) for p in prices]
+        )
+        return UpdatePricesPayload(updated=report.updated, errors=_errors(report))
+
+    @strawberry.mutation(
+        description="1C: stock figures per variant and warehouse; newest asOf wins (stock:write)"
+    )
+    async def apply_stock_snapshots(
+        self, info: Info, rows: list[StockSnapshotInput]
+    ) -> ApplyStockSnapshotsPayload:
+        await require_scope(info, Scope.STOCK_WRITE)
+        raw = [
+            stock.RawSnapshot(r.variant_guid, r.warehouse_guid, r.quantity, r.as_of) for r in rows
+        ]
+        try:
+            report = await stock.apply_stock_snapshots(
+                rows=raw, max_rows=info.context.settings.max_intake_batch
+            )
+        except DomainError as error:
+            return ApplyStockSnapshotsPayload(
+                applied=0, duplicates=0, stale_rows=[], errors=[UserError.from_error(error)]
+            )
+        return ApplyStockSnapshotsPayload(
+            applied=report.applied,
+            duplicates=report.duplicates,
+            stale_rows=report.stale_rows,
+            errors=[UserError.from_problem(p) for p in report.problems],
+        )

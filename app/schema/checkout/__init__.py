@@ -1,0 +1,1 @@
+"""Cart, order and payment for shoppers."""

@@ -1,0 +1,210 @@
+"""Shopper mutations and queries: cart, checkout, payment, order status."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
+
+import strawberry
+
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.outbound import DeliveryKind, PaymentStatus
+from app.models.checkout import Cart as CartRow
+from app.models.checkout import CartLine as CartLineRow
+from app.models.orders import Order as OrderRow
+from app.schema.checkout.types import Cart, DeliveryMethod, Order, PaymentInfo
+from app.schema.context import Info
+from app.schema.errors import UserError
+from app.services.checkout import carts, orders
+from app.services.payments import start as payments
+
+
+@strawberry.type
+class CartPayload:
+    cart: Cart | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class OrderPayload:
+    order: Order | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class PayOrderPayload:
+    order: Order | None
+    payment: PaymentInfo | None
+    errors: list[UserError]
+
+
+@strawberry.input
+class ContactInput:
+    email: str | None = None
+    phone: str | None = strawberry.field(default=None, description="any format; stored as E.164")
+    first_name: str = ""
+    last_name: str = ""
+
+
+@strawberry.input
+class DeliveryInput:
+    method: DeliveryMethod
+    address: str = strawberry.field(default="", description="courier: one line of text")
+    shop_id: strawberry.ID | None = strawberry.field(default=None, description="pickup: a shop")
+
+
+async def cart_view(row: CartRow, now: datetime) -> Cart:
+    lines = await CartLineRow.filter(cart_id=row.id).order_by("id").prefetch_related("variant")
+    holds = await carts.live_holds_by_line([line.id for line in lines], now)
+    return Cart(row=row, line_rows=list(lines), holds=holds)
+
+
+async def _cart(work: Awaitable[CartRow], now: datetime) -> CartPayload:
+    try:
+        row = await work
+        return CartPayload(cart=await cart_view(row, now), errors=[])
+    except DomainError as error:
+        return CartPayload(cart=None, errors=[UserError.from_error(error)])
+
+
+async def _order(work: Awaitable[OrderRow]) -> OrderPayload:
+    try:
+        return OrderPayload(order=Order(row=await work), errors=[])
+    except DomainError as error:
+        return OrderPayload(order=None, errors=[UserError.from_error(error)])
+
+
+@strawberry.type
+class CheckoutQuery:
+    @strawberry.field(description="a cart by its token")
+    async def cart(self, info: Info, token: str) -> Cart | None:
+        row = await CartRow.get_or_none(token=token)
+        return await cart_view(row, info.context.now) if row else None
+
+    @strawberry.field(description="an order by its token (the order status page)")
+    async def order(self, token: str) -> Order | None:
+        row = await OrderRow.get_or_none(token=token)
+        return Order(row=row) if row else None
+
+
+@strawberry.type
+class CheckoutMutation:
+    @strawberry.mutation(description="start a cart (the signed-in customer's, else anonymous)")
+    async def create_cart(self, info: Info) -> CartPayload:
+        customer = await info.context.customer()
+        customer_id = customer.customer_id if customer else None
+        return await _cart(carts.create_cart(customer_id), info.context.now)
+
+    @strawberry.mutation(description="set a line's quantity (0 removes it)")
+    async def set_cart_line(
+        self, info: Info, cart_token: str, variant_id: strawberry.ID, quantity: int
+    ) -> CartPayload:
+        return await _cart(
+            carts.set_line(
+                cart_token=cart_token,
+                variant_guid=variant_id,
+                quantity=quantity,
+                now=info.context.now,
+            ),
+            info.context.now,
+        )
+
+    @strawberry.mutation(description="add units of a variant to the cart")
+    async def add_to_cart(
+        self, info: Info, cart_token: str, variant_id: strawberry.ID, quantity: int = 1
+    ) -> CartPayload:
+        return await _cart(
+            carts.add_to_line(
+                cart_token=cart_token,
+                variant_guid=variant_id,
+                quantity=quantity,
+                now=info.context.now,
+            ),
+            info.context.now,
+        )
+
+    @strawberry.mutation
+    async def set_cart_contact(
+        self, info: Info, cart_token: str, contact: ContactInput
+    ) -> CartPayload:
+        return await _cart(
+            carts.set_contact(
+                cart_token=cart_token,
+                email=contact.email,
+                phone=contact.phone,
+                first_name=contact.first_name,
+                last_name=contact.last_name,
+            ),
+            info.context.now,
+        )
+
+    @strawberry.mutation
+    async def set_cart_delivery(
+        self, info: Info, cart_token: str, delivery: DeliveryInput
+    ) -> CartPayload:
+        return await _cart(
+            carts.set_delivery(
+                cart_token=cart_token,
+                kind=DeliveryKind(delivery.method.value),
+                address=delivery.address,
+                shop_guid=delivery.shop_id,
+                now=info.context.now,
+            ),
+            info.context.now,
+        )
+
+    @strawberry.mutation(
+        description="reserve every line (or none) and create the order; repeat-safe by key"
+    )
+    async def place_order(self, info: Info, cart_token: str, idempotency_key: str) -> OrderPayload:
+        ctx = info.context
+        timeout = timedelta(minutes=ctx.settings.payment_timeout_minutes)
+        placed = orders.place_order(
+            cart_token=cart_token,
+            idempotency_key=idempotency_key,
+            now=ctx.now,
+            payment_timeout=timeout,
+            jobs=ctx.jobs,
+        )
+        return await _order(_order_of(placed))
+
+    @strawberry.mutation(
+        description="pay for an order: YooKassa returns confirmationUrl to send the shopper to "
+        "(the dummy provider reads cardNumber); the same idempotencyKey returns the same payment"
+    )
+    async def pay_order(
+        self, info: Info, order_token: str, idempotency_key: str, card_number: str | None = None
+    ) -> PayOrderPayload:
+        ctx = info.context
+        try:
+            outcome = await payments.pay_order(
+                order_token=order_token,
+                idempotency_key=idempotency_key,
+                provider=ctx.payments,
+                now=ctx.now,
+                return_url=ctx.settings.resolved_payment_return_url,
+                jobs=ctx.jobs,
+                card_number=card_number,
+            )
+        except DomainError as error:
+            return PayOrderPayload(order=None, payment=None, errors=[UserError.from_error(error)])
+        errors = []
+        if outcome.payment.status is PaymentStatus.CANCELED:
+            errors.append(
+                UserError(
+                    code=ErrorCode.PAYMENT_DECLINED,
+                    path=["cardNumber"],
+                    message="the payment was declined; try again with a new idempotencyKey",
+                )
+            )
+        return PayOrderPayload(
+            order=Order(row=outcome.order), payment=PaymentInfo(row=outcome.payment), errors=errors
+        )
+
+    @strawberry.mutation(description="cancel an unpaid order; its items go back on sale")
+    async def cancel_order(self, info: Info, order_token: str) -> OrderPayload:
+        return await _order(orders.cancel_by_shopper(order_token=order_token, now=info.context.now))
+
+
+async def _order_of(placed: Awaitable[orders.PlacedOrder]) -> OrderRow:
+    return (await placed).order

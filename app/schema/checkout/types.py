@@ -1,0 +1,325 @@
+"""Cart and order types for shoppers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from app.domain.availability import available_to_holder
+from app.domain.catalog import kopecks_to_rub
+from app.domain.outbound import DeliveryKind, OrderStatus, PaymentStatus
+from app.domain.payments import RefundStatus
+from app.domain.reservations import ReservationState, ShopConfirmation
+from app.models import checkout as c
+from app.models import orders as o
+from app.models.catalog import Variant as VariantRow
+from app.models.stock import Reservation
+from app.schema.catalog.types import Money, Variant, Warehouse
+from app.schema.context import Info
+from app.services.checkout.carts import hold_expires_at, ranked_for
+from app.services.inventory.reservations import infos_of
+
+strawberry.enum(OrderStatus, name="OrderStatus")
+strawberry.enum(PaymentStatus, name="PaymentStatus")
+strawberry.enum(RefundStatus, name="RefundStatus")
+strawberry.enum(ShopConfirmation, name="ShopConfirmation")
+
+
+@strawberry.enum
+class DeliveryMethod(Enum):
+    COURIER = "courier"
+    PICKUP = "pickup"
+
+
+def rub(kopecks: int) -> Money:
+    return Money(amount=kopecks_to_rub(kopecks))
+
+
+@strawberry.type
+class Delivery:
+    method: DeliveryMethod
+    address: str
+    shop: Warehouse | None
+
+
+async def _delivery(
+    kind: DeliveryKind | None, address: str, shop_id: int | None, info: Info
+) -> Delivery | None:
+    if kind is None:
+        return None
+    shops = await info.context.loaders.warehouses()
+    shop = Warehouse.of(shops[shop_id]) if shop_id in shops else None
+    return Delivery(method=DeliveryMethod(kind.value), address=address, shop=shop)
+
+
+@strawberry.type
+class CartLine:
+    row: strawberry.Private[c.CartLine]
+    variant_row: strawberry.Private[VariantRow]
+    pickup_id: strawberry.Private[int | None]
+    own_holds: strawberry.Private[dict[int, int]]
+
+    @strawberry.field
+    def variant(self) -> Variant:
+        return Variant.of(self.variant_row)
+
+    @strawberry.field
+    def quantity(self) -> int:
+        return self.row.quantity
+
+    @strawberry.field
+    def line_total(self) -> Money:
+        return rub(self.variant_row.price * self.row.quantity)
+
+    @strawberry.field(
+        description="the most this line may be set to now (its own held units included)"
+    )
+    async def available(self, info: Info) -> int:
+        loaders = info.context.loaders
+        positions = await loaders.stock_positions(self.variant_row.id)
+        infos = infos_of((await loaders.warehouses()).values())
+        return available_to_holder(positions, ranked_for(infos, self.pickup_id), self.own_holds)
+
+
+@strawberry.type
+class Cart:
+    row: strawberry.Private[c.Cart]
+    line_rows: strawberry.Private[list[c.CartLine]]
+    holds: strawberry.Private[dict[int, dict[int, int]]]
+
+    @strawberry.field(description="the cart's secret: keep it, it is the only key to the cart")
+    def token(self) -> str:
+        return self.row.token
+
+    @strawberry.field
+    def lines(self) -> list[CartLine]:
+        pickup = self.row.pickup_warehouse_id
+        return [
+            CartLine(
+                row=r, variant_row=r.variant, pickup_id=pickup, own_holds=self.holds.get(r.id, {})
+            )
+            for r in self.line_rows
+        ]
+
+    @strawberry.field
+    def email(self) -> str | None:
+        return self.row.email
+
+    @strawberry.field
+    def phone(self) -> str | None:
+        return self.row.phone
+
+    @strawberry.field
+    async def delivery(self, info: Info) -> Delivery | None:
+        row = self.row
+        return await _delivery(
+            row.delivery_kind, row.delivery_address, row.pickup_warehouse_id, info
+        )
+
+    @strawberry.field
+    def total(self) -> Money:
+        return rub(sum(r.variant.price * r.quantity for r in self.line_rows))
+
+    @strawberry.field(description="when held items go back on sale unless the shopper acts")
+    async def hold_expires_at(self, info: Info) -> datetime | None:
+        return await hold_expires_at(self.row.id, info.context.now)
+
+
+@strawberry.type
+class Allocation:
+    row: strawberry.Private[Reservation]
+
+    @strawberry.field
+    async def warehouse(self, info: Info) -> Warehouse:
+        return Warehouse.of((await info.context.loaders.warehouses())[self.row.warehouse_id])
+
+    @strawberry.field
+    def quantity(self) -> int:
+        return self.row.quantity
+
+    @strawberry.field(description="for units from a shop: whether its staff confirmed them")
+    def shop_confirmation(self) -> ShopConfirmation:
+        return self.row.shop_confirmation
+
+
+@strawberry.type
+class OrderLine:
+    row: strawberry.Private[o.OrderLine]
+    allocation_rows: strawberry.Private[list[Reservation]]
+
+    @strawberry.field
+    def variant(self) -> Variant:
+        return Variant.of(self.row.variant)
+
+    @strawberry.field
+    def product_name(self) -> str:
+        return self.row.product_name
+
+    @strawberry.field
+    def sku(self) -> str:
+        return self.row.sku
+
+    @strawberry.field
+    def quantity(self) -> int:
+        return self.row.quantity
+
+    @strawberry.field
+    def unit_price(self) -> Money:
+        return rub(self.row.unit_price)
+
+    @strawberry.field
+    def allocations(self) -> list[Allocation]:
+        return [Allocation(row=r) for r in self.allocation_rows]
+
+
+@strawberry.type
+class OrderStatusChange:
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    at: datetime
+    reason: str
+
+
+@strawberry.type
+class PaymentInfo:
+    row: strawberry.Private[o.Payment]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.guid)
+
+    @strawberry.field
+    def provider(self) -> str:
+        return self.row.provider
+
+    @strawberry.field
+    def status(self) -> PaymentStatus:
+        return self.row.status
+
+    @strawberry.field
+    def amount(self) -> Money:
+        return rub(self.row.amount)
+
+    @strawberry.field(description="where to send the shopper to pay, if the provider has a page")
+    def confirmation_url(self) -> str | None:
+        return self.row.confirmation_url
+
+    @strawberry.field(description="given back so far")
+    def refunded(self) -> Money:
+        return rub(self.row.refunded)
+
+    @strawberry.field(description="when the money was authorised or taken")
+    def paid_at(self) -> datetime | None:
+        return self.row.paid_at
+
+    @strawberry.field(description="why a canceled payment was canceled, as the provider says")
+    def cancellation_reason(self) -> str | None:
+        return self.row.cancellation_reason
+
+    @strawberry.field
+    async def refunds(self) -> list[RefundInfo]:
+        rows = await o.Refund.filter(payment_id=self.row.id).order_by("id")
+        return [RefundInfo.of(r) for r in rows]
+
+
+@strawberry.type
+class RefundInfo:
+    id: strawberry.ID
+    status: RefundStatus
+    amount: Money
+    reason: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: o.Refund) -> RefundInfo:
+        return cls(
+            id=strawberry.ID(row.guid),
+            status=row.status,
+            amount=rub(row.amount),
+            reason=row.reason,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type
+class Order:
+    row: strawberry.Private[o.Order]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.guid)
+
+    @strawberry.field
+    def number(self) -> str:
+        return self.row.number
+
+    @strawberry.field(description="the shopper's key to this order (order status page)")
+    def token(self) -> str:
+        return self.row.token
+
+    @strawberry.field
+    def status(self) -> OrderStatus:
+        return self.row.status
+
+    @strawberry.field
+    def total(self) -> Money:
+        return rub(self.row.total)
+
+    @strawberry.field
+    def email(self) -> str | None:
+        return self.row.email
+
+    @strawberry.field
+    def phone(self) -> str | None:
+        return self.row.phone
+
+    @strawberry.field(description="unpaid orders are cancelled at this instant")
+    def payment_deadline(self) -> datetime:
+        return self.row.payment_deadline
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    async def delivery(self, info: Info) -> Delivery | None:
+        row = self.row
+        return await _delivery(
+            row.delivery_kind, row.delivery_address, row.pickup_warehouse_id, info
+        )
+
+    @strawberry.field
+    async def lines(self) -> list[OrderLine]:
+        lines = (
+            await o.OrderLine.filter(order_id=self.row.id)
+            .order_by("id")
+            .prefetch_related("variant")
+        )
+        reservations = (
+            await Reservation.filter(order_line_id__in=[line.id for line in lines])
+            .exclude(state=ReservationState.RELEASED)
+            .order_by("id")
+        )
+        return [
+            OrderLine(
+                row=line, allocation_rows=[r for r in reservations if r.order_line_id == line.id]
+            )
+            for line in lines
+        ]
+
+    @strawberry.field
+    async def history(self) -> list[OrderStatusChange]:
+        rows = await o.OrderStatusChange.filter(order_id=self.row.id).order_by("at", "id")
+        return [
+            OrderStatusChange(
+                from_status=r.from_status, to_status=r.to_status, at=r.at, reason=r.reason
+            )
+            for r in rows
+        ]
+
+    @strawberry.field
+    async def payments(self) -> list[PaymentInfo]:
+        rows = await o.Payment.filter(order_id=self.row.id).order_by("id")
+        return [PaymentInfo(row=r) for r in rows]

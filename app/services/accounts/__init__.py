@@ -1,0 +1,1 @@
+"""Customer accounts: sign-up, sessions, passwords, recovery, profile, addresses, order history."""

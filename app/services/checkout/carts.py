@@ -1,0 +1,252 @@
+"""The shopper's cart: lines with live availability, contact, delivery, and drop-day holds."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from app.domain.allocation import WarehouseInfo, insufficient_stock, rank_warehouses
+from app.domain.availability import available_from
+from app.domain.catalog import is_visible, parse_guid
+from app.domain.contact import normalise_email, normalise_phone
+from app.domain.errors import DomainError, ErrorCode
+from app.domain.orders import MAX_LINE_QUANTITY, check_purchase_limit
+from app.domain.outbound import DeliveryKind, OrderStatus
+from app.domain.reservations import ReservationState
+from app.models.catalog import HoldMode, Variant, Warehouse, WarehouseKind
+from app.models.checkout import Cart, CartLine, lock_cart
+from app.models.orders import OrderLine
+from app.models.stock import Reservation
+from app.services.inventory.availability import stock_positions
+from app.services.inventory.reservations import Claim, release, reserve, warehouse_infos
+
+
+async def create_cart(customer_id: int | None = None) -> Cart:
+    """Start a cart (a signed-in customer's, or anonymous); its token is the shopper's key."""
+    return await Cart.create(token=secrets.token_urlsafe(24), customer_id=customer_id)
+
+
+async def find_cart(token: str) -> Cart:
+    """The cart with this token; someone else's or an unknown token look the same."""
+    cart = await Cart.get_or_none(token=token)
+    if cart is None:
+        raise DomainError(ErrorCode.CART_NOT_FOUND, "no such cart", ("cartToken",))
+    return cart
+
+
+async def sellable_variant(variant_guid: str, now: datetime, path: tuple[str, ...]) -> Variant:
+    """A variant a shopper may buy now: known, published, and its drop has started."""
+    variant = await _known_variant(variant_guid, path)
+    check_on_sale(variant, now, path)
+    return variant
+
+
+def check_on_sale(variant: Variant, now: datetime, path: tuple[str, ...]) -> None:
+    """Refuse a variant whose product is withdrawn or whose drop has not started."""
+    if not variant.product.published:
+        raise DomainError(ErrorCode.NOT_FOUND, "no such variant", path)
+    collection = variant.product.collection
+    release_at = collection.release_at if collection else None
+    if not is_visible(published=True, release_at=release_at, now=now):
+        raise DomainError(
+            ErrorCode.NOT_RELEASED,
+            f"on sale from {release_at.isoformat() if release_at else ''}",
+            path,
+        )
+
+
+def ranked_for(infos: dict[int, WarehouseInfo], pickup_id: int | None) -> list[int]:
+    return rank_warehouses(sorted(infos.values(), key=lambda w: w.id), pickup_id)
+
+
+async def bought_by_shopper(variant_id: int, cart: Cart) -> int:
+    """Units of a variant in this shopper's live orders: by cart, account, e-mail or phone."""
+    who = Q(order__cart_id=cart.id)
+    if cart.customer_id is not None:  # signed in: every order of the account, whatever contact
+        who |= Q(order__cart__customer_id=cart.customer_id)
+    if cart.email:
+        who |= Q(order__email=cart.email)
+    if cart.phone:
+        who |= Q(order__phone=cart.phone)
+    lines = OrderLine.filter(who, variant_id=variant_id).exclude(
+        order__status=OrderStatus.CANCELLED
+    )
+    return sum(quantity for (quantity,) in await lines.values_list("quantity"))
+
+
+async def set_line(*, cart_token: str, variant_guid: str, quantity: int, now: datetime) -> Cart:
+    """Set how many of a variant the cart holds (0 removes it); holds stock in hold drops."""
+    return await _change_line(cart_token, variant_guid, now, lambda _: quantity)
+
+
+async def add_to_line(*, cart_token: str, variant_guid: str, quantity: int, now: datetime) -> Cart:
+    """Add units to a line (a new line if the variant is not in the cart yet)."""
+    if quantity < 1:
+        raise DomainError(ErrorCode.INVALID_QUANTITY, "add at least 1", ("quantity",))
+    return await _change_line(cart_token, variant_guid, now, lambda held: held + quantity)
+
+
+async def _change_line(
+    cart_token: str, variant_guid: str, now: datetime, new_quantity: Callable[[int], int]
+) -> Cart:
+    """Change one line under the cart's lock (two quick clicks add twice, never once)."""
+    path = ("variantId",)
+    cart = await find_cart(cart_token)
+    infos = await warehouse_infos()
+    async with in_transaction() as conn:
+        await lock_cart(conn, cart.id)
+        variant = await _known_variant(variant_guid, path)
+        line = await CartLine.get_or_none(cart_id=cart.id, variant_id=variant.id)
+        quantity = new_quantity(line.quantity if line else 0)
+        if not 0 <= quantity <= MAX_LINE_QUANTITY:
+            raise DomainError(
+                ErrorCode.INVALID_QUANTITY,
+                f"quantity must be 0..{MAX_LINE_QUANTITY}",
+                ("quantity",),
+            )
+        if line is not None:
+            await release(conn, await _live_hold_ids(line.id), now=now)
+        if quantity == 0:  # removing is always allowed, even for a withdrawn product
+            if line is not None:
+                await line.delete()
+            return cart
+        check_on_sale(variant, now, path)
+        collection = variant.product.collection
+        limit = collection.purchase_limit if collection else None
+        if limit is not None:
+            bought = await bought_by_shopper(variant.id, cart)
+            check_purchase_limit(limit, bought, quantity, path)
+        if line is None:
+            line = await CartLine.create(cart_id=cart.id, variant_id=variant.id, quantity=quantity)
+        else:
+            await CartLine.filter(id=line.id).update(quantity=quantity)
+        ranked = ranked_for(infos, cart.pickup_warehouse_id)
+        if collection and collection.hold_mode == HoldMode.AT_CART:
+            expires = now + timedelta(minutes=collection.hold_minutes)
+            claim = Claim(ReservationState.HELD, cart_line_id=line.id, expires_at=expires)
+            shops = {w for w, info in infos.items() if info.is_shop}
+            await _reserve_or_report(conn, variant.id, quantity, ranked, shops, claim, now, path)
+        else:
+            await _check_available(variant.id, quantity, ranked, now, path)
+    await touch_holds(cart=cart, now=now)
+    return cart
+
+
+async def _known_variant(variant_guid: str, path: tuple[str, ...]) -> Variant:
+    try:
+        guid = parse_guid(variant_guid, path=path)
+    except DomainError:
+        guid = ""
+    variant = await Variant.get_or_none(guid=guid).prefetch_related("product__collection")
+    if variant is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "no such variant", path)
+    return variant
+
+
+async def _reserve_or_report(
+    conn: BaseDBAsyncClient,
+    variant_id: int,
+    quantity: int,
+    ranked: list[int],
+    shops: set[int],
+    claim: Claim,
+    now: datetime,
+    path: tuple[str, ...],
+) -> None:
+    try:
+        await reserve(
+            conn,
+            variant_id=variant_id,
+            quantity=quantity,
+            ranked=ranked,
+            shops=shops,
+            claim=claim,
+            now=now,
+        )
+    except DomainError as error:
+        raise error.at(*path) from None
+
+
+async def _check_available(
+    variant_id: int, quantity: int, ranked: list[int], now: datetime, path: tuple[str, ...]
+) -> None:
+    positions = (await stock_positions([variant_id], now=now))[variant_id]
+    free = available_from(positions, ranked)
+    if free < quantity:
+        raise insufficient_stock(free, path)
+
+
+async def _live_hold_ids(line_id: int) -> list[int]:
+    holds = Reservation.filter(cart_line_id=line_id, state=ReservationState.HELD)
+    return [r.id for r in await holds.only("id")]
+
+
+async def touch_holds(*, cart: Cart, now: datetime) -> None:
+    """The shopper is active: push their live holds' expiry forward (expired ones stay lost)."""
+    lines = await CartLine.filter(cart_id=cart.id).prefetch_related("variant__product__collection")
+    for line in lines:
+        collection = line.variant.product.collection
+        if collection is None or collection.hold_mode != HoldMode.AT_CART:
+            continue
+        await Reservation.filter(
+            cart_line_id=line.id, state=ReservationState.HELD, expires_at__gt=now
+        ).update(expires_at=now + timedelta(minutes=collection.hold_minutes))
+
+
+async def set_contact(
+    *, cart_token: str, email: str | None, phone: str | None, first_name: str, last_name: str
+) -> Cart:
+    """Record how to reach the shopper (e-mail and/or phone, normalised)."""
+    cart = await find_cart(cart_token)
+    cart.email = normalise_email(email) if email else None
+    cart.phone = normalise_phone(phone) if phone else None
+    if cart.email is None and cart.phone is None:
+        raise DomainError(ErrorCode.CONTACT_REQUIRED, "an e-mail or a phone is needed", ("email",))
+    cart.first_name, cart.last_name = first_name.strip(), last_name.strip()
+    await cart.save()
+    return cart
+
+
+async def set_delivery(
+    *, cart_token: str, kind: DeliveryKind, address: str, shop_guid: str | None, now: datetime
+) -> Cart:
+    """Courier to an address, or pickup at one of the brand's shops."""
+    cart = await find_cart(cart_token)
+    pickup_id = None
+    if kind is DeliveryKind.PICKUP:
+        shop = await Warehouse.get_or_none(guid=shop_guid or "", kind=WarehouseKind.SHOP)
+        if shop is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "no such shop", ("shopId",))
+        pickup_id, address = shop.id, ""
+    elif not address.strip():
+        raise DomainError(ErrorCode.DELIVERY_REQUIRED, "a courier needs an address", ("address",))
+    cart.delivery_kind, cart.delivery_address = kind, address.strip()
+    cart.pickup_warehouse_id = pickup_id
+    await cart.save()
+    await touch_holds(cart=cart, now=now)
+    return cart
+
+
+async def hold_expires_at(cart_id: int, now: datetime) -> datetime | None:
+    """When the first of the cart's live holds runs out (the cart shows it)."""
+    holds = await Reservation.filter(
+        cart_line__cart_id=cart_id, state=ReservationState.HELD, expires_at__gt=now
+    ).only("id", "expires_at")
+    return min((h.expires_at for h in holds if h.expires_at is not None), default=None)
+
+
+async def live_holds_by_line(line_ids: list[int], now: datetime) -> dict[int, dict[int, int]]:
+    """Per cart line, the units its live holds keep in each warehouse."""
+    held: dict[int, dict[int, int]] = {}
+    rows = await Reservation.filter(
+        cart_line_id__in=line_ids, state=ReservationState.HELD, expires_at__gt=now
+    ).values_list("cart_line_id", "warehouse_id", "quantity")
+    for line_id, warehouse_id, qty in rows:
+        per = held.setdefault(line_id, {})
+        per[warehouse_id] = per.get(warehouse_id, 0) + qty
+    return held

@@ -1,0 +1,240 @@
+"""Deliver outbox events: in order per system and aggregate, retried, or parked as dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import structlog
+from tortoise.functions import Count
+
+from app.domain.outbound import (
+    CustomerMessageRecord,
+    CustomerRecord,
+    OrderRecord,
+    OrderStatusRecord,
+    PaymentRecord,
+)
+from app.domain.outbound_json import (
+    customer_from_json,
+    message_from_json,
+    order_from_json,
+    order_status_from_json,
+    payment_from_json,
+)
+from app.domain.outbox import EventKind, EventState, RetryPolicy, Target, kept_after_delivery
+from app.integrations.errors import RejectedError, RetryableError
+from app.integrations.onec.mapping import OrderRegistration
+from app.models.outbox import OutboxEvent
+from app.services.inventory.reconciliation import register_order
+
+log = structlog.get_logger(__name__)
+
+
+class OneCPort(Protocol):
+    async def put_customer(self, record: CustomerRecord, event_id: str) -> None: ...
+    async def put_order(self, record: OrderRecord, event_id: str) -> OrderRegistration: ...
+    async def put_order_status(self, record: OrderStatusRecord, event_id: str) -> None: ...
+    async def put_payment(self, record: PaymentRecord, event_id: str) -> None: ...
+
+
+class RetailCrmPort(Protocol):
+    async def upsert_customer(self, record: CustomerRecord) -> None: ...
+    async def upsert_order(self, record: OrderRecord) -> None: ...
+    async def update_order_status(self, record: OrderStatusRecord) -> None: ...
+    async def upsert_payment(self, record: PaymentRecord) -> None: ...
+
+
+class NotifyPort(Protocol):
+    async def send(self, message: CustomerMessageRecord, event_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Senders:
+    """The configured systems; a system left out keeps its events pending until it is set up."""
+
+    onec: OneCPort | None = None
+    retailcrm: RetailCrmPort | None = None
+    notify: NotifyPort | None = None
+
+    def configured(self, target: Target) -> bool:
+        senders = {Target.ONEC: self.onec, Target.RETAILCRM: self.retailcrm}
+        return senders.get(target, self.notify) is not None
+
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: int
+    retry_at: datetime | None = None  # the system failed in a way worth retrying: back off
+
+
+async def deliver_aggregate(
+    *, target: Target, aggregate: str, senders: Senders, policy: RetryPolicy, clock: Clock
+) -> Outcome:
+    """Send this aggregate's due events oldest first; stop at the first that cannot go now.
+
+    A dead letter blocks the events after it (an order's `paid` must not reach a system that
+    never accepted the order); replaying it lets them follow.
+    """
+    if not senders.configured(target):
+        return Outcome(0)
+    delivered = 0
+    while (event := await _head(target, aggregate)) is not None:
+        now = clock()
+        if event.state is not EventState.PENDING or event.next_attempt_at > now:
+            break
+        sent, retry_at = await _attempt(event, senders, policy, now)
+        if retry_at is not None:
+            return Outcome(delivered, retry_at)
+        if not sent:
+            break  # parked as a dead letter
+        delivered += 1
+    return Outcome(delivered)
+
+
+async def _head(target: Target, aggregate: str) -> OutboxEvent | None:
+    return (
+        await OutboxEvent.filter(
+            target=target, aggregate=aggregate, state__in=[EventState.PENDING, EventState.DEAD]
+        )
+        .order_by("id")
+        .first()
+    )
+
+
+async def _attempt(
+    event: OutboxEvent, senders: Senders, policy: RetryPolicy, now: datetime
+) -> tuple[bool, datetime | None]:
+    """Send one event: (delivered, when to try again if the system asked us to wait)."""
+    attempts = event.attempts + 1
+    try:
+        await _send(event, senders, now)
+    except RetryableError as error:
+        delay = policy.next_delay(attempts, error.retry_after)
+        if delay is None:
+            await _park(event, attempts, f"gave up after {attempts} attempts: {error}", None, "")
+            return False, None
+        await OutboxEvent.filter(id=event.id, state=EventState.PENDING).update(
+            attempts=attempts, next_attempt_at=now + delay, last_error=str(error)
+        )
+        return False, now + delay
+    except RejectedError as error:
+        await _park(event, attempts, str(error), error.status, error.body)
+        return False, None
+    kept = kept_after_delivery(event.kind, event.payload)
+    await OutboxEvent.filter(id=event.id, state=EventState.PENDING).update(
+        state=EventState.DELIVERED,
+        attempts=attempts,
+        delivered_at=now,
+        last_error="",
+        **({} if kept is None else {"payload": kept}),
+    )
+    return True, None
+
+
+async def _park(
+    event: OutboxEvent, attempts: int, error: str, status: int | None, body: str
+) -> None:
+    log.warning(
+        "outbox.dead_letter",
+        event_id=event.event_id,
+        target=event.target.value,
+        kind=event.kind.value,
+        aggregate=event.aggregate,
+        error=error,
+        status=status,
+    )
+    await OutboxEvent.filter(id=event.id, state=EventState.PENDING).update(
+        state=EventState.DEAD,
+        attempts=attempts,
+        last_error=error,
+        response_status=status,
+        response_body=body[:10000],
+    )
+
+
+async def _send(event: OutboxEvent, senders: Senders, now: datetime) -> None:
+    if event.target is Target.ONEC:
+        assert senders.onec is not None
+        await _to_onec(senders.onec, event.kind, event.payload, event.event_id, now)
+    elif event.target is Target.NOTIFY:
+        assert senders.notify is not None
+        await senders.notify.send(message_from_json(event.payload), event.event_id)
+    else:
+        assert senders.retailcrm is not None
+        await _to_retailcrm(senders.retailcrm, event.kind, event.payload)
+
+
+async def _to_onec(
+    onec: OneCPort, kind: EventKind, payload: dict[str, Any], event_id: str, now: datetime
+) -> None:
+    if kind is EventKind.CUSTOMER_UPSERTED:
+        await onec.put_customer(customer_from_json(payload), event_id)
+    elif kind is EventKind.ORDER_PLACED:
+        order = order_from_json(payload)
+        registration = await onec.put_order(order, event_id)
+        # 1C's registration time makes the reconciliation of this order's reservations exact.
+        await register_order(
+            order_guid=order.guid,
+            registered_at=registration.registered_at,
+            onec_number=registration.number,
+            now=now,
+        )
+    elif kind is EventKind.ORDER_STATUS_CHANGED:
+        await onec.put_order_status(order_status_from_json(payload), event_id)
+    else:
+        await onec.put_payment(payment_from_json(payload), event_id)
+
+
+async def _to_retailcrm(crm: RetailCrmPort, kind: EventKind, payload: dict[str, Any]) -> None:
+    if kind is EventKind.CUSTOMER_UPSERTED:
+        await crm.upsert_customer(customer_from_json(payload))
+    elif kind is EventKind.ORDER_PLACED:
+        order = order_from_json(payload)
+        await crm.upsert_customer(order.customer)  # RetailCRM refuses orders of unknown customers
+        await crm.upsert_order(order)
+    elif kind is EventKind.ORDER_STATUS_CHANGED:
+        await crm.update_order_status(order_status_from_json(payload))
+    else:
+        await crm.upsert_payment(payment_from_json(payload))
+
+
+async def due_aggregates(*, now: datetime, target: Target, limit: int = 500) -> list[str]:
+    """Aggregates with an event due now for one system (each system is swept on its own, so a
+    backlog of one never crowds the other out)."""
+    rows = (
+        await OutboxEvent.filter(state=EventState.PENDING, next_attempt_at__lte=now, target=target)
+        .order_by("id")
+        .limit(limit * 4)
+        .values_list("aggregate", flat=True)
+    )
+    return list(dict.fromkeys(str(a) for a in rows))[:limit]
+
+
+async def replay(*, event_ids: list[str] | None, now: datetime) -> int:
+    """Send dead letters again (all of them when no ids are given); returns how many."""
+    query = OutboxEvent.filter(state=EventState.DEAD)
+    if event_ids is not None:
+        query = query.filter(event_id__in=event_ids)
+    return await query.update(
+        state=EventState.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        response_status=None,
+        response_body="",
+    )
+
+
+async def counts() -> dict[tuple[str, str], int]:
+    """Events per (system, state)."""
+    rows = (
+        await OutboxEvent.annotate(n=Count("id"))
+        .group_by("target", "state")
+        .values_list("target", "state", "n")
+    )
+    return {(str(target), str(state)): int(n) for target, state, n in rows}
