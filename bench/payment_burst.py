@@ -35,7 +35,7 @@ import httpx
 from app.db import close_db, init_db, run_migrations
 from app.devtools.simulators.server import LocalServer
 from app.devtools.simulators.yookassa import YooKassaSimulator
-from app.domain.outbound import OrderStatus
+from app.domain.orders import OrderStatus
 from app.integrations.payments.registry import build_providers
 from app.logging import configure_logging
 from app.main import create_app

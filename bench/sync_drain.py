@@ -41,7 +41,7 @@ from app.devtools.simulators.base import Simulator
 from app.devtools.simulators.onec import OneCSimulator
 from app.devtools.simulators.retailcrm import RetailCrmSimulator
 from app.devtools.simulators.server import LocalServer
-from app.domain.outbound import DeliveryKind
+from app.domain.orders import DeliveryKind
 from app.domain.outbox import EventState, Target
 from app.integrations.payments.dummy import SUCCEEDS, DummyProvider
 from app.logging import configure_logging

@@ -118,7 +118,7 @@ async def cart_with(
     email: str = "buyer@example.com",
 ) -> str:
     """A cart ready to order: lines (variant GUID, quantity), contact and delivery set."""
-    from app.domain.outbound import DeliveryKind
+    from app.domain.orders import DeliveryKind
     from app.services.checkout import carts
 
     cart = await carts.create_cart()

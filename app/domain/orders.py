@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.outbound import OrderStatus
 
 MAX_LINE_QUANTITY = 50
+
+
+class DeliveryKind(StrEnum):
+    COURIER = "courier"
+    PICKUP = "pickup"
+
+
+class OrderStatus(StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
 
 _MOVES: dict[OrderStatus, set[OrderStatus]] = {
     OrderStatus.AWAITING_PAYMENT: {OrderStatus.PAID, OrderStatus.CANCELLED},

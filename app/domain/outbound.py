@@ -10,29 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-
-class DeliveryKind(StrEnum):
-    COURIER = "courier"
-    PICKUP = "pickup"
-
-
-class OrderStatus(StrEnum):
-    AWAITING_PAYMENT = "awaiting_payment"
-    PAID = "paid"
-    CANCELLED = "cancelled"
+from app.domain.orders import DeliveryKind, OrderStatus
+from app.domain.payments import PaymentStatus
 
 
 class MessageChannel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
-
-
-class PaymentStatus(StrEnum):
-    PENDING = "pending"
-    WAITING_FOR_CAPTURE = "waiting_for_capture"
-    SUCCEEDED = "succeeded"
-    CANCELED = "canceled"
-    REFUNDED = "refunded"
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,18 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from app.domain.orders import DeliveryKind, OrderStatus
 from app.domain.outbound import (
     CustomerMessageRecord,
     CustomerRecord,
-    DeliveryKind,
     DeliveryRecord,
     MessageChannel,
     OrderLineRecord,
     OrderRecord,
-    OrderStatus,
     OrderStatusRecord,
     PaymentRecord,
-    PaymentStatus,
 )
+from app.domain.payments import PaymentStatus
 
 Record = CustomerRecord | OrderRecord | OrderStatusRecord | PaymentRecord | CustomerMessageRecord
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 from enum import StrEnum
 
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.outbound import OrderStatus, PaymentStatus
+from app.domain.orders import OrderStatus
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    WAITING_FOR_CAPTURE = "waiting_for_capture"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+    REFUNDED = "refunded"
 
 
 class RefundStatus(StrEnum):

@@ -1,6 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from app.domain.outbound import DeliveryKind, OrderStatus, PaymentStatus
+from app.domain.orders import DeliveryKind, OrderStatus
+from app.domain.payments import PaymentStatus
 from app.domain.reservations import ReservationState, ShopConfirmation
 from app.models.catalog import HoldMode
 from tortoise.fields.base import OnDelete

@@ -1,6 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from app.domain.outbound import PaymentStatus
+from app.domain.payments import PaymentStatus
 from app.domain.outbox import EventKind, Target
 from app.domain.payments import RefundStatus
 from tortoise.fields.base import OnDelete

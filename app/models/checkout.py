@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from app.domain.outbound import DeliveryKind
+from app.domain.orders import DeliveryKind
 from app.models.catalog import Variant, Warehouse
 from app.models.customers import Customer
 from app.models.sql import is_postgres

@@ -6,8 +6,8 @@ from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from app.domain.outbound import DeliveryKind, OrderStatus, PaymentStatus
-from app.domain.payments import RefundStatus
+from app.domain.orders import DeliveryKind, OrderStatus
+from app.domain.payments import PaymentStatus, RefundStatus
 from app.models.catalog import Variant, Warehouse
 from app.models.checkout import Cart
 from app.models.customers import Customer

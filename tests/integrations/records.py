@@ -6,17 +6,16 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from app.domain.orders import DeliveryKind, OrderStatus
 from app.domain.outbound import (
     CustomerRecord,
-    DeliveryKind,
     DeliveryRecord,
     OrderLineRecord,
     OrderRecord,
-    OrderStatus,
     OrderStatusRecord,
     PaymentRecord,
-    PaymentStatus,
 )
+from app.domain.payments import PaymentStatus
 
 
 def guid(name: str) -> str:

@@ -10,8 +10,7 @@ import pytest
 
 from app.devtools.simulators.server import LocalServer
 from app.devtools.simulators.yookassa import YooKassaSimulator
-from app.domain.outbound import PaymentStatus
-from app.domain.payments import RefundStatus
+from app.domain.payments import PaymentStatus, RefundStatus
 from app.integrations.errors import RejectedError
 from app.integrations.payments.base import (
     PaymentProvider,

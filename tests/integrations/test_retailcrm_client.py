@@ -12,7 +12,8 @@ import pytest
 
 from app.devtools.simulators.retailcrm import RetailCrmSimulator
 from app.devtools.simulators.server import LocalServer
-from app.domain.outbound import OrderStatus, PaymentStatus
+from app.domain.orders import OrderStatus
+from app.domain.payments import PaymentStatus
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.retailcrm.client import RetailCrmClient
 from app.integrations.retailcrm.mapping import RetailCrmCodes, customer_payload, order_payload

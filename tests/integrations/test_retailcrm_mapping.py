@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.domain.outbound import DeliveryKind, DeliveryRecord, OrderStatus, PaymentStatus
+from app.domain.orders import DeliveryKind, OrderStatus
+from app.domain.outbound import DeliveryRecord
+from app.domain.payments import PaymentStatus
 from app.integrations.retailcrm import mapping as m
 from tests.integrations import records as r
 

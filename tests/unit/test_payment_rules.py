@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.outbound import OrderStatus, PaymentStatus
+from app.domain.orders import OrderStatus
 from app.domain.payments import (
+    PaymentStatus,
     Settlement,
     check_capture,
     check_refund,

@@ -8,8 +8,7 @@ import pytest
 
 from app.domain.contact import normalise_email, normalise_phone
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.orders import check_move, check_purchase_limit
-from app.domain.outbound import OrderStatus
+from app.domain.orders import OrderStatus, check_move, check_purchase_limit
 from app.domain.reservations import (
     hold_counts,
     reconciled_by_snapshot,

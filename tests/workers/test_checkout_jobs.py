@@ -9,7 +9,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from app.domain.outbound import OrderStatus
+from app.domain.orders import OrderStatus
 from app.domain.reservations import ReservationState
 from app.integrations.payments.dummy import DummyProvider
 from app.integrations.payments.registry import PaymentProviders

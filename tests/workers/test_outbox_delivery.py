@@ -121,7 +121,7 @@ async def _ready_carts(count: int) -> list[str]:
     """Carts as `f.cart_with` leaves them (one dress, contact, courier), written in bulk: the
     burst is about placing orders while systems fail, and building 500 carts through four
     services each would double its time. The dress holds nothing at cart time (no drop rules)."""
-    from app.domain.outbound import DeliveryKind
+    from app.domain.orders import DeliveryKind
     from app.models.catalog import Variant
     from app.models.checkout import Cart, CartLine
 

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from app.domain.outbound import PaymentStatus
-from app.domain.payments import RefundStatus
+from app.domain.payments import PaymentStatus, RefundStatus
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from app.domain.outbound import PaymentStatus
-from app.domain.payments import RefundStatus
+from app.domain.payments import PaymentStatus, RefundStatus
 from app.integrations.errors import RejectedError
 from app.integrations.payments.base import (
     PaymentRequest,

@@ -36,16 +36,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from app.domain.orders import DeliveryKind, OrderStatus
 from app.domain.outbound import (
     CustomerRecord,
-    DeliveryKind,
     OrderLineRecord,
     OrderRecord,
-    OrderStatus,
     OrderStatusRecord,
     PaymentRecord,
-    PaymentStatus,
 )
+from app.domain.payments import PaymentStatus
 
 Json = dict[str, Any]
 MOSCOW = timezone(timedelta(hours=3), "MSK")  # no DST since 2014, so a fixed offset is exact

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import strawberry
 
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.outbound import DeliveryKind, PaymentStatus
+from app.domain.orders import DeliveryKind
+from app.domain.payments import PaymentStatus
 from app.models.checkout import Cart as CartRow
 from app.models.checkout import CartLine as CartLineRow
 from app.models.orders import Order as OrderRow

@@ -9,8 +9,8 @@ import strawberry
 
 from app.domain.availability import available_to_holder
 from app.domain.catalog import kopecks_to_rub
-from app.domain.outbound import DeliveryKind, OrderStatus, PaymentStatus
-from app.domain.payments import RefundStatus
+from app.domain.orders import DeliveryKind, OrderStatus
+from app.domain.payments import PaymentStatus, RefundStatus
 from app.domain.reservations import ReservationState, ShopConfirmation
 from app.models import checkout as c
 from app.models import orders as o

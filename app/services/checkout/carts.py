@@ -15,8 +15,7 @@ from app.domain.availability import available_from
 from app.domain.catalog import is_visible, parse_guid
 from app.domain.contact import normalise_email, normalise_phone
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.orders import MAX_LINE_QUANTITY, check_purchase_limit
-from app.domain.outbound import DeliveryKind, OrderStatus
+from app.domain.orders import MAX_LINE_QUANTITY, DeliveryKind, OrderStatus, check_purchase_limit
 from app.domain.reservations import ReservationState
 from app.models.catalog import HoldMode, Variant, Warehouse, WarehouseKind
 from app.models.checkout import Cart, CartLine, lock_cart

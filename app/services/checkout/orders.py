@@ -14,8 +14,13 @@ from tortoise.transactions import in_transaction
 
 from app.domain.catalog import is_visible
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.orders import check_move, check_purchase_limit, check_shopper_may_cancel
-from app.domain.outbound import DeliveryKind, OrderStatus
+from app.domain.orders import (
+    DeliveryKind,
+    OrderStatus,
+    check_move,
+    check_purchase_limit,
+    check_shopper_may_cancel,
+)
 from app.domain.outbox import EventKind, EventState, Target
 from app.domain.reservations import ReservationState, ShopConfirmation
 from app.models.checkout import Cart, CartLine, lock_cart

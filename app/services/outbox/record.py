@@ -6,18 +6,18 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
+from app.domain.orders import OrderStatus
 from app.domain.outbound import (
     CustomerRecord,
     DeliveryRecord,
     OrderLineRecord,
     OrderRecord,
-    OrderStatus,
     OrderStatusRecord,
     PaymentRecord,
-    PaymentStatus,
 )
 from app.domain.outbound_json import Record, to_json
 from app.domain.outbox import EventKind, Target, aggregate_key
+from app.domain.payments import PaymentStatus
 from app.domain.reservations import ReservationState
 from app.models.catalog import Warehouse
 from app.models.customers import Customer

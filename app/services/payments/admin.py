@@ -10,8 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.outbound import PaymentStatus
-from app.domain.payments import RefundStatus, check_capture, check_refund
+from app.domain.payments import PaymentStatus, RefundStatus, check_capture, check_refund
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.base import PaymentProvider, ProviderPayment
 from app.models.orders import Order, Payment, Refund, lock_order

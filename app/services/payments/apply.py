@@ -15,10 +15,11 @@ import structlog
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.domain.outbound import OrderStatus, PaymentStatus
+from app.domain.orders import OrderStatus
 from app.domain.outbox import EventKind
 from app.domain.payments import (
     HOLDING,
+    PaymentStatus,
     RefundStatus,
     Settlement,
     next_status,

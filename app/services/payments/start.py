@@ -11,7 +11,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.outbound import OrderStatus, PaymentStatus
+from app.domain.orders import OrderStatus
+from app.domain.payments import PaymentStatus
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.base import PaymentProvider, PaymentRequest
 from app.models.orders import Order, Payment

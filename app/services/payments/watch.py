@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 import structlog
 from tortoise.expressions import Q
 
-from app.domain.outbound import PaymentStatus
-from app.domain.payments import RefundStatus
+from app.domain.payments import PaymentStatus, RefundStatus
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.base import PaymentProvider, ProviderPayment
 from app.models.orders import Payment, Refund

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.domain.outbound import DeliveryKind
+from app.domain.orders import DeliveryKind
 from app.models.customers import Customer
 from app.models.orders import Order
 from app.services.checkout import carts

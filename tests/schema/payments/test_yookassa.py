@@ -17,9 +17,9 @@ from structlog.testing import capture_logs
 from app.devtools.simulators.server import LocalServer
 from app.devtools.simulators.yookassa import YooKassaSimulator
 from app.domain.access import Scope
-from app.domain.outbound import OrderStatus, PaymentStatus
+from app.domain.orders import OrderStatus
 from app.domain.outbox import EventKind
-from app.domain.payments import RefundStatus
+from app.domain.payments import PaymentStatus, RefundStatus
 from app.integrations.payments.registry import build_providers
 from app.integrations.payments.yookassa.client import YooKassaClient
 from app.main import create_app

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.outbound import OrderStatus
+from app.domain.orders import OrderStatus
 from app.domain.reservations import ReservationState, ShopConfirmation
 from app.integrations.payments.dummy import DECLINED, STAYS_PENDING, SUCCEEDS, DummyProvider
 from app.models.orders import Order, OrderStatusChange
@@ -194,7 +194,7 @@ async def test_purchase_limit_per_shopper_per_variant(db: str) -> None:
     bag = f.guid("variant/Bag/M/black")
     await f.stock(bag, f.ONLINE, 10)
     await f.place(await f.cart_with([(bag, 2)], now=NOW), now=NOW)
-    from app.domain.outbound import DeliveryKind
+    from app.domain.orders import DeliveryKind
     from app.services.checkout import carts
 
     cart = (await carts.create_cart()).token

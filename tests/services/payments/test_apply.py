@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from app.domain.outbound import OrderStatus, PaymentStatus
+from app.domain.orders import OrderStatus
 from app.domain.outbox import EventKind
-from app.domain.payments import RefundStatus
+from app.domain.payments import PaymentStatus, RefundStatus
 from app.integrations.payments.dummy import STAYS_PENDING, DummyProvider
 from app.models.orders import Order, OrderStatusChange, Payment, Refund
 from app.models.outbox import OutboxEvent

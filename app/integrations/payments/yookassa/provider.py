@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from app.domain.outbound import PaymentStatus
-from app.domain.payments import RefundStatus
+from app.domain.payments import PaymentStatus, RefundStatus
 from app.integrations.payments.base import (
     PaymentRequest,
     ProviderPayment,
