@@ -24,6 +24,14 @@ class ShopConfirmation(StrEnum):
 IN_BUFFER = (ReservationState.HELD, ReservationState.ACTIVE)
 
 
+def shop_confirmation_for(*, from_shop: bool, state: ReservationState) -> ShopConfirmation:
+    """An order's units in a shop wait for its staff to confirm them; a cart hold does not
+    ask yet (it asks when it becomes the order's), and the online warehouse never asks."""
+    if from_shop and state is ReservationState.ACTIVE:
+        return ShopConfirmation.REQUESTED
+    return ShopConfirmation.NOT_NEEDED
+
+
 def hold_counts(expires_at: datetime | None, now: datetime) -> bool:
     """A hold counts until its instant has passed, whether or not a job has released it yet."""
     return expires_at is None or now < expires_at

@@ -8,7 +8,7 @@ import pytest
 
 from app.domain.contact import normalise_email, normalise_phone
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.orders import OrderStatus, check_move, check_purchase_limit
+from app.domain.orders import OrderStatus, check_move
 from app.domain.reservations import (
     hold_counts,
     reconciled_by_snapshot,
@@ -40,15 +40,6 @@ def test_order_moves() -> None:
     with pytest.raises(DomainError) as error:
         check_move(OrderStatus.CANCELLED, OrderStatus.PAID)
     assert error.value.code is ErrorCode.INVALID_TRANSITION
-
-
-def test_purchase_limit_counts_what_was_bought_already() -> None:
-    check_purchase_limit(None, 100, 5)
-    check_purchase_limit(2, 1, 1)
-    with pytest.raises(DomainError) as error:
-        check_purchase_limit(2, 1, 2)
-    assert error.value.code is ErrorCode.PURCHASE_LIMIT_EXCEEDED
-    assert "1 left" in error.value.message
 
 
 @pytest.mark.parametrize(

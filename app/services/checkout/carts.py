@@ -10,12 +10,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from app.domain import checkout
 from app.domain.allocation import WarehouseInfo, insufficient_stock, rank_warehouses
 from app.domain.availability import available_from
-from app.domain.catalog import is_visible, parse_guid
+from app.domain.catalog import parse_guid
 from app.domain.contact import normalise_email, normalise_phone
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.orders import MAX_LINE_QUANTITY, DeliveryKind, OrderStatus, check_purchase_limit
+from app.domain.orders import DeliveryKind, OrderStatus
 from app.domain.reservations import ReservationState
 from app.models.catalog import HoldMode, Variant, Warehouse, WarehouseKind
 from app.models.checkout import Cart, CartLine, lock_cart
@@ -47,16 +48,11 @@ async def sellable_variant(variant_guid: str, now: datetime, path: tuple[str, ..
 
 def check_on_sale(variant: Variant, now: datetime, path: tuple[str, ...]) -> None:
     """Refuse a variant whose product is withdrawn or whose drop has not started."""
-    if not variant.product.published:
-        raise DomainError(ErrorCode.NOT_FOUND, "no such variant", path)
     collection = variant.product.collection
     release_at = collection.release_at if collection else None
-    if not is_visible(published=True, release_at=release_at, now=now):
-        raise DomainError(
-            ErrorCode.NOT_RELEASED,
-            f"on sale from {release_at.isoformat() if release_at else ''}",
-            path,
-        )
+    checkout.check_on_sale(
+        published=variant.product.published, release_at=release_at, now=now, path=path
+    )
 
 
 def ranked_for(infos: dict[int, WarehouseInfo], pickup_id: int | None) -> list[int]:
@@ -78,6 +74,27 @@ async def bought_by_shopper(variant_id: int, cart: Cart) -> int:
     return sum(quantity for (quantity,) in await lines.values_list("quantity"))
 
 
+async def check_within_purchase_limit(
+    variant: Variant,
+    cart: Cart,
+    wanted: int,
+    *,
+    already_ordered: int = 0,
+    path: tuple[str | int, ...],
+) -> None:
+    """Refuse more units of a drop's variant than its per-shopper limit leaves this shopper.
+
+    `already_ordered`: units of the order being placed, which the count already includes.
+    The count is made only when the drop has a limit.
+    """
+    collection = variant.product.collection
+    limit = collection.purchase_limit if collection else None
+    if limit is None:
+        return
+    bought = await bought_by_shopper(variant.id, cart) - already_ordered
+    checkout.check_purchase_limit(limit, bought, wanted, path)
+
+
 async def set_line(*, cart_token: str, variant_guid: str, quantity: int, now: datetime) -> Cart:
     """Set how many of a variant the cart holds (0 removes it); holds stock in hold drops."""
     return await _change_line(cart_token, variant_guid, now, lambda _: quantity)
@@ -85,8 +102,7 @@ async def set_line(*, cart_token: str, variant_guid: str, quantity: int, now: da
 
 async def add_to_line(*, cart_token: str, variant_guid: str, quantity: int, now: datetime) -> Cart:
     """Add units to a line (a new line if the variant is not in the cart yet)."""
-    if quantity < 1:
-        raise DomainError(ErrorCode.INVALID_QUANTITY, "add at least 1", ("quantity",))
+    checkout.check_units_to_add(quantity)
     return await _change_line(cart_token, variant_guid, now, lambda held: held + quantity)
 
 
@@ -102,12 +118,7 @@ async def _change_line(
         variant = await _known_variant(variant_guid, path)
         line = await CartLine.get_or_none(cart_id=cart.id, variant_id=variant.id)
         quantity = new_quantity(line.quantity if line else 0)
-        if not 0 <= quantity <= MAX_LINE_QUANTITY:
-            raise DomainError(
-                ErrorCode.INVALID_QUANTITY,
-                f"quantity must be 0..{MAX_LINE_QUANTITY}",
-                ("quantity",),
-            )
+        checkout.check_line_quantity(quantity, zero_removes=True)
         if line is not None:
             await release(conn, await _live_hold_ids(line.id), now=now)
         if quantity == 0:  # removing is always allowed, even for a withdrawn product
@@ -115,11 +126,8 @@ async def _change_line(
                 await line.delete()
             return cart
         check_on_sale(variant, now, path)
+        await check_within_purchase_limit(variant, cart, quantity, path=path)
         collection = variant.product.collection
-        limit = collection.purchase_limit if collection else None
-        if limit is not None:
-            bought = await bought_by_shopper(variant.id, cart)
-            check_purchase_limit(limit, bought, quantity, path)
         if line is None:
             line = await CartLine.create(cart_id=cart.id, variant_id=variant.id, quantity=quantity)
         else:

@@ -12,23 +12,23 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.domain.catalog import is_visible
+from app.domain.checkout import LineOnSale, PricedLine, check_ready_to_order, order_total
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.idempotency import check_idempotency_key
 from app.domain.orders import (
     DeliveryKind,
     OrderStatus,
     check_move,
-    check_purchase_limit,
     check_shopper_may_cancel,
 )
 from app.domain.outbox import EventKind, EventState, Target
-from app.domain.reservations import ReservationState, ShopConfirmation
+from app.domain.reservations import ReservationState, shop_confirmation_for
 from app.models.checkout import Cart, CartLine, lock_cart
 from app.models.customers import Customer
 from app.models.orders import Order, OrderLine, OrderStatusChange, lock_order
 from app.models.outbox import OutboxEvent
 from app.models.stock import Reservation, lock_levels
-from app.services.checkout.carts import bought_by_shopper, find_cart, ranked_for
+from app.services.checkout.carts import check_within_purchase_limit, find_cart, ranked_for
 from app.services.checkout.customers import customer_for_contact
 from app.services.inventory.reservations import Claim, release, reserve, warehouse_infos
 from app.services.jobs import JobQueue, enqueue_quietly
@@ -79,13 +79,6 @@ async def place_order(
     return PlacedOrder(order, created=True)
 
 
-def check_idempotency_key(key: str) -> str:
-    key = key.strip()
-    if not 8 <= len(key) <= 100:
-        raise DomainError(ErrorCode.INVALID, "8 to 100 characters", ("idempotencyKey",))
-    return key
-
-
 def _same_cart_or_refuse(order: Order, cart: Cart) -> PlacedOrder:
     if order.cart_id != cart.id:
         raise DomainError(
@@ -97,17 +90,21 @@ def _same_cart_or_refuse(order: Order, cart: Cart) -> PlacedOrder:
 
 
 def _check_ready(cart: Cart, lines: Sequence[CartLine], now: datetime) -> None:
-    if not lines:
-        raise DomainError(ErrorCode.EMPTY_CART, "the cart is empty", ("cartToken",))
-    if not (cart.email or cart.phone):
-        raise DomainError(ErrorCode.CONTACT_REQUIRED, "an e-mail or a phone is needed", ("email",))
-    if cart.delivery_kind is None:
-        raise DomainError(ErrorCode.DELIVERY_REQUIRED, "choose courier or pickup", ("delivery",))
-    for line in lines:
-        product = line.variant.product
-        release_at = product.collection.release_at if product.collection else None
-        if not is_visible(published=product.published, release_at=release_at, now=now):
-            raise DomainError(ErrorCode.NOT_RELEASED, "not on sale now", _line_path(lines, line))
+    on_sale = [
+        LineOnSale(
+            published=line.variant.product.published,
+            release_at=line.variant.product.collection.release_at
+            if line.variant.product.collection
+            else None,
+        )
+        for line in sorted(lines, key=lambda x: x.id)  # as the shopper added them
+    ]
+    check_ready_to_order(
+        has_contact=bool(cart.email or cart.phone),
+        delivery_chosen=cart.delivery_kind is not None,
+        lines=on_sale,
+        now=now,
+    )
 
 
 async def _place(cart: Cart, key: str, now: datetime, payment_timeout: timedelta) -> Order:
@@ -138,7 +135,9 @@ async def _place(cart: Cart, key: str, now: datetime, payment_timeout: timedelta
             delivery_kind=cart.delivery_kind or DeliveryKind.COURIER,
             delivery_address=cart.delivery_address,
             pickup_warehouse_id=cart.pickup_warehouse_id,
-            total=sum(line.variant.price * line.quantity for line in lines),
+            total=order_total(
+                PricedLine(unit_price=line.variant.price, quantity=line.quantity) for line in lines
+            ),
             payment_deadline=now + payment_timeout,
         )
         order.number = f"V-{order.id:06d}"
@@ -215,11 +214,9 @@ async def _order_line(
         except DomainError as error:
             raise error.at(*path) from None
     # Counted after the stock row is locked: concurrent orders of this variant queue here.
-    collection = variant.product.collection
-    limit = collection.purchase_limit if collection else None
-    if limit is not None:
-        bought = await bought_by_shopper(variant.id, cart)
-        check_purchase_limit(limit, bought - line.quantity, line.quantity, path)
+    await check_within_purchase_limit(
+        variant, cart, line.quantity, already_ordered=line.quantity, path=path
+    )
 
 
 async def _adopt_holds(
@@ -241,10 +238,8 @@ async def _adopt_holds(
     fits = all(h.warehouse_id in ranked for h in live)
     if live and fits and sum(h.quantity for h in live) == line.quantity and len(live) == len(holds):
         for hold in live:
-            confirmation = (
-                ShopConfirmation.REQUESTED
-                if hold.warehouse_id in shops
-                else ShopConfirmation.NOT_NEEDED
+            confirmation = shop_confirmation_for(
+                from_shop=hold.warehouse_id in shops, state=ReservationState.ACTIVE
             )
             await Reservation.filter(id=hold.id, state=ReservationState.HELD).update(
                 state=ReservationState.ACTIVE,

@@ -16,7 +16,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.domain.allocation import Allocation, Candidate, WarehouseInfo, allocate
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.reservations import IN_BUFFER, ReservationState, ShopConfirmation
+from app.domain.reservations import IN_BUFFER, ReservationState, shop_confirmation_for
 from app.models.catalog import Warehouse, WarehouseKind
 from app.models.stock import (
     Reservation,
@@ -97,11 +97,7 @@ async def _record(variant_id: int, allocation: Allocation, claim: Claim) -> Rese
         cart_line_id=claim.cart_line_id,
         order_line_id=claim.order_line_id,
         expires_at=claim.expires_at,
-        shop_confirmation=(
-            ShopConfirmation.REQUESTED
-            if allocation.from_shop and claim.state is ReservationState.ACTIVE
-            else ShopConfirmation.NOT_NEEDED
-        ),
+        shop_confirmation=shop_confirmation_for(from_shop=allocation.from_shop, state=claim.state),
     )
 
 

@@ -10,11 +10,11 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.idempotency import check_idempotency_key
 from app.domain.payments import PaymentStatus, RefundStatus, check_capture, check_refund
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.base import PaymentProvider, ProviderPayment
 from app.models.orders import Order, Payment, Refund, lock_order
-from app.services.checkout.orders import check_idempotency_key
 from app.services.payments.apply import apply_report, issue_refund, new_refund
 from app.services.payments.receipts import receipt_for
 

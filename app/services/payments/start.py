@@ -11,12 +11,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.idempotency import check_idempotency_key
 from app.domain.orders import OrderStatus
 from app.domain.payments import PaymentStatus
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.base import PaymentProvider, PaymentRequest
 from app.models.orders import Order, Payment
-from app.services.checkout.orders import check_idempotency_key, expire_order, find_order
+from app.services.checkout.orders import expire_order, find_order
 from app.services.jobs import JobQueue
 from app.services.payments.apply import after_commit, apply_report
 from app.services.payments.receipts import receipt_for
