@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 
 from tortoise.expressions import Q
 
+from app.domain.cursors import decode_cursor, encode_cursor
 from app.domain.errors import DomainError, ErrorCode
 from app.models.checkout import Cart
 from app.models.customers import Customer
 from app.models.orders import Order
 
 MAX_PAGE = 100
-_CURSOR_PREFIX = "order:"
+_LISTING = "orders"
 
 
 @dataclass(frozen=True)
@@ -41,31 +40,17 @@ async def list_orders(*, customer: Customer, first: int, after: str | None) -> O
         raise DomainError(ErrorCode.INVALID, f"a page holds 1..{MAX_PAGE} orders", ("first",))
     query = Order.filter(_mine(customer))
     if after is not None:
-        query = query.filter(id__lt=_decode(after))
+        query = query.filter(id__lt=decode_cursor(after, _LISTING, 1)[0])
     rows = list(await query.order_by("-id").limit(first + 1))
     page = rows[:first]
-    return OrderPage(page, len(rows) > first, _encode(page[-1].id) if page else None)
+    return OrderPage(
+        page, len(rows) > first, encode_cursor(_LISTING, page[-1].id) if page else None
+    )
 
 
 async def find_order(*, customer: Customer, number: str) -> Order | None:
     """One of the customer's orders by its number; None for an unknown one or someone else's."""
     return await Order.filter(_mine(customer), number=number.strip()).first()
-
-
-def _encode(pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{pk}".encode()).decode()
-
-
-def _decode(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if not raw.startswith(_CURSOR_PREFIX):
-            raise ValueError(cursor)
-        return int(raw.removeprefix(_CURSOR_PREFIX))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise DomainError(
-            ErrorCode.INVALID_CURSOR, "cursor is not from this listing", ("after",)
-        ) from None
 
 
 async def attach_cart(*, customer_id: int, cart_token: str) -> Cart:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,6 +12,7 @@ from tortoise.expressions import F, Q, Subquery
 from tortoise.queryset import QuerySet
 
 from app.domain.catalog import parse_rub
+from app.domain.cursors import decode_cursor, encode_cursor, instant_key, instant_of_key
 from app.domain.errors import DomainError, ErrorCode
 from app.models.catalog import Category, Collection, Product, Variant
 from app.models.stock import StockLevel
@@ -129,21 +128,14 @@ async def _category_subtree(slug: str) -> list[int]:
     return sorted(found)
 
 
-def _cursor(sort: ProductSort, value: Any, pk: int) -> str:
-    raw = value.isoformat() if isinstance(value, datetime) else value
-    return base64.urlsafe_b64encode(json.dumps([sort.value, raw, pk]).encode()).decode()
+def _cursor(sort: ProductSort, value: datetime | int, pk: int) -> str:
+    key = instant_key(value) if isinstance(value, datetime) else value
+    return encode_cursor(f"products:{sort.value}", key, pk)
 
 
 def _after(cursor: str, key: str, descending: bool, sort: ProductSort) -> Q:
-    try:
-        sort_name, raw, pk = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if sort_name != sort.value or not isinstance(pk, int):
-            raise ValueError(cursor)
-        value = datetime.fromisoformat(raw) if key == "sort_date" else int(raw)
-    except (ValueError, TypeError):
-        raise DomainError(
-            ErrorCode.INVALID_CURSOR, "cursor is not from this listing", ("after",)
-        ) from None
+    sort_key, pk = decode_cursor(cursor, f"products:{sort.value}", 2)
+    value: datetime | int = instant_of_key(sort_key) if key == "sort_date" else sort_key
     op = "lt" if descending else "gt"
     beyond: dict[str, Any] = {f"{key}__{op}": value}
     tie: dict[str, Any] = {key: value, f"id__{op}": pk}

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.domain.cursors import decode_cursor, encode_cursor
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.outbox import EventState, Target
 from app.models.outbox import OutboxEvent
 from app.services.outbox.delivery import counts, replay
 
 MAX_PAGE = 200
-_CURSOR_PREFIX = "outbox:"
+_LISTING = "outbox"
 
 
 @dataclass(frozen=True)
@@ -35,26 +34,10 @@ async def list_events(
     if target is not None:
         query = query.filter(target=target)
     if after is not None:
-        query = query.filter(id__lt=_decode_cursor(after))
+        query = query.filter(id__lt=decode_cursor(after, _LISTING, 1)[0])
     rows = list(await query.order_by("-id").limit(first + 1))
     events = rows[:first]
-    return EventPage(events, len(rows) > first, [_encode_cursor(e.id) for e in events])
-
-
-def _encode_cursor(pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{pk}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if not raw.startswith(_CURSOR_PREFIX):
-            raise ValueError(cursor)
-        return int(raw.removeprefix(_CURSOR_PREFIX))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise DomainError(
-            ErrorCode.INVALID_CURSOR, "cursor is not from this listing", ("after",)
-        ) from None
+    return EventPage(events, len(rows) > first, [encode_cursor(_LISTING, e.id) for e in events])
 
 
 async def count_grid() -> list[tuple[Target, EventState, int]]:
