@@ -58,11 +58,17 @@ def yookassa_notifications(
         try:
             if notification.event is NotificationEvent.REFUND_SUCCEEDED:
                 await on_refund_event(
-                    provider=provider, refund_id=notification.object_id, now=now, jobs=jobs
+                    provider=provider,
+                    provider_refund_id=notification.object_id,
+                    now=now,
+                    jobs=jobs,
                 )
             else:
                 await on_payment_event(
-                    provider=provider, payment_id=notification.object_id, now=now, jobs=jobs
+                    provider=provider,
+                    provider_payment_id=notification.object_id,
+                    now=now,
+                    jobs=jobs,
                 )
         except UnknownPayment as error:
             log.warning("yookassa.notification_unknown", object_id=notification.object_id)

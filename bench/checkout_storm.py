@@ -52,7 +52,7 @@ from app.db import close_db, init_db, run_migrations
 from app.logging import configure_logging
 from app.models.catalog import Collection, HoldMode, Product, Variant, Warehouse, WarehouseKind
 from app.redis_setup import free_port
-from app.services.inventory.stock_snapshots import RawSnapshot, apply_stock_snapshots
+from app.services.inventory.stock_snapshots import RawStockSnapshot, apply_stock_snapshots
 
 ROOT = Path(__file__).resolve().parent.parent
 PGBENCH = "/usr/bin/pgbench"
@@ -143,7 +143,7 @@ async def seed(*, units: int, variants: int, hot_count: int, hold_mode: HoldMode
                 quantity = units if warehouse is online else 0
             else:
                 quantity = PLENTY if warehouse is online else 1000
-            snapshots.append(RawSnapshot(guid, warehouse.guid, quantity, as_of))
+            snapshots.append(RawStockSnapshot(guid, warehouse.guid, quantity, as_of))
     intake = await apply_stock_snapshots(rows=snapshots, max_rows=len(snapshots))
     if intake.applied != len(snapshots) or intake.problems:
         raise RuntimeError(f"stock seeding failed: {intake}")

@@ -50,7 +50,7 @@ from app.services.catalog import intake as catalog
 from app.services.catalog.products import ProductData, VariantData
 from app.services.checkout import carts
 from app.services.checkout.orders import PlacedOrder, place_order
-from app.services.inventory.stock_snapshots import RawSnapshot, apply_stock_snapshots
+from app.services.inventory.stock_snapshots import RawStockSnapshot, apply_stock_snapshots
 from app.services.jobs import JobQueue
 from app.services.outbox.delivery import due_aggregates
 from app.services.outbox.record import delivery_queue
@@ -85,7 +85,8 @@ async def seed(units: int) -> None:
     report = await catalog.upsert_products(items=[ProductData(PRODUCT, "Dress", [variant])])
     assert not report.problems, report.problems
     stock = await apply_stock_snapshots(
-        rows=[RawSnapshot(VARIANT, WAREHOUSE, units, datetime.now(UTC).isoformat())], max_rows=1
+        rows=[RawStockSnapshot(VARIANT, WAREHOUSE, units, datetime.now(UTC).isoformat())],
+        max_rows=1,
     )
     assert not stock.problems, stock.problems
 

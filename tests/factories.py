@@ -9,7 +9,7 @@ from app.domain.access import Scope
 from app.services.catalog import intake as catalog
 from app.services.catalog.products import ProductData, VariantData
 from app.services.checkout.orders import PlacedOrder
-from app.services.inventory.stock_snapshots import RawSnapshot, apply_stock_snapshots
+from app.services.inventory.stock_snapshots import RawStockSnapshot, apply_stock_snapshots
 from app.services.tokens import create_token
 
 
@@ -97,7 +97,7 @@ async def stock(
     variant_guid: str, warehouse_guid: str, quantity: int, as_of: datetime = T0
 ) -> None:
     report = await apply_stock_snapshots(
-        rows=[RawSnapshot(variant_guid, warehouse_guid, quantity, iso(as_of))], max_rows=10
+        rows=[RawStockSnapshot(variant_guid, warehouse_guid, quantity, iso(as_of))], max_rows=10
     )
     assert not report.problems, report.problems
 

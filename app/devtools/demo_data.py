@@ -39,7 +39,7 @@ from app.services.catalog.intake import (
     upsert_warehouses,
 )
 from app.services.catalog.products import ImageData, ProductData, VariantData
-from app.services.inventory.stock_snapshots import RawSnapshot, apply_stock_snapshots
+from app.services.inventory.stock_snapshots import RawStockSnapshot, apply_stock_snapshots
 
 DEMO_NAMESPACE = uuid.UUID("5b0e7d3c-9a41-5c2e-8f6d-4c1a0b9e2d71")
 STOCK_SEED = 20_240_601
@@ -186,12 +186,12 @@ def _images(number: int, spec: ProductSpec) -> list[ImageData]:
     ]
 
 
-def demo_stock(products: Sequence[ProductData], *, as_of: datetime) -> list[RawSnapshot]:
+def demo_stock(products: Sequence[ProductData], *, as_of: datetime) -> list[RawStockSnapshot]:
     """A figure for every variant in every warehouse; shops run out more often than online."""
     rng = random.Random(STOCK_SEED)
     stamp = as_of.astimezone(MOSCOW).isoformat(timespec="seconds")
     return [
-        RawSnapshot(
+        RawStockSnapshot(
             variant_guid=variant.guid,
             warehouse_guid=demo_guid("warehouse", warehouse.key),
             quantity=_quantity(rng, warehouse),

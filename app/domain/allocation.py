@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from app.domain.errors import DomainError, ErrorCode
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WarehouseInfo:
     id: int
     is_shop: bool
@@ -16,14 +16,14 @@ class WarehouseInfo:
     sellable_online: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Candidate:
     warehouse_id: int
     free: int  # on_hand − buffer, at most; never negative
     is_shop: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Allocation:
     warehouse_id: int
     quantity: int
@@ -49,7 +49,7 @@ def allocate(quantity: int, candidates: Sequence[Candidate]) -> list[Allocation]
     """Serve `quantity` from the first warehouse that has it all, else split in rank order."""
     for c in candidates:
         if c.free >= quantity:
-            return [Allocation(c.warehouse_id, quantity, c.is_shop)]
+            return [Allocation(warehouse_id=c.warehouse_id, quantity=quantity, from_shop=c.is_shop)]
     total = sum(max(0, c.free) for c in candidates)
     if total < quantity:
         raise insufficient_stock(total)
@@ -57,6 +57,8 @@ def allocate(quantity: int, candidates: Sequence[Candidate]) -> list[Allocation]
     for c in candidates:
         take = min(max(0, c.free), remaining)
         if take:
-            allocations.append(Allocation(c.warehouse_id, take, c.is_shop))
+            allocations.append(
+                Allocation(warehouse_id=c.warehouse_id, quantity=take, from_shop=c.is_shop)
+            )
             remaining -= take
     return allocations

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StockPosition:
     """What we know of one variant in one warehouse."""
 
@@ -43,10 +43,5 @@ def available_to_holder(
     positions: Iterable[StockPosition], warehouse_ids: Iterable[int], own_holds: dict[int, int]
 ) -> int:
     """What a cart line may be set to: what others may buy plus what the line already holds."""
-    mine = [
-        StockPosition(
-            p.warehouse_id, p.on_hand, p.buffer - own_holds.get(p.warehouse_id, 0), p.sellable
-        )
-        for p in positions
-    ]
+    mine = [replace(p, buffer=p.buffer - own_holds.get(p.warehouse_id, 0)) for p in positions]
     return available_from(mine, warehouse_ids)

@@ -69,10 +69,13 @@ def order_status_from_json(data: dict[str, Any]) -> OrderStatusRecord:
     )
 
 
+# Rows written before migration 0006 spelt it "canceled"; they may still wait in the outbox.
+_OLD_PAYMENT_STATUSES = {"canceled": PaymentStatus.CANCELLED}
+
+
 def payment_from_json(data: dict[str, Any]) -> PaymentRecord:
-    return PaymentRecord(
-        **{**data, "status": PaymentStatus(data["status"]), "paid_at": _when(data.get("paid_at"))}
-    )
+    status = _OLD_PAYMENT_STATUSES.get(data["status"]) or PaymentStatus(data["status"])
+    return PaymentRecord(**{**data, "status": status, "paid_at": _when(data.get("paid_at"))})
 
 
 def message_from_json(data: dict[str, Any]) -> CustomerMessageRecord:

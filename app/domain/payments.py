@@ -13,14 +13,14 @@ class PaymentStatus(StrEnum):
     PENDING = "pending"
     WAITING_FOR_CAPTURE = "waiting_for_capture"
     SUCCEEDED = "succeeded"
-    CANCELED = "canceled"
+    CANCELLED = "cancelled"
     REFUNDED = "refunded"
 
 
 class RefundStatus(StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
-    CANCELED = "canceled"
+    CANCELLED = "cancelled"
 
 
 # Where a payment may go from where it is. Nothing goes back: a late or repeated report of an
@@ -30,15 +30,15 @@ _MOVES: dict[PaymentStatus, frozenset[PaymentStatus]] = {
         {
             PaymentStatus.WAITING_FOR_CAPTURE,
             PaymentStatus.SUCCEEDED,
-            PaymentStatus.CANCELED,
+            PaymentStatus.CANCELLED,
             PaymentStatus.REFUNDED,
         }
     ),
     PaymentStatus.WAITING_FOR_CAPTURE: frozenset(
-        {PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED, PaymentStatus.REFUNDED}
+        {PaymentStatus.SUCCEEDED, PaymentStatus.CANCELLED, PaymentStatus.REFUNDED}
     ),
     PaymentStatus.SUCCEEDED: frozenset({PaymentStatus.REFUNDED}),
-    PaymentStatus.CANCELED: frozenset(),
+    PaymentStatus.CANCELLED: frozenset(),
     PaymentStatus.REFUNDED: frozenset(),
 }
 

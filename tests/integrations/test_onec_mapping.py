@@ -9,14 +9,14 @@ import pytest
 from app.domain.orders import DeliveryKind, OrderStatus
 from app.domain.outbound import DeliveryRecord
 from app.domain.payments import PaymentStatus
-from app.integrations.onec import mapping as m
-from tests.integrations import records as r
+from app.integrations.onec import mapping
+from tests.integrations import records
 
 MOSCOW = timezone(timedelta(hours=3))
 
 
 def test_a_customer_is_sent_whole_with_camel_case_names() -> None:
-    assert m.customer_payload(r.customer()) == {
+    assert mapping.customer_payload(records.customer()) == {
         "firstName": "Анна",
         "lastName": "Смирнова",
         "email": "anna@example.ru",
@@ -26,22 +26,22 @@ def test_a_customer_is_sent_whole_with_camel_case_names() -> None:
 
 
 def test_absent_contact_details_are_sent_as_null() -> None:
-    payload = m.customer_payload(r.customer(email=None, phone=None, created_at=None))
+    payload = mapping.customer_payload(records.customer(email=None, phone=None, created_at=None))
     assert (payload["email"], payload["phone"], payload["createdAt"]) == (None, None, None)
 
 
 def test_an_order_carries_lines_delivery_and_its_customer() -> None:
-    assert m.order_payload(r.order()) == {
+    assert mapping.order_payload(records.order()) == {
         "number": "V-000123",
         "createdAt": "2025-12-01T11:03:05.120Z",
         "status": "awaiting_payment",
-        "customerGuid": r.CUSTOMER,
-        "customer": {"guid": r.CUSTOMER, **m.customer_payload(r.customer())},
+        "customerGuid": records.CUSTOMER,
+        "customer": {"guid": records.CUSTOMER, **mapping.customer_payload(records.customer())},
         "lines": [
             {
-                "variantGuid": r.DRESS_M,
-                "productGuid": r.DRESS,
-                "warehouseGuid": r.ONLINE,
+                "variantGuid": records.DRESS_M,
+                "productGuid": records.DRESS,
+                "warehouseGuid": records.ONLINE,
                 "sku": "D-101-M",
                 "name": "Платье миди",
                 "quantity": 2,
@@ -49,9 +49,9 @@ def test_an_order_carries_lines_delivery_and_its_customer() -> None:
                 "amount": "9980.00",
             },
             {
-                "variantGuid": r.BELT_ONE,
-                "productGuid": r.BELT,
-                "warehouseGuid": r.SHOP,
+                "variantGuid": records.BELT_ONE,
+                "productGuid": records.BELT,
+                "warehouseGuid": records.SHOP,
                 "sku": "B-7",
                 "name": "Ремень",
                 "quantity": 1,
@@ -71,19 +71,19 @@ def test_an_order_carries_lines_delivery_and_its_customer() -> None:
 
 
 def test_a_pickup_names_the_warehouse() -> None:
-    pickup = DeliveryRecord(DeliveryKind.PICKUP, pickup_warehouse_guid=r.SHOP)
-    delivery = m.order_payload(r.order(delivery=pickup))["delivery"]
+    pickup = DeliveryRecord(DeliveryKind.PICKUP, pickup_warehouse_guid=records.SHOP)
+    delivery = mapping.order_payload(records.order(delivery=pickup))["delivery"]
     assert delivery == {
         "kind": "pickup",
         "address": "",
-        "pickupWarehouseGuid": r.SHOP,
+        "pickupWarehouseGuid": records.SHOP,
         "cost": "0.00",
     }
 
 
 def test_a_status_change() -> None:
-    record = r.status(OrderStatus.CANCELLED, reason="покупатель передумал")
-    assert m.order_status_payload(record) == {
+    record = records.status(OrderStatus.CANCELLED, reason="покупатель передумал")
+    assert mapping.order_status_payload(record) == {
         "status": "cancelled",
         "changedAt": "2025-12-01T11:05:00.000Z",
         "reason": "покупатель передумал",
@@ -91,7 +91,7 @@ def test_a_status_change() -> None:
 
 
 def test_a_payment() -> None:
-    assert m.payment_payload(r.payment()) == {
+    assert mapping.payment_payload(records.payment()) == {
         "provider": "yookassa",
         "providerPaymentId": "2d9c3c5e-000f-5000-9000-1a2b3c4d5e6f",
         "status": "succeeded",
@@ -102,8 +102,13 @@ def test_a_payment() -> None:
     }
 
 
+def test_a_cancelled_payment_goes_to_1c_in_the_agreed_spelling() -> None:
+    payload = mapping.payment_payload(records.payment(PaymentStatus.CANCELLED))
+    assert (payload["status"], payload["paidAt"]) == ("canceled", None)
+
+
 def test_an_unpaid_payment_has_no_paid_at() -> None:
-    payload = m.payment_payload(r.payment(PaymentStatus.PENDING))
+    payload = mapping.payment_payload(records.payment(PaymentStatus.PENDING))
     assert (payload["status"], payload["paidAt"]) == ("pending", None)
 
 
@@ -112,26 +117,28 @@ def test_an_unpaid_payment_has_no_paid_at() -> None:
     [(0, "0.00"), (5, "0.05"), (4990_00, "4990.00"), (12_345_678_90, "12345678.90")],
 )
 def test_money_is_a_decimal_string_of_roubles(kopecks: int, text: str) -> None:
-    assert m.money(kopecks) == text
+    assert mapping.money(kopecks) == text
 
 
 def test_moments_are_written_in_utc_whatever_their_zone() -> None:
-    assert m.moment(datetime(2025, 12, 1, 14, 3, 5, tzinfo=MOSCOW)) == "2025-12-01T11:03:05.000Z"
+    assert (
+        mapping.moment(datetime(2025, 12, 1, 14, 3, 5, tzinfo=MOSCOW)) == "2025-12-01T11:03:05.000Z"
+    )
 
 
 def test_a_moment_without_a_zone_is_refused() -> None:
     with pytest.raises(ValueError, match="time zone"):
-        m.order_payload(r.order(created_at=datetime(2025, 12, 1, 14, 3, 5)))
+        mapping.order_payload(records.order(created_at=datetime(2025, 12, 1, 14, 3, 5)))
 
 
 def test_the_order_answer_gives_1c_number_and_registration_moment() -> None:
     answer = {
-        "guid": r.ORDER,
+        "guid": records.ORDER,
         "number": "ЗК-000042",
         "registeredAt": "2025-12-01T14:03:05.120+03:00",
     }
-    registration = m.parse_order_registration(answer)
-    assert registration == m.OrderRegistration(
+    registration = mapping.parse_order_registration(answer)
+    assert registration == mapping.OrderRegistration(
         number="ЗК-000042", registered_at=datetime(2025, 12, 1, 11, 3, 5, 120000, tzinfo=UTC)
     )
     assert registration.registered_at.utcoffset() == timedelta(hours=3)
@@ -150,4 +157,4 @@ def test_the_order_answer_gives_1c_number_and_registration_moment() -> None:
 )
 def test_an_order_answer_without_number_or_aware_moment_is_unreadable(answer: object) -> None:
     with pytest.raises(ValueError):
-        m.parse_order_registration(answer)
+        mapping.parse_order_registration(answer)

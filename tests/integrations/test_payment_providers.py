@@ -135,7 +135,7 @@ async def test_yookassa_two_stage_capture_in_part_and_cancel(
 
     assert (captured.status, captured.amount_kopecks) == (PaymentStatus.SUCCEEDED, 499000)
     assert (cancelled.status, cancelled.cancellation_reason) == (
-        PaymentStatus.CANCELED,
+        PaymentStatus.CANCELLED,
         "canceled_by_merchant",
     )
 
@@ -166,7 +166,7 @@ async def test_the_dummy_provider_plays_every_step_offline() -> None:
     assert (paid.status, held.status, declined.status) == (
         PaymentStatus.SUCCEEDED,
         PaymentStatus.WAITING_FOR_CAPTURE,
-        PaymentStatus.CANCELED,
+        PaymentStatus.CANCELLED,
     )
     assert repeat == refund and (await provider.get_payment(paid.id)).refunded_kopecks == 1000
     assert (captured.status, captured.amount_kopecks) == (PaymentStatus.SUCCEEDED, 998000)

@@ -9,15 +9,15 @@ import pytest
 from app.domain.orders import DeliveryKind, OrderStatus
 from app.domain.outbound import DeliveryRecord
 from app.domain.payments import PaymentStatus
-from app.integrations.retailcrm import mapping as m
-from tests.integrations import records as r
+from app.integrations.retailcrm import mapping
+from tests.integrations import records
 
-CODES = m.RetailCrmCodes()
+CODES = mapping.RetailCrmCodes()
 
 
 def test_a_customer_with_our_guid_as_external_id() -> None:
-    assert m.customer_payload(r.customer()) == {
-        "externalId": r.CUSTOMER,
+    assert mapping.customer_payload(records.customer()) == {
+        "externalId": records.CUSTOMER,
         "firstName": "Анна",
         "lastName": "Смирнова",
         "email": "anna@example.ru",
@@ -27,29 +27,32 @@ def test_a_customer_with_our_guid_as_external_id() -> None:
 
 
 def test_absent_values_are_left_out_so_an_edit_wipes_nothing() -> None:
-    record = r.customer(email=None, phone=None, first_name="", created_at=None)
-    assert m.customer_payload(record) == {"externalId": r.CUSTOMER, "lastName": "Смирнова"}
+    record = records.customer(email=None, phone=None, first_name="", created_at=None)
+    assert mapping.customer_payload(record) == {
+        "externalId": records.CUSTOMER,
+        "lastName": "Смирнова",
+    }
 
 
 def test_an_order_in_retailcrm_terms() -> None:
-    assert m.order_payload(r.order(), CODES) == {
-        "externalId": r.ORDER,
+    assert mapping.order_payload(records.order(), CODES) == {
+        "externalId": records.ORDER,
         "number": "V-000123",
         "createdAt": "2025-12-01 14:03:05",
         "firstName": "Анна",
         "lastName": "Смирнова",
         "phone": "+79161234567",
         "email": "anna@example.ru",
-        "customer": {"externalId": r.CUSTOMER},
+        "customer": {"externalId": records.CUSTOMER},
         "items": [
             {
-                "offer": {"externalId": r.DRESS_M},
+                "offer": {"externalId": records.DRESS_M},
                 "productName": "Платье миди",
                 "quantity": 2,
                 "initialPrice": 4990.0,
             },
             {
-                "offer": {"externalId": r.BELT_ONE},
+                "offer": {"externalId": records.BELT_ONE},
                 "productName": "Ремень",
                 "quantity": 1,
                 "initialPrice": 1500.5,
@@ -63,15 +66,17 @@ def test_an_order_in_retailcrm_terms() -> None:
 
 
 def test_a_pickup_order_has_no_address() -> None:
-    pickup = DeliveryRecord(DeliveryKind.PICKUP, pickup_warehouse_guid=r.SHOP)
-    payload = m.order_payload(r.order(delivery=pickup), CODES)
+    pickup = DeliveryRecord(DeliveryKind.PICKUP, pickup_warehouse_guid=records.SHOP)
+    payload = mapping.order_payload(records.order(delivery=pickup), CODES)
     assert payload["delivery"] == {"code": "self-delivery", "cost": 0.0}
 
 
 def test_the_edit_of_an_existing_order_leaves_its_status_alone() -> None:
-    edit = m.order_edit_payload(r.order(status=OrderStatus.PAID), CODES)
+    edit = mapping.order_edit_payload(records.order(status=OrderStatus.PAID), CODES)
     assert "status" not in edit
-    assert edit == {k: v for k, v in m.order_payload(r.order(), CODES).items() if k != "status"}
+    assert edit == {
+        k: v for k, v in mapping.order_payload(records.order(), CODES).items() if k != "status"
+    }
 
 
 @pytest.mark.parametrize(
@@ -83,18 +88,20 @@ def test_the_edit_of_an_existing_order_leaves_its_status_alone() -> None:
     ],
 )
 def test_order_statuses_map_to_a_fresh_accounts_codes(status: OrderStatus, code: str) -> None:
-    assert m.order_status_payload(r.status(status), CODES) == {"status": code}
+    assert mapping.order_status_payload(records.status(status), CODES) == {"status": code}
 
 
 def test_a_status_reason_becomes_the_status_comment() -> None:
-    payload = m.order_status_payload(r.status(OrderStatus.CANCELLED, "нет размера"), CODES)
+    payload = mapping.order_status_payload(
+        records.status(OrderStatus.CANCELLED, "нет размера"), CODES
+    )
     assert payload == {"status": "cancel-other", "statusComment": "нет размера"}
 
 
 def test_a_payment_of_the_order() -> None:
-    assert m.payment_payload(r.payment(), CODES) == {
-        "externalId": r.PAYMENT,
-        "order": {"externalId": r.ORDER},
+    assert mapping.payment_payload(records.payment(), CODES) == {
+        "externalId": records.PAYMENT,
+        "order": {"externalId": records.ORDER},
         "amount": 11780.5,
         "type": "bank-card",
         "status": "paid",
@@ -108,25 +115,25 @@ def test_a_payment_of_the_order() -> None:
     [
         (PaymentStatus.PENDING, "not-paid"),
         (PaymentStatus.WAITING_FOR_CAPTURE, "not-paid"),
-        (PaymentStatus.CANCELED, "canceled"),
+        (PaymentStatus.CANCELLED, "canceled"),
         (PaymentStatus.REFUNDED, "returned"),
     ],
 )
 def test_payment_statuses_map_to_codes(status: PaymentStatus, code: str) -> None:
-    payload = m.payment_payload(r.payment(status, paid_at=None), CODES)
+    payload = mapping.payment_payload(records.payment(status, paid_at=None), CODES)
     assert (payload["status"], "paidAt" in payload) == (code, False)
 
 
 def test_the_accounts_own_codes_replace_the_defaults() -> None:
-    codes = m.RetailCrmCodes(
+    codes = mapping.RetailCrmCodes(
         order_statuses={**CODES.order_statuses, OrderStatus.PAID: "oplachen"},
         payment_statuses={**CODES.payment_statuses, PaymentStatus.SUCCEEDED: "done"},
         delivery_types={DeliveryKind.COURIER: "cdek-courier", DeliveryKind.PICKUP: "store"},
         payment_type="yookassa",
         order_method="site",
     )
-    order = m.order_payload(r.order(status=OrderStatus.PAID), codes)
-    payment = m.payment_payload(r.payment(), codes)
+    order = mapping.order_payload(records.order(status=OrderStatus.PAID), codes)
+    payment = mapping.payment_payload(records.payment(), codes)
     assert (order["status"], order["delivery"]["code"], order["orderMethod"]) == (
         "oplachen",
         "cdek-courier",
@@ -136,9 +143,9 @@ def test_the_accounts_own_codes_replace_the_defaults() -> None:
 
 
 def test_dates_are_moscow_local_time_without_zone() -> None:
-    assert m.crm_datetime(datetime(2025, 12, 31, 22, 30, tzinfo=UTC)) == "2026-01-01 01:30:00"
+    assert mapping.crm_datetime(datetime(2025, 12, 31, 22, 30, tzinfo=UTC)) == "2026-01-01 01:30:00"
 
 
 def test_a_date_without_a_zone_is_refused() -> None:
     with pytest.raises(ValueError, match="time zone"):
-        m.crm_datetime(datetime(2025, 12, 1, 14, 0))
+        mapping.crm_datetime(datetime(2025, 12, 1, 14, 0))

@@ -11,10 +11,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.devtools.simulators.server import LocalServer
 from app.devtools.simulators.yookassa import YooKassaSimulator
+from app.domain.payments import PaymentStatus
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.yookassa.client import YooKassaClient
 from app.integrations.payments.yookassa.mapping import (
-    PaymentStatus,
     Receipt,
     ReceiptItem,
     YooPayment,
@@ -171,7 +171,7 @@ async def test_a_payment_waiting_for_capture_can_be_canceled(
 
     canceled = await yookassa.cancel_payment(payment.id, idempotence_key=key())
 
-    assert canceled.status is PaymentStatus.CANCELED and canceled.paid is False
+    assert canceled.status is PaymentStatus.CANCELLED and canceled.paid is False
     assert canceled.cancellation_reason == "canceled_by_merchant"
 
 
@@ -183,7 +183,7 @@ async def test_a_payer_who_gives_up_leaves_a_canceled_payment(
     await sim.cancel_by_payer(payment.id)
 
     now = await yookassa.get_payment(payment.id)
-    assert now.status is PaymentStatus.CANCELED
+    assert now.status is PaymentStatus.CANCELLED
     assert now.cancellation_reason == "expired_on_confirmation"
 
 

@@ -7,15 +7,14 @@ from typing import Any
 
 import pytest
 
+from app.domain.payments import PaymentStatus, RefundStatus
 from app.integrations.payments.yookassa.mapping import (
     InvalidNotification,
     InvalidPaymentRequest,
     InvalidYooKassaObject,
     NotificationEvent,
-    PaymentStatus,
     Receipt,
     ReceiptItem,
-    RefundStatus,
     YooNotification,
     amount_json,
     capture_request,
@@ -264,7 +263,16 @@ def test_a_succeeded_and_a_canceled_payment_are_read() -> None:
     assert paid.status is PaymentStatus.SUCCEEDED and paid.refundable is True
     assert paid.captured_at == datetime(2019, 1, 22, 14, 31, 2, tzinfo=UTC)
     assert paid.confirmation_url is None
+    assert dropped.status is PaymentStatus.CANCELLED and dropped.paid is False
     assert dropped.cancellation_reason == "canceled_by_merchant"
+
+
+def test_yookassas_canceled_is_our_cancelled_for_payments_and_refunds() -> None:
+    payment = parse_payment(PENDING | {"status": "canceled"})
+    refund = parse_refund(REFUND | {"status": "canceled"})
+
+    assert (payment.status, payment.status.value) == (PaymentStatus.CANCELLED, "cancelled")
+    assert (refund.status, refund.status.value) == (RefundStatus.CANCELLED, "cancelled")
 
 
 @pytest.mark.parametrize(
@@ -272,6 +280,7 @@ def test_a_succeeded_and_a_canceled_payment_are_read() -> None:
     [
         {k: v for k, v in PENDING.items() if k != "id"},
         PENDING | {"status": "refunded"},
+        PENDING | {"status": "cancelled"},  # our spelling, not YooKassa's
         PENDING | {"amount": {"value": "100.005", "currency": "RUB"}},
         PENDING | {"amount": {"value": 100, "currency": "RUB"}},
         PENDING | {"paid": "false"},
@@ -290,6 +299,12 @@ def test_a_refund_object_is_read() -> None:
     assert refund.id == "216749f7-0016-50be-b000-078d43a63ae4"
     assert refund.payment_id == "216749da-000f-50be-b000-096747fad91e"
     assert refund.status is RefundStatus.SUCCEEDED and refund.amount_kopecks == 100
+
+
+@pytest.mark.parametrize("status", ["cancelled", "refunded", None])
+def test_a_refund_object_with_another_status_is_refused(status: str | None) -> None:
+    with pytest.raises(InvalidYooKassaObject):
+        parse_refund(REFUND | {"status": status})
 
 
 # --- notifications -------------------------------------------------------------------------------

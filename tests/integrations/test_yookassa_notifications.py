@@ -16,10 +16,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.devtools.simulators.server import LocalServer
 from app.devtools.simulators.yookassa import YooKassaSimulator
+from app.domain.payments import PaymentStatus
 from app.integrations.payments.yookassa.client import YooKassaClient
 from app.integrations.payments.yookassa.mapping import (
     NotificationEvent,
-    PaymentStatus,
     YooNotification,
     YooPayment,
     parse_notification,
@@ -180,7 +180,7 @@ async def test_duplicated_notifications_arrive_twice_and_collapse_by_payment_and
     yookassa: YooKassaClient, sim: YooKassaSimulator, receiver: Receiver
 ) -> None:
     payment = await create(yookassa)
-    sim.duplicate_notifications(True)
+    sim.duplicate_notifications()
 
     await sim.pay(payment.id)
 

@@ -13,12 +13,18 @@ from app.domain.allocation import (
 )
 from app.domain.errors import DomainError, ErrorCode
 
-ONLINE, SHOP_A, SHOP_B, RETURNS = (
-    WarehouseInfo(1, False, 10, True),
-    WarehouseInfo(2, True, 30, True),
-    WarehouseInfo(3, True, 20, True),
-    WarehouseInfo(4, False, 5, False),
-)
+ONLINE = WarehouseInfo(id=1, is_shop=False, priority=10, sellable_online=True)
+SHOP_A = WarehouseInfo(id=2, is_shop=True, priority=30, sellable_online=True)
+SHOP_B = WarehouseInfo(id=3, is_shop=True, priority=20, sellable_online=True)
+RETURNS = WarehouseInfo(id=4, is_shop=False, priority=5, sellable_online=False)
+
+
+def online(warehouse_id: int, free: int) -> Candidate:
+    return Candidate(warehouse_id=warehouse_id, free=free, is_shop=False)
+
+
+def shop(warehouse_id: int, free: int) -> Candidate:
+    return Candidate(warehouse_id=warehouse_id, free=free, is_shop=True)
 
 
 def test_online_first_then_shops_by_priority_and_never_unsellable_ones() -> None:
@@ -30,16 +36,19 @@ def test_a_pickup_order_is_served_by_its_shop_only() -> None:
 
 
 def test_the_first_warehouse_that_has_it_all_serves_the_whole_line() -> None:
-    candidates = [Candidate(1, 1, False), Candidate(3, 5, True), Candidate(2, 9, True)]
-    assert allocate(3, candidates) == [Allocation(3, 3, True)]
+    candidates = [online(1, free=1), shop(3, free=5), shop(2, free=9)]
+    assert allocate(3, candidates) == [Allocation(warehouse_id=3, quantity=3, from_shop=True)]
 
 
 def test_a_line_is_split_in_rank_order_when_no_warehouse_has_it_all() -> None:
-    candidates = [Candidate(1, 2, False), Candidate(3, 0, True), Candidate(2, 2, True)]
-    assert allocate(3, candidates) == [Allocation(1, 2, False), Allocation(2, 1, True)]
+    candidates = [online(1, free=2), shop(3, free=0), shop(2, free=2)]
+    assert allocate(3, candidates) == [
+        Allocation(warehouse_id=1, quantity=2, from_shop=False),
+        Allocation(warehouse_id=2, quantity=1, from_shop=True),
+    ]
 
 
 def test_not_enough_anywhere_says_how_many_there_are() -> None:
     with pytest.raises(DomainError) as error:
-        allocate(5, [Candidate(1, 2, False), Candidate(2, -1, True), Candidate(3, 1, True)])
+        allocate(5, [online(1, free=2), shop(2, free=-1), shop(3, free=1)])
     assert (error.value.code, error.value.available) == (ErrorCode.INSUFFICIENT_STOCK, 3)

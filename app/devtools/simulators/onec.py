@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount
 
-from app.devtools.simulators import checks as c
+from app.devtools.simulators import checks
 from app.devtools.simulators.base import Refusal, Simulator
 
 Json = dict[str, Any]
@@ -35,58 +35,60 @@ MOSCOW = timezone(timedelta(hours=3))
 ORDER_STATUSES = ("awaiting_payment", "paid", "cancelled")
 PAYMENT_STATUSES = ("pending", "waiting_for_capture", "succeeded", "canceled", "refunded")
 
-CUSTOMER_FIELDS: dict[str, c.Check] = {
-    "firstName": c.text,
-    "lastName": c.text,
-    "email": c.nullable(c.text),
-    "phone": c.nullable(c.text),
-    "createdAt": c.nullable(c.moment),
+CUSTOMER_FIELDS: dict[str, checks.Check] = {
+    "firstName": checks.text,
+    "lastName": checks.text,
+    "email": checks.nullable(checks.text),
+    "phone": checks.nullable(checks.text),
+    "createdAt": checks.nullable(checks.moment),
 }
-CUSTOMER = c.shape(CUSTOMER_FIELDS)
-LINE = c.shape(
+CUSTOMER = checks.shape(CUSTOMER_FIELDS)
+LINE = checks.shape(
     {
-        "variantGuid": c.guid,
-        "productGuid": c.guid,
-        "warehouseGuid": c.guid,
-        "sku": c.text,
-        "name": c.filled,
-        "quantity": c.positive_int,
-        "price": c.money,
-        "amount": c.money,
+        "variantGuid": checks.guid,
+        "productGuid": checks.guid,
+        "warehouseGuid": checks.guid,
+        "sku": checks.text,
+        "name": checks.filled,
+        "quantity": checks.positive_int,
+        "price": checks.money,
+        "amount": checks.money,
     }
 )
-DELIVERY = c.shape(
+DELIVERY = checks.shape(
     {
-        "kind": c.one_of(("courier", "pickup")),
-        "address": c.text,
-        "pickupWarehouseGuid": c.nullable(c.guid),
-        "cost": c.money,
+        "kind": checks.one_of(("courier", "pickup")),
+        "address": checks.text,
+        "pickupWarehouseGuid": checks.nullable(checks.guid),
+        "cost": checks.money,
     }
 )
-ORDER = c.shape(
+ORDER = checks.shape(
     {
-        "number": c.filled,
-        "createdAt": c.moment,
-        "status": c.one_of(ORDER_STATUSES),
-        "customerGuid": c.guid,
-        "customer": c.shape({"guid": c.guid, **CUSTOMER_FIELDS}),
-        "lines": c.list_of(LINE, min_items=1),
+        "number": checks.filled,
+        "createdAt": checks.moment,
+        "status": checks.one_of(ORDER_STATUSES),
+        "customerGuid": checks.guid,
+        "customer": checks.shape({"guid": checks.guid, **CUSTOMER_FIELDS}),
+        "lines": checks.list_of(LINE, min_items=1),
         "delivery": DELIVERY,
-        "total": c.money,
-        "comment": c.text,
+        "total": checks.money,
+        "comment": checks.text,
     }
 )
-STATUS = c.shape({"status": c.one_of(ORDER_STATUSES), "changedAt": c.moment, "reason": c.text})
-PAYMENT = c.shape(
+STATUS = checks.shape(
+    {"status": checks.one_of(ORDER_STATUSES), "changedAt": checks.moment, "reason": checks.text}
+)
+PAYMENT = checks.shape(
     {
-        "provider": c.filled,
-        "providerPaymentId": c.text,
-        "status": c.one_of(PAYMENT_STATUSES),
-        "amount": c.money,
-        "paidAt": c.nullable(c.moment),
-        "extra": c.string_map,
+        "provider": checks.filled,
+        "providerPaymentId": checks.text,
+        "status": checks.one_of(PAYMENT_STATUSES),
+        "amount": checks.money,
+        "paidAt": checks.nullable(checks.moment),
+        "extra": checks.string_map,
     },
-    {"refundedAmount": c.money},
+    {"refundedAmount": checks.money},
 )
 
 
@@ -181,7 +183,7 @@ class OneCSimulator(Simulator):
         body = await _json_body(request)
         try:
             answer = apply(request.path_params, body)
-        except c.Invalid as problem:
+        except checks.Invalid as problem:
             raise Refusal(_error(400, problem.code, str(problem))) from problem
         self.state.answers[event_id] = (200, answer)
         self.state.applied.append(event_id)
@@ -189,7 +191,7 @@ class OneCSimulator(Simulator):
 
     def _apply_customer(self, params: Mapping[str, str], body: Json) -> Json:
         guid = params["guid"]
-        c.guid(guid, "path.guid")
+        checks.guid(guid, "path.guid")
         CUSTOMER(body, "")
         self._refuse_if_told(guid)
         created = guid not in self.state.customers
@@ -198,10 +200,10 @@ class OneCSimulator(Simulator):
 
     def _apply_order(self, params: Mapping[str, str], body: Json) -> Json:
         guid = params["guid"]
-        c.guid(guid, "path.guid")
+        checks.guid(guid, "path.guid")
         ORDER(body, "")
         if body["customer"]["guid"] != body["customerGuid"]:
-            raise c.Invalid("customer.guid", "differs from customerGuid")
+            raise checks.Invalid("customer.guid", "differs from customerGuid")
         self._refuse_if_told(guid)
         customer = {k: v for k, v in body["customer"].items() if k != "guid"}
         self.state.customers.setdefault(body["customerGuid"], customer)
@@ -226,7 +228,7 @@ class OneCSimulator(Simulator):
 
     def _apply_status(self, params: Mapping[str, str], body: Json) -> Json:
         guid = params["guid"]
-        c.guid(guid, "path.guid")
+        checks.guid(guid, "path.guid")
         STATUS(body, "")
         order = self._known_order(guid)
         self._refuse_if_told(guid)
@@ -235,8 +237,8 @@ class OneCSimulator(Simulator):
 
     def _apply_payment(self, params: Mapping[str, str], body: Json) -> Json:
         order_guid, guid = params["guid"], params["payment"]
-        c.guid(order_guid, "path.guid")
-        c.guid(guid, "path.payment")
+        checks.guid(order_guid, "path.guid")
+        checks.guid(guid, "path.payment")
         PAYMENT(body, "")
         self._known_order(order_guid)
         self._refuse_if_told(guid)

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
-from app.devtools.simulators import checks as c
+from app.devtools.simulators import checks
 from app.devtools.simulators.base import Refusal, Simulator
 
 Json = dict[str, Any]
@@ -61,59 +61,63 @@ class RetailCrmState:
 
 def _email(value: Any, path: str) -> None:
     if not isinstance(value, str) or not EMAIL.match(value):
-        raise c.Invalid(path, f"not an email: {value!r}")
+        raise checks.Invalid(path, f"not an email: {value!r}")
 
 
 def _positive(value: Any, path: str) -> None:
-    c.number(value, path)
+    checks.number(value, path)
     if value <= 0:
-        raise c.Invalid(path, "must be greater than 0")
+        raise checks.Invalid(path, "must be greater than 0")
 
 
-CUSTOMER_FIELDS: dict[str, c.Check] = {
-    "firstName": c.text,
-    "lastName": c.text,
+CUSTOMER_FIELDS: dict[str, checks.Check] = {
+    "firstName": checks.text,
+    "lastName": checks.text,
     "email": _email,
-    "phones": c.list_of(c.shape({"number": c.filled})),
-    "createdAt": c.local_datetime,
+    "phones": checks.list_of(checks.shape({"number": checks.filled})),
+    "createdAt": checks.local_datetime,
 }
-ITEM = c.shape(
-    {"offer": c.shape({"externalId": c.filled}), "quantity": _positive, "initialPrice": c.number},
-    {"productName": c.text},
+ITEM = checks.shape(
+    {
+        "offer": checks.shape({"externalId": checks.filled}),
+        "quantity": _positive,
+        "initialPrice": checks.number,
+    },
+    {"productName": checks.text},
 )
 
 
-def _order_fields(d: Dictionaries) -> dict[str, c.Check]:
+def _order_fields(d: Dictionaries) -> dict[str, checks.Check]:
     delivery = {
-        "code": c.one_of(d.delivery_types),
-        "cost": c.number,
-        "address": c.shape({"text": c.text}),
+        "code": checks.one_of(d.delivery_types),
+        "cost": checks.number,
+        "address": checks.shape({"text": checks.text}),
     }
     return {
-        "number": c.filled,
-        "createdAt": c.local_datetime,
-        "firstName": c.text,
-        "lastName": c.text,
-        "phone": c.text,
+        "number": checks.filled,
+        "createdAt": checks.local_datetime,
+        "firstName": checks.text,
+        "lastName": checks.text,
+        "phone": checks.text,
         "email": _email,
-        "customer": c.shape({"externalId": c.filled}),
-        "items": c.list_of(ITEM),
-        "delivery": c.shape({}, delivery),
-        "status": c.one_of(d.order_statuses),
-        "statusComment": c.text,
-        "orderMethod": c.one_of(d.order_methods),
-        "customerComment": c.text,
+        "customer": checks.shape({"externalId": checks.filled}),
+        "items": checks.list_of(ITEM),
+        "delivery": checks.shape({}, delivery),
+        "status": checks.one_of(d.order_statuses),
+        "statusComment": checks.text,
+        "orderMethod": checks.one_of(d.order_methods),
+        "customerComment": checks.text,
     }
 
 
-def _payment_fields(d: Dictionaries) -> dict[str, c.Check]:
+def _payment_fields(d: Dictionaries) -> dict[str, checks.Check]:
     return {
-        "externalId": c.filled,
-        "amount": c.number,
-        "type": c.one_of(d.payment_types),
-        "status": c.one_of(d.payment_statuses),
-        "paidAt": c.local_datetime,
-        "comment": c.text,
+        "externalId": checks.filled,
+        "amount": checks.number,
+        "type": checks.one_of(d.payment_types),
+        "status": checks.one_of(d.payment_statuses),
+        "paidAt": checks.local_datetime,
+        "comment": checks.text,
     }
 
 
@@ -147,13 +151,13 @@ class RetailCrmSimulator(Simulator):
 
     def _schemas(self, d: Dictionaries) -> None:
         order, payment = _order_fields(d), _payment_fields(d)
-        order_ref = c.shape({"externalId": c.filled})
-        self.customer_create = c.shape({"externalId": c.filled}, CUSTOMER_FIELDS)
-        self.customer_edit = c.shape({}, CUSTOMER_FIELDS)
-        self.order_create = c.shape({"externalId": c.filled}, order)
-        self.order_edit = c.shape({}, order)
-        self.payment_create = c.shape({"order": order_ref, "type": payment["type"]}, payment)
-        self.payment_edit = c.shape({}, {"order": order_ref, **payment})
+        order_ref = checks.shape({"externalId": checks.filled})
+        self.customer_create = checks.shape({"externalId": checks.filled}, CUSTOMER_FIELDS)
+        self.customer_edit = checks.shape({}, CUSTOMER_FIELDS)
+        self.order_create = checks.shape({"externalId": checks.filled}, order)
+        self.order_edit = checks.shape({}, order)
+        self.payment_create = checks.shape({"order": order_ref, "type": payment["type"]}, payment)
+        self.payment_edit = checks.shape({}, {"order": order_ref, **payment})
 
     def reset(self) -> None:
         """Forget everything: state, request log, failures, the rate window."""
@@ -281,7 +285,7 @@ class RetailCrmSimulator(Simulator):
             raise Refusal(_failure(400, f'Wrong "site" value: {form.get("site")!r}'))
         return form
 
-    def _entity(self, form: dict[str, str], name: str, check: c.Check) -> Json:
+    def _entity(self, form: dict[str, str], name: str, check: checks.Check) -> Json:
         if name not in form:
             raise Refusal(_failure(400, f'Parameter "{name}" is missing'))
         try:
@@ -290,7 +294,7 @@ class RetailCrmSimulator(Simulator):
             raise Refusal(_failure(400, f'Parameter "{name}" must be a JSON string')) from exc
         try:
             check(entity, "")
-        except c.Invalid as problem:
+        except checks.Invalid as problem:
             raise Refusal(_not_loaded(name.title(), {problem.path: problem.message})) from None
         assert isinstance(entity, dict)  # the check passed
         return entity

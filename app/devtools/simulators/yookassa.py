@@ -105,7 +105,7 @@ class YooKassaSimulator:
     def drop_next_notification(self) -> None:
         self._drop_next = True
 
-    def duplicate_notifications(self, enabled: bool = True) -> None:
+    def duplicate_notifications(self, *, enabled: bool = True) -> None:
         self._duplicate = enabled
 
     def delay_notifications(self, seconds: float) -> None:

@@ -57,8 +57,15 @@ from app.domain.outbound import (
     OrderStatusRecord,
     PaymentRecord,
 )
+from app.domain.payments import PaymentStatus
 
 Json = dict[str, Any]
+
+# The protocol 1C implements spells a payment's cancellation "canceled" (as YooKassa does), while
+# ours says CANCELLED. Change it here only together with the 1C side.
+_PAYMENT_STATUSES = {status: status.value for status in PaymentStatus} | {
+    PaymentStatus.CANCELLED: "canceled"
+}
 
 
 @dataclass(frozen=True)
@@ -139,7 +146,7 @@ def payment_payload(record: PaymentRecord) -> Json:
     return {
         "provider": record.provider,
         "providerPaymentId": record.provider_payment_id,
-        "status": record.status.value,
+        "status": _PAYMENT_STATUSES[record.status],
         "amount": money(record.amount_kopecks),
         "paidAt": moment(record.paid_at) if record.paid_at else None,
         "refundedAmount": money(record.refunded_kopecks),

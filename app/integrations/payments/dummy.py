@@ -41,13 +41,13 @@ class DummyProvider:
             SUCCEEDS: PaymentStatus.SUCCEEDED,
             STAYS_PENDING: PaymentStatus.PENDING,
             AUTHORISES: PaymentStatus.WAITING_FOR_CAPTURE,
-        }.get(number, PaymentStatus.CANCELED)
+        }.get(number, PaymentStatus.CANCELLED)
         payment = ProviderPayment(
             id=f"dummy-{uuid.uuid4().hex}",
             status=status,
             amount_kopecks=request.amount_kopecks,
             payment_guid=request.payment_guid,
-            cancellation_reason="card_expired" if status is PaymentStatus.CANCELED else None,
+            cancellation_reason="card_expired" if status is PaymentStatus.CANCELLED else None,
         )
         self._by_key[request.payment_guid] = payment.id
         return self._keep(payment)
@@ -73,7 +73,7 @@ class DummyProvider:
 
     async def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment:
         payment = await self._in(payment_id, PaymentStatus.WAITING_FOR_CAPTURE)
-        return self._keep(replace(payment, status=PaymentStatus.CANCELED))
+        return self._keep(replace(payment, status=PaymentStatus.CANCELLED))
 
     async def refund_payment(
         self,

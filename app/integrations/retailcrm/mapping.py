@@ -65,7 +65,7 @@ def _payment_statuses() -> dict[PaymentStatus, str]:
         PaymentStatus.PENDING: "not-paid",
         PaymentStatus.WAITING_FOR_CAPTURE: "not-paid",
         PaymentStatus.SUCCEEDED: "paid",
-        PaymentStatus.CANCELED: "canceled",
+        PaymentStatus.CANCELLED: "canceled",
         PaymentStatus.REFUNDED: "returned",
     }
 

@@ -59,9 +59,9 @@ def _columns(data: AddressData) -> dict[str, Any]:
     return columns
 
 
-async def own_address(customer_id: int, address_id: str) -> Address:
+async def own_address(customer_id: int, address_guid: str) -> Address:
     """The customer's address with this public id, or NOT_FOUND."""
-    address = await Address.get_or_none(guid=address_id.strip(), customer_id=customer_id)
+    address = await Address.get_or_none(guid=address_guid.strip(), customer_id=customer_id)
     if address is None:
         raise _not_found()
     return address
@@ -87,17 +87,17 @@ async def add_address(*, customer_id: int, data: AddressData, make_default: bool
         )
 
 
-async def update_address(*, customer_id: int, address_id: str, data: AddressData) -> Address:
+async def update_address(*, customer_id: int, address_guid: str, data: AddressData) -> Address:
     """Replace an address's details (its default flag stays)."""
-    address = await own_address(customer_id, address_id)
+    address = await own_address(customer_id, address_guid)
     columns = _columns(data)
     await Address.filter(id=address.id, customer_id=customer_id).update(**columns)
     return await Address.get(id=address.id)
 
 
-async def delete_address(*, customer_id: int, address_id: str) -> None:
+async def delete_address(*, customer_id: int, address_guid: str) -> None:
     """Delete an address; if it was the default, the oldest remaining one becomes it."""
-    address = await own_address(customer_id, address_id)
+    address = await own_address(customer_id, address_guid)
     async with in_transaction():
         await Address.filter(id=address.id, customer_id=customer_id).delete()
         if address.is_default:
@@ -106,9 +106,9 @@ async def delete_address(*, customer_id: int, address_id: str) -> None:
                 await Address.filter(id=oldest.id).update(is_default=True)
 
 
-async def set_default_address(*, customer_id: int, address_id: str) -> Address:
+async def set_default_address(*, customer_id: int, address_guid: str) -> Address:
     """Make this address the default (the others stop being it)."""
-    address = await own_address(customer_id, address_id)
+    address = await own_address(customer_id, address_guid)
     async with in_transaction():
         await Address.filter(customer_id=customer_id).update(is_default=False)
         await Address.filter(id=address.id).update(is_default=True)

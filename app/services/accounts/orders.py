@@ -16,7 +16,7 @@ MAX_PAGE = 100
 _LISTING = "orders"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OrderPage:
     orders: list[Order]
     has_next_page: bool
@@ -44,7 +44,9 @@ async def list_orders(*, customer: Customer, first: int, after: str | None) -> O
     rows = list(await query.order_by("-id").limit(first + 1))
     page = rows[:first]
     return OrderPage(
-        page, len(rows) > first, encode_cursor(_LISTING, page[-1].id) if page else None
+        orders=page,
+        has_next_page=len(rows) > first,
+        end_cursor=encode_cursor(_LISTING, page[-1].id) if page else None,
     )
 
 

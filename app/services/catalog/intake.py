@@ -7,7 +7,7 @@ leaves nothing behind, the valid ones land.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TypeVar
 
 from tortoise.exceptions import IntegrityError
@@ -45,6 +45,7 @@ class WarehouseData:
     name: str
     kind: str
     address: str = ""
+    _: KW_ONLY  # a flag and numbers that mean nothing without their names
     sellable_online: bool = True
     priority: int = 100
     slack_channel: str | None = None

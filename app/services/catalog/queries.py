@@ -37,7 +37,7 @@ class ProductFilter:
     in_stock_only: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProductPage:
     products: list[Product]
     cursors: list[str]
@@ -75,7 +75,13 @@ async def list_products(
     rows = await page_query.order_by(*order).limit(first + 1)
     products = rows[:first]
     cursors = [_cursor(sort, getattr(p, key), p.id) for p in products]
-    return ProductPage(products, cursors, len(rows) > first, after is not None, query)
+    return ProductPage(
+        products=products,
+        cursors=cursors,
+        has_next_page=len(rows) > first,
+        has_previous_page=after is not None,
+        query=query,
+    )
 
 
 async def _filtered(query: QuerySet[Product], f: ProductFilter) -> QuerySet[Product]:

@@ -45,7 +45,12 @@ class Claim:
 def infos_of(warehouses: Iterable[Warehouse]) -> dict[int, WarehouseInfo]:
     """What allocation needs to know of each warehouse."""
     return {
-        w.id: WarehouseInfo(w.id, w.kind == WarehouseKind.SHOP, w.priority, w.sellable_online)
+        w.id: WarehouseInfo(
+            id=w.id,
+            is_shop=w.kind == WarehouseKind.SHOP,
+            priority=w.priority,
+            sellable_online=w.sellable_online,
+        )
         for w in warehouses
     }
 
@@ -72,13 +77,15 @@ async def reserve(
         raise DomainError(ErrorCode.INSUFFICIENT_STOCK, "no warehouse can serve this", (), 0)
     # Fast path: the first warehouse has it all (one conditional UPDATE on one hot row).
     if await try_reserve(conn, variant_id, ranked[0], quantity):
-        first = Allocation(ranked[0], quantity, ranked[0] in shops)
+        first = Allocation(warehouse_id=ranked[0], quantity=quantity, from_shop=ranked[0] in shops)
         return [await _record(variant_id, first, claim)]
     levels = await lock_levels(conn, variant_id, list(ranked))
     if await _release_expired_holds(conn, variant_id, list(levels), now):
         levels = await lock_levels(conn, variant_id, list(ranked))
     candidates = [
-        Candidate(w, levels[w][0] - levels[w][1], w in shops) for w in ranked if w in levels
+        Candidate(warehouse_id=w, free=levels[w][0] - levels[w][1], is_shop=w in shops)
+        for w in ranked
+        if w in levels
     ]
     reservations = []
     for allocation in allocate(quantity, candidates):

@@ -23,7 +23,7 @@ _LOOKUP_CHUNK = 900  # keeps IN (...) lists under SQLite's parameter limit
 
 
 @dataclass(frozen=True, slots=True)
-class RawSnapshot:
+class RawStockSnapshot:
     variant_guid: str
     warehouse_guid: str
     quantity: int
@@ -39,7 +39,9 @@ class StockIntakeReport:
     problems: list[Problem] = field(default_factory=list)
 
 
-async def apply_stock_snapshots(*, rows: list[RawSnapshot], max_rows: int) -> StockIntakeReport:
+async def apply_stock_snapshots(
+    *, rows: list[RawStockSnapshot], max_rows: int
+) -> StockIntakeReport:
     """Validate, resolve and apply a batch of 1C stock snapshots; valid rows land."""
     if len(rows) > max_rows:
         raise DomainError(ErrorCode.BATCH_TOO_LARGE, f"at most {max_rows} rows per call", ("rows",))
@@ -78,7 +80,7 @@ async def apply_stock_snapshots(*, rows: list[RawSnapshot], max_rows: int) -> St
 
 
 def _parse_rows(
-    rows: list[RawSnapshot], report: StockIntakeReport, *, now: datetime
+    rows: list[RawStockSnapshot], report: StockIntakeReport, *, now: datetime
 ) -> list[tuple[int, StockSnapshot]]:
     parsed: list[tuple[int, StockSnapshot]] = []
     for index, row in enumerate(rows):

@@ -15,7 +15,7 @@ MAX_PAGE = 200
 _LISTING = "outbox"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EventPage:
     events: list[OutboxEvent]
     has_next_page: bool
@@ -37,7 +37,11 @@ async def list_events(
         query = query.filter(id__lt=decode_cursor(after, _LISTING, 1)[0])
     rows = list(await query.order_by("-id").limit(first + 1))
     events = rows[:first]
-    return EventPage(events, len(rows) > first, [encode_cursor(_LISTING, e.id) for e in events])
+    return EventPage(
+        events=events,
+        has_next_page=len(rows) > first,
+        cursors=[encode_cursor(_LISTING, e.id) for e in events],
+    )
 
 
 async def count_grid() -> list[tuple[Target, EventState, int]]:

@@ -34,10 +34,10 @@ async def find_payment(guid: str) -> Payment:
 
 
 async def capture(
-    *, payment_id: str, amount: int | None, providers: ProviderFor, now: datetime
+    *, payment_guid: str, amount: int | None, providers: ProviderFor, now: datetime
 ) -> Payment:
     """Take all or part of an authorised (two-stage) payment."""
-    payment = await find_payment(payment_id)
+    payment = await find_payment(payment_guid)
     _require(payment, PaymentStatus.WAITING_FOR_CAPTURE)
     check_capture(amount, payment.amount)
     receipt = await receipt_for(await Order.get(id=payment.order_id), amount or payment.amount)
@@ -54,9 +54,9 @@ async def capture(
     return (await apply_report(payment=payment, view=view, now=now, captured=amount)).payment
 
 
-async def void(*, payment_id: str, providers: ProviderFor, now: datetime) -> Payment:
+async def void(*, payment_guid: str, providers: ProviderFor, now: datetime) -> Payment:
     """Release authorised money; an order it paid is cancelled and its units go back."""
-    payment = await find_payment(payment_id)
+    payment = await find_payment(payment_guid)
     _require(payment, PaymentStatus.WAITING_FOR_CAPTURE)
     view = await _call(
         payment,
@@ -68,7 +68,7 @@ async def void(*, payment_id: str, providers: ProviderFor, now: datetime) -> Pay
 
 async def refund(
     *,
-    payment_id: str,
+    payment_guid: str,
     amount: int | None,
     reason: str,
     idempotency_key: str,
@@ -79,7 +79,7 @@ async def refund(
     """Give back all that is left (no amount) or part of a captured payment; the same key
     returns the same refund."""
     key = check_idempotency_key(idempotency_key)
-    payment = await find_payment(payment_id)
+    payment = await find_payment(payment_guid)
     guid = str(uuid.uuid5(REFUND_KEYS, f"{payment.guid}:{key}"))
     row = await Refund.get_or_none(guid=guid)
     if row is None:

@@ -47,7 +47,7 @@ class PaymentMismatch(Exception):
     """The provider holds a payment for our row that is not what we asked for."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Applied:
     payment: Payment
     changed: bool
@@ -66,7 +66,7 @@ async def apply_report(
         row = await Payment.get(id=payment.id)
         order = await Order.get(id=row.order_id)
         changed = await _apply(conn, row, order, view, now)
-    return Applied(row, changed)
+    return Applied(payment=row, changed=changed)
 
 
 def check_matches(payment: Payment, view: ProviderPayment, captured: int | None) -> None:
@@ -104,7 +104,7 @@ async def _apply(
         updates["status"] = target
         if target in HOLDING and row.paid_at is None:
             updates["paid_at"] = now
-        if target is PaymentStatus.CANCELED:
+        if target is PaymentStatus.CANCELLED:
             updates["cancellation_reason"] = (view.cancellation_reason or "")[:100] or None
     await Payment.filter(id=row.id).update(**updates)
     was_holding = row.status in HOLDING
@@ -114,7 +114,7 @@ async def _apply(
         return False
     if target in HOLDING and not was_holding:
         await _settle(conn, row, order, now)
-    elif target is PaymentStatus.CANCELED and was_holding and not row.surplus:
+    elif target is PaymentStatus.CANCELLED and was_holding and not row.surplus:
         await _money_gone(conn, row, order, now)
     await record_event(
         kind=EventKind.PAYMENT_STATUS_CHANGED, record=payment_record(row, order), now=now
@@ -220,8 +220,8 @@ async def issue_refund(
         return refund
     except RejectedError as error:
         log.error("refund.rejected", refund=refund.guid, payment=payment.guid, error=str(error))
-        await Refund.filter(id=refund.id).update(status=RefundStatus.CANCELED)
-        refund.status = RefundStatus.CANCELED
+        await Refund.filter(id=refund.id).update(status=RefundStatus.CANCELLED)
+        refund.status = RefundStatus.CANCELLED
         return refund
     await record_refund(answer, refund)
     await refresh(payment=payment, provider=provider, now=now)

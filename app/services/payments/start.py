@@ -105,7 +105,7 @@ async def _ask_provider(
     except RejectedError as error:
         log.error("payment.create_rejected", payment=payment.guid, error=str(error))
         await Payment.filter(id=payment.id, status=PaymentStatus.PENDING).update(
-            status=PaymentStatus.CANCELED, cancellation_reason="rejected by the provider"
+            status=PaymentStatus.CANCELLED, cancellation_reason="rejected by the provider"
         )
         raise DomainError(
             ErrorCode.PAYMENT_REJECTED, "the payment service refused this payment", ("orderToken",)

@@ -33,14 +33,14 @@ POLL_CONCURRENCY = 8  # payments re-read at once (each locks only its own order)
 
 
 async def on_payment_event(
-    *, provider: PaymentProvider, payment_id: str, now: datetime, jobs: JobQueue
+    *, provider: PaymentProvider, provider_payment_id: str, now: datetime, jobs: JobQueue
 ) -> Payment:
     """A notification named this payment: read it from the provider and apply it.
 
     UnknownPayment if the provider does not know it or it is not one of ours; PaymentMismatch
     if it is not what we asked for; RetryableError if the provider cannot answer now.
     """
-    view = await _read(provider, payment_id)
+    view = await _read(provider, provider_payment_id)
     payment = await _ours(provider.name, view)
     applied = await apply_report(payment=payment, view=view, now=now)
     await after_commit(applied.payment, provider, now, jobs, changed=applied.changed)
@@ -48,19 +48,21 @@ async def on_payment_event(
 
 
 async def on_refund_event(
-    *, provider: PaymentProvider, refund_id: str, now: datetime, jobs: JobQueue
+    *, provider: PaymentProvider, provider_refund_id: str, now: datetime, jobs: JobQueue
 ) -> Payment:
     """A notification named this refund: read it, then its payment (whose refunded total is
     what counts, refunds made in the provider's dashboard included)."""
     try:
-        answer = await provider.get_refund(refund_id)
+        answer = await provider.get_refund(provider_refund_id)
     except RejectedError as error:
-        raise UnknownPayment(f"refund {refund_id}: {error}") from None
+        raise UnknownPayment(f"refund {provider_refund_id}: {error}") from None
     payment = await Payment.get_or_none(
         provider=provider.name, provider_payment_id=answer.payment_id
     )
     if payment is None:
-        raise UnknownPayment(f"refund {refund_id} is of payment {answer.payment_id}, not ours")
+        raise UnknownPayment(
+            f"refund {provider_refund_id} is of payment {answer.payment_id}, not ours"
+        )
     ours = await Refund.get_or_none(provider_refund_id=answer.id)
     if ours is not None:
         await record_refund(answer, ours)
@@ -69,11 +71,11 @@ async def on_refund_event(
     return payment
 
 
-async def _read(provider: PaymentProvider, payment_id: str) -> ProviderPayment:
+async def _read(provider: PaymentProvider, provider_payment_id: str) -> ProviderPayment:
     try:
-        return await provider.get_payment(payment_id)
+        return await provider.get_payment(provider_payment_id)
     except RejectedError as error:
-        raise UnknownPayment(f"payment {payment_id}: {error}") from None
+        raise UnknownPayment(f"payment {provider_payment_id}: {error}") from None
 
 
 async def _ours(provider: str, view: ProviderPayment) -> Payment:
@@ -193,6 +195,6 @@ async def _abandon_unanswered(provider: str, now: datetime) -> None:
         provider_payment_id=None,
         status=PaymentStatus.PENDING,
         created_at__lte=now - GIVE_UP_UNANSWERED,
-    ).update(status=PaymentStatus.CANCELED, cancellation_reason="the provider never answered")
+    ).update(status=PaymentStatus.CANCELLED, cancellation_reason="the provider never answered")
     if stale:
         log.warning("payment.abandoned", provider=provider, count=stale)

@@ -99,11 +99,11 @@ async def test_another_customers_address_reads_exactly_like_an_unknown_one(
     await _add(client, boris, WORK)
     before = await _snapshot()
 
-    for address_id in (annas["id"], "00000000-0000-4000-8000-000000000000", "not-an-id"):
+    for address_guid in (annas["id"], "00000000-0000-4000-8000-000000000000", "not-an-id"):
         tries = [
-            await errors_of(client, UPDATE, "updateAddress", boris, id=address_id, input=WORK),
-            await errors_of(client, DELETE, "deleteAddress", boris, id=address_id),
-            await errors_of(client, DEFAULT, "setDefaultAddress", boris, id=address_id),
+            await errors_of(client, UPDATE, "updateAddress", boris, id=address_guid, input=WORK),
+            await errors_of(client, DELETE, "deleteAddress", boris, id=address_guid),
+            await errors_of(client, DEFAULT, "setDefaultAddress", boris, id=address_guid),
         ]
         assert tries == [NOT_FOUND] * 3
     assert await _snapshot() == before

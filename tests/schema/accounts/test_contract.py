@@ -38,9 +38,9 @@ async def test_the_contract_operations_run_a_whole_account_journey(
     profile = await _run(client, "UpdateProfile", access, input={"phone": "+79161234567"})
     assert profile["updateProfile"]["account"]["phone"] == "+79161234567"
     added = await _run(client, "AddAddress", access, input={"city": "Москва", "street": "Арбат, 1"})
-    address_id = added["addAddress"]["address"]["id"]
+    address_guid = added["addAddress"]["address"]["id"]
     page = (await _run(client, "Me", access))["me"]
-    assert (page["email"], [a["id"] for a in page["addresses"]]) == (email, [address_id])
+    assert (page["email"], [a["id"] for a in page["addresses"]]) == (email, [address_guid])
     assert (await _run(client, "MyOrders", access))["me"]["orders"]["nodes"] == []
 
     renewed = (await _run(client, "RefreshSession", refreshToken=refresh))["refreshSession"]

@@ -15,13 +15,13 @@ from app.models.checkout import Cart, CartLine
 from app.models.orders import Order, OrderLine, Payment
 from app.models.stock import Reservation
 from app.services.inventory.reservations import buffer_matches_reservations
-from tests import factories as f
+from tests import factories
 from tests.conftest import Clock, graphql
 from tests.contract.documents import document
 
-DRESS = f.guid("variant/Dress/M/black")
-SHIRT = f.guid("variant/Shirt/M/white")
-VELVET = f.guid("variant/Velvet/M/black")
+DRESS = factories.guid("variant/Dress/M/black")
+SHIRT = factories.guid("variant/Shirt/M/white")
+VELVET = factories.guid("variant/Velvet/M/black")
 
 CART = """
   token
@@ -86,15 +86,21 @@ STOREFRONT = 'query { product(slug: "dress") { variants { available } } }'
 
 async def _shop(clock: Clock) -> str:
     """A dress in an old drop (online 2, shop A 1, shop B 0) and a shirt (online 5)."""
-    await f.warehouses()
-    autumn = await f.collection("Autumn", clock.now - timedelta(days=30))
-    await f.product(
-        "Dress", collection_guid=autumn, variants=[f.variant("Dress", "M", "black", "4990.00")]
+    await factories.warehouses()
+    autumn = await factories.collection("Autumn", clock.now - timedelta(days=30))
+    await factories.product(
+        "Dress",
+        collection_guid=autumn,
+        variants=[factories.variant("Dress", "M", "black", "4990.00")],
     )
-    await f.product("Shirt", variants=[f.variant("Shirt", "M", "white", "2990.00")])
-    for warehouse, quantity in ((f.ONLINE, 2), (f.SHOP_A, 1), (f.SHOP_B, 0)):
-        await f.stock(DRESS, warehouse, quantity)
-    await f.stock(SHIRT, f.ONLINE, 5)
+    await factories.product("Shirt", variants=[factories.variant("Shirt", "M", "white", "2990.00")])
+    for warehouse, quantity in (
+        (factories.ONLINE, 2),
+        (factories.SHOP_A, 1),
+        (factories.SHOP_B, 0),
+    ):
+        await factories.stock(DRESS, warehouse, quantity)
+    await factories.stock(SHIRT, factories.ONLINE, 5)
     return autumn
 
 
@@ -192,7 +198,7 @@ def _allocation(warehouse: str, quantity: int, confirmation: str) -> dict[str, A
     return {"warehouse": {"id": warehouse}, "quantity": quantity, "shopConfirmation": confirmation}
 
 
-UNTOUCHED_DRESS = {f.ONLINE: (2, 0), f.SHOP_A: (1, 0), f.SHOP_B: (0, 0)}
+UNTOUCHED_DRESS = {factories.ONLINE: (2, 0), factories.SHOP_A: (1, 0), factories.SHOP_B: (0, 0)}
 
 
 # --- cart --------------------------------------------------------------------------------
@@ -238,7 +244,7 @@ async def test_lines_are_added_set_and_removed_with_live_availability(
     removed = await _ok(client, SET_LINE, "setCartLine", cart=cart, variant=SHIRT, quantity=0)
     assert [line["variant"]["id"] for line in removed["lines"]] == [DRESS]
     # 1C sells one dress in the online warehouse: the cart sees it on its next read
-    await f.stock(DRESS, f.ONLINE, 1, as_of=f.later(5))
+    await factories.stock(DRESS, factories.ONLINE, 1, as_of=factories.later(5))
     view = await _view(client, cart)
     assert view["lines"] == [
         {
@@ -251,7 +257,11 @@ async def test_lines_are_added_set_and_removed_with_live_availability(
     assert (view["total"], view["holdExpiresAt"]) == ({"amount": "9980.00"}, None)
     # a cart in a drop without holds takes nothing off the shelf
     assert await Reservation.all().count() == 0
-    assert await f.positions(DRESS) == {f.ONLINE: (1, 0), f.SHOP_A: (1, 0), f.SHOP_B: (0, 0)}
+    assert await factories.positions(DRESS) == {
+        factories.ONLINE: (1, 0),
+        factories.SHOP_A: (1, 0),
+        factories.SHOP_B: (0, 0),
+    }
 
 
 async def test_contact_is_normalised_and_bad_contact_is_refused(
@@ -287,15 +297,15 @@ async def test_courier_or_pickup_and_pickup_counts_the_chosen_shop_only(
         "shop": None,
     }
     assert by_courier["lines"][0]["available"] == 3
-    shop_a = {"method": "PICKUP", "shopId": f.SHOP_A, "address": "ignored"}
+    shop_a = {"method": "PICKUP", "shopId": factories.SHOP_A, "address": "ignored"}
     at_shop_a = await _ok(client, DELIVERY, "setCartDelivery", cart=cart, delivery=shop_a)
     assert at_shop_a["delivery"] == {
         "method": "PICKUP",
         "address": "",
-        "shop": {"id": f.SHOP_A, "name": "Shop A", "address": "Тверская, 1"},
+        "shop": {"id": factories.SHOP_A, "name": "Shop A", "address": "Тверская, 1"},
     }
     assert at_shop_a["lines"][0]["available"] == 1
-    shop_b = {"method": "PICKUP", "shopId": f.SHOP_B}
+    shop_b = {"method": "PICKUP", "shopId": factories.SHOP_B}
     at_shop_b = await _ok(client, DELIVERY, "setCartDelivery", cart=cart, delivery=shop_b)
     assert at_shop_b["lines"][0]["available"] == 0
 
@@ -305,7 +315,7 @@ async def test_a_bad_delivery_is_refused_and_the_old_one_kept(
 ) -> None:
     await _shop(clock)
     cart = await _new_cart(client)
-    shop_a = {"method": "PICKUP", "shopId": f.SHOP_A}
+    shop_a = {"method": "PICKUP", "shopId": factories.SHOP_A}
     await _ok(client, DELIVERY, "setCartDelivery", cart=cart, delivery=shop_a)
     no_such_shop = _error("NOT_FOUND", ["shopId"], "no such shop")
     cases: list[tuple[dict[str, str], list[dict[str, Any]]]] = [
@@ -314,13 +324,13 @@ async def test_a_bad_delivery_is_refused_and_the_old_one_kept(
             _error("DELIVERY_REQUIRED", ["address"], "a courier needs an address"),
         ),
         ({"method": "PICKUP"}, no_such_shop),
-        ({"method": "PICKUP", "shopId": f.guid("warehouse/nowhere")}, no_such_shop),
-        ({"method": "PICKUP", "shopId": f.ONLINE}, no_such_shop),  # a warehouse, not a shop
+        ({"method": "PICKUP", "shopId": factories.guid("warehouse/nowhere")}, no_such_shop),
+        ({"method": "PICKUP", "shopId": factories.ONLINE}, no_such_shop),  # a warehouse, not a shop
     ]
     for bad, expected in cases:
         errors = await _refused(client, DELIVERY, "setCartDelivery", cart=cart, delivery=bad)
         assert errors == expected
-    assert (await _view(client, cart))["delivery"]["shop"]["id"] == f.SHOP_A
+    assert (await _view(client, cart))["delivery"]["shop"]["id"] == factories.SHOP_A
 
 
 async def test_cart_mistakes_are_typed_errors_and_change_nothing(
@@ -345,9 +355,9 @@ async def test_cart_mistakes_are_typed_errors_and_change_nothing(
         ("addToCart", {"quantity": 2_000_000_000}, too_many),
         ("setCartLine", {"quantity": -1}, too_many),
         ("setCartLine", {"quantity": 51}, too_many),
-        ("addToCart", {"variant": f.guid("variant/never")}, no_variant),
+        ("addToCart", {"variant": factories.guid("variant/never")}, no_variant),
         ("addToCart", {"variant": "not-a-guid"}, no_variant),
-        ("setCartLine", {"variant": f.guid("variant/never")}, no_variant),
+        ("setCartLine", {"variant": factories.guid("variant/never")}, no_variant),
         ("addToCart", {"cart": "nobodys-cart"}, no_cart),
         ("setCartLine", {"cart": "nobodys-cart"}, no_cart),
     ]
@@ -358,7 +368,7 @@ async def test_cart_mistakes_are_typed_errors_and_change_nothing(
     assert await _view(client, cart) == before
     assert await CartLine.all().count() == 1 and await Cart.all().count() == 1
     assert await Reservation.all().count() == 0
-    assert await f.positions(DRESS) == UNTOUCHED_DRESS
+    assert await factories.positions(DRESS) == UNTOUCHED_DRESS
 
 
 async def test_adding_by_another_spelling_of_the_id_adds_to_the_same_line(
@@ -393,11 +403,11 @@ async def test_an_unknown_cart_or_order_token_reads_as_nothing(
 async def test_a_drop_is_refused_before_its_release_and_sold_from_that_instant(
     client: httpx.AsyncClient, clock: Clock
 ) -> None:
-    await f.warehouses()
+    await factories.warehouses()
     release = clock.now + timedelta(hours=1)
-    drop = await f.collection("December", release)
-    await f.product("Velvet", collection_guid=drop)
-    await f.stock(VELVET, f.ONLINE, 5)
+    drop = await factories.collection("December", release)
+    await factories.product("Velvet", collection_guid=drop)
+    await factories.stock(VELVET, factories.ONLINE, 5)
     cart = await _new_cart(client)
     errors = await _refused(client, ADD, "addToCart", cart=cart, variant=VELVET, quantity=1)
     assert errors == _error("NOT_RELEASED", ["variantId"], f"on sale from {release.isoformat()}")
@@ -423,7 +433,11 @@ async def test_a_cart_hold_takes_units_off_sale_for_everyone_until_it_expires(
     held = await _add(client, anna, DRESS, 2)
     assert held["holdExpiresAt"] == _at(clock, minutes=10)
     assert await _storefront_available(client) == 1
-    assert await f.positions(DRESS) == {f.ONLINE: (2, 2), f.SHOP_A: (1, 0), f.SHOP_B: (0, 0)}
+    assert await factories.positions(DRESS) == {
+        factories.ONLINE: (2, 2),
+        factories.SHOP_A: (1, 0),
+        factories.SHOP_B: (0, 0),
+    }
     boris = await _new_cart(client)
     errors = await _refused(client, ADD, "addToCart", cart=boris, variant=DRESS, quantity=2)
     assert errors == _error("INSUFFICIENT_STOCK", ["variantId"], "only 1 available", 1)
@@ -434,11 +448,15 @@ async def test_a_cart_hold_takes_units_off_sale_for_everyone_until_it_expires(
     # the hold ran out: back on sale at once, though no job has released it yet
     assert await _storefront_available(client) == 3
     assert (await _view(client, anna))["holdExpiresAt"] is None
-    assert (await f.positions(DRESS))[f.ONLINE] == (2, 2)
+    assert (await factories.positions(DRESS))[factories.ONLINE] == (2, 2)
     # someone else may now take them; Anna's line is still there but holds nothing
     taken = await _add(client, boris, DRESS, 2)
     assert taken["holdExpiresAt"] == _at(clock, minutes=10)
-    assert await f.positions(DRESS) == {f.ONLINE: (2, 2), f.SHOP_A: (1, 0), f.SHOP_B: (0, 0)}
+    assert await factories.positions(DRESS) == {
+        factories.ONLINE: (2, 2),
+        factories.SHOP_A: (1, 0),
+        factories.SHOP_B: (0, 0),
+    }
     assert await _storefront_available(client) == 1
     again = await _refused(client, SET_LINE, "setCartLine", cart=anna, variant=DRESS, quantity=2)
     assert again == _error("INSUFFICIENT_STOCK", ["variantId"], "only 1 available", 1)
@@ -462,7 +480,11 @@ async def test_coming_back_after_the_hold_expired_holds_anew(
     again = await _add(client, cart, DRESS, 1)
     assert (again["lines"][0]["quantity"], again["holdExpiresAt"]) == (2, _at(clock, minutes=10))
     assert await _storefront_available(client) == 1
-    assert await f.positions(DRESS) == {f.ONLINE: (2, 2), f.SHOP_A: (1, 0), f.SHOP_B: (0, 0)}
+    assert await factories.positions(DRESS) == {
+        factories.ONLINE: (2, 2),
+        factories.SHOP_A: (1, 0),
+        factories.SHOP_B: (0, 0),
+    }
     assert await buffer_matches_reservations() == []
 
 
@@ -484,8 +506,12 @@ async def test_a_held_cart_becomes_an_order_with_the_same_units(
     await _holding_drop(clock)
     cart = await _ready_cart(client, [(DRESS, 2)])
     order = await _place(client, cart)
-    assert order["lines"][0]["allocations"] == [_allocation(f.ONLINE, 2, "NOT_NEEDED")]
-    assert await f.positions(DRESS) == {f.ONLINE: (2, 2), f.SHOP_A: (1, 0), f.SHOP_B: (0, 0)}
+    assert order["lines"][0]["allocations"] == [_allocation(factories.ONLINE, 2, "NOT_NEEDED")]
+    assert await factories.positions(DRESS) == {
+        factories.ONLINE: (2, 2),
+        factories.SHOP_A: (1, 0),
+        factories.SHOP_B: (0, 0),
+    }
     clock.advance(minutes=11)  # the order keeps the units; only holds expire
     assert await _storefront_available(client) == 1
     assert await buffer_matches_reservations() == []
@@ -518,8 +544,8 @@ async def test_placing_an_order_reserves_every_line_and_the_status_page_shows_it
                 "unitPrice": {"amount": "4990.00"},
                 # the online warehouse first, then the shop, whose staff must confirm
                 "allocations": [
-                    _allocation(f.ONLINE, 2, "NOT_NEEDED"),
-                    _allocation(f.SHOP_A, 1, "REQUESTED"),
+                    _allocation(factories.ONLINE, 2, "NOT_NEEDED"),
+                    _allocation(factories.SHOP_A, 1, "REQUESTED"),
                 ],
             },
             {
@@ -528,7 +554,7 @@ async def test_placing_an_order_reserves_every_line_and_the_status_page_shows_it
                 "sku": "Shirt-M-white",
                 "quantity": 1,
                 "unitPrice": {"amount": "2990.00"},
-                "allocations": [_allocation(f.ONLINE, 1, "NOT_NEEDED")],
+                "allocations": [_allocation(factories.ONLINE, 1, "NOT_NEEDED")],
             },
         ],
         "history": [
@@ -544,7 +570,11 @@ async def test_placing_an_order_reserves_every_line_and_the_status_page_shows_it
     assert page == {"data": {"order": order}}
     assert (await _view(client, cart))["lines"] == []
     assert await _storefront_available(client) == 0
-    assert await f.positions(DRESS) == {f.ONLINE: (2, 2), f.SHOP_A: (1, 1), f.SHOP_B: (0, 0)}
+    assert await factories.positions(DRESS) == {
+        factories.ONLINE: (2, 2),
+        factories.SHOP_A: (1, 1),
+        factories.SHOP_B: (0, 0),
+    }
     assert await buffer_matches_reservations() == []
 
 
@@ -552,11 +582,19 @@ async def test_a_pickup_order_is_served_by_the_chosen_shop(
     client: httpx.AsyncClient, clock: Clock
 ) -> None:
     await _shop(clock)
-    cart = await _ready_cart(client, [(DRESS, 1)], pickup=f.SHOP_A)
+    cart = await _ready_cart(client, [(DRESS, 1)], pickup=factories.SHOP_A)
     order = await _place(client, cart)
-    assert order["delivery"] == {"method": "PICKUP", "address": "", "shop": {"id": f.SHOP_A}}
-    assert order["lines"][0]["allocations"] == [_allocation(f.SHOP_A, 1, "REQUESTED")]
-    assert await f.positions(DRESS) == {f.ONLINE: (2, 0), f.SHOP_A: (1, 1), f.SHOP_B: (0, 0)}
+    assert order["delivery"] == {
+        "method": "PICKUP",
+        "address": "",
+        "shop": {"id": factories.SHOP_A},
+    }
+    assert order["lines"][0]["allocations"] == [_allocation(factories.SHOP_A, 1, "REQUESTED")]
+    assert await factories.positions(DRESS) == {
+        factories.ONLINE: (2, 0),
+        factories.SHOP_A: (1, 1),
+        factories.SHOP_B: (0, 0),
+    }
 
 
 async def test_carts_that_cannot_become_orders_are_refused_and_nothing_is_written(
@@ -586,18 +624,20 @@ async def test_carts_that_cannot_become_orders_are_refused_and_nothing_is_writte
         assert refused == expected, (cart, attempt)
     assert await Order.all().count() == 0 and await Reservation.all().count() == 0
     assert await CartLine.all().count() == 2
-    assert await f.positions(DRESS) == UNTOUCHED_DRESS
+    assert await factories.positions(DRESS) == UNTOUCHED_DRESS
 
 
 async def test_an_order_takes_every_line_or_none(client: httpx.AsyncClient, clock: Clock) -> None:
     await _shop(clock)
     cart = await _ready_cart(client, [(DRESS, 1), (SHIRT, 2)])
-    await f.stock(SHIRT, f.ONLINE, 1, as_of=f.later(5))  # 1C sold shirts meanwhile
+    await factories.stock(
+        SHIRT, factories.ONLINE, 1, as_of=factories.later(5)
+    )  # 1C sold shirts meanwhile
     errors = await _refused(client, PLACE, "placeOrder", cart=cart, key="checkout-0001")
     assert errors == _error("INSUFFICIENT_STOCK", ["lines", "1"], "only 1 available", 1)
     assert await Order.all().count() == 0 and await OrderLine.all().count() == 0
     assert await Reservation.all().count() == 0
-    assert await f.positions(DRESS) == UNTOUCHED_DRESS  # the dress was not kept
+    assert await factories.positions(DRESS) == UNTOUCHED_DRESS  # the dress was not kept
     assert [line["quantity"] for line in (await _view(client, cart))["lines"]] == [1, 2]
 
 
@@ -615,7 +655,7 @@ async def test_the_same_key_returns_the_same_order_and_another_cart_may_not_reus
         "IDEMPOTENCY_KEY_REUSED", ["idempotencyKey"], "this key placed another cart's order"
     )
     assert await Order.all().count() == 1
-    assert (await f.positions(DRESS))[f.ONLINE] == (2, 1)
+    assert (await factories.positions(DRESS))[factories.ONLINE] == (2, 1)
     assert len((await _view(client, other))["lines"]) == 1
 
 
@@ -631,7 +671,7 @@ async def test_one_cart_submitted_twice_at_once_becomes_one_order(
     codes = sorted(e["code"] for a in answers for e in a["data"]["placeOrder"]["errors"])
     assert codes == ["EMPTY_CART"]
     assert await Order.all().count() == 1
-    assert (await f.positions(DRESS))[f.ONLINE] == (2, 1)
+    assert (await factories.positions(DRESS))[factories.ONLINE] == (2, 1)
 
 
 # --- payment and cancellation ------------------------------------------------------------
@@ -682,7 +722,7 @@ async def test_a_good_card_pays_the_order(client: httpx.AsyncClient, clock: Cloc
     cancel = await _refused(client, CANCEL, "cancelOrder", order=order)
     assert cancel == _error("INVALID_TRANSITION", [], "an order paid cannot become cancelled")
     assert await Payment.all().count() == 1
-    assert (await f.positions(DRESS))[f.ONLINE] == (2, 2)
+    assert (await factories.positions(DRESS))[factories.ONLINE] == (2, 2)
 
 
 async def test_a_declined_card_leaves_the_order_waiting_for_another_try(
@@ -694,7 +734,7 @@ async def test_a_declined_card_leaves_the_order_waiting_for_another_try(
         "order": {"status": "AWAITING_PAYMENT"},
         "payment": {
             "provider": "dummy",
-            "status": "CANCELED",
+            "status": "CANCELLED",
             "amount": {"amount": "9980.00"},
             "confirmationUrl": None,
         },
@@ -704,7 +744,7 @@ async def test_a_declined_card_leaves_the_order_waiting_for_another_try(
             "the payment was declined; try again with a new idempotencyKey",
         ),
     }
-    assert (await f.positions(DRESS))[f.ONLINE] == (2, 2)  # the units stay reserved
+    assert (await factories.positions(DRESS))[factories.ONLINE] == (2, 2)  # the units stay reserved
     assert (await _pay(client, order, SUCCEEDS))["order"] == {"status": "PAID"}
 
 
@@ -741,7 +781,7 @@ async def test_cancelling_an_unpaid_order_puts_its_items_back_on_sale(
         ],
     }
     assert await _storefront_available(client) == 3
-    assert await f.positions(DRESS) == UNTOUCHED_DRESS
+    assert await factories.positions(DRESS) == UNTOUCHED_DRESS
     page = (await graphql(client, STATUS_PAGE, {"token": order}))["data"]["order"]
     assert (page["status"], page["lines"][0]["allocations"]) == ("CANCELLED", [])
     again = await _refused(client, CANCEL, "cancelOrder", order=order)
@@ -753,7 +793,7 @@ async def test_cancelling_an_unpaid_order_puts_its_items_back_on_sale(
     nobody = await _refused(client, CANCEL, "cancelOrder", order="nobodys-order")
     assert nobody == _error("ORDER_NOT_FOUND", ["orderToken"], "no such order")
     assert await Payment.all().count() == 0
-    assert await f.positions(DRESS) == UNTOUCHED_DRESS
+    assert await factories.positions(DRESS) == UNTOUCHED_DRESS
 
 
 async def test_an_order_past_its_payment_deadline_cannot_be_paid(
@@ -771,7 +811,7 @@ async def test_an_order_past_its_payment_deadline_cannot_be_paid(
         "reason": "payment time is over",
     }
     assert await Payment.all().count() == 0
-    assert await f.positions(DRESS) == UNTOUCHED_DRESS
+    assert await factories.positions(DRESS) == UNTOUCHED_DRESS
 
 
 # --- the storefront's own operations -----------------------------------------------------
@@ -793,7 +833,7 @@ async def test_the_contract_operations_run_a_whole_checkout(
     await _run(client, "SetCartLine", cartToken=cart, variantId=SHIRT, quantity=1)
     contact = {"email": "anna@example.com", "phone": "+7 916 123 45 67", "firstName": "Анна"}
     await _run(client, "SetCartContact", cartToken=cart, contact=contact)
-    pickup = {"method": "PICKUP", "shopId": f.SHOP_A}
+    pickup = {"method": "PICKUP", "shopId": factories.SHOP_A}
     await _run(client, "SetCartDelivery", cartToken=cart, delivery=pickup)
     view = (await _run(client, "CartView", token=cart))["cart"]
     assert [(line["quantity"], line["available"]) for line in view["lines"]] == [(1, 1), (1, 0)]
@@ -829,8 +869,8 @@ async def test_a_line_whose_product_was_withdrawn_can_still_be_removed(
     await _shop(clock)
     cart = await _new_cart(client)
     await _add(client, cart, SHIRT)
-    withdrawn = [f.variant("Shirt", "M", "white", "2990.00")]
-    await f.product("Shirt", variants=withdrawn, published=False)  # 1C takes it off sale
+    withdrawn = [factories.variant("Shirt", "M", "white", "2990.00")]
+    await factories.product("Shirt", variants=withdrawn, published=False)  # 1C takes it off sale
     removed = await _ok(client, SET_LINE, "setCartLine", cart=cart, variant=SHIRT, quantity=0)
     assert removed["lines"] == [] and await CartLine.all().count() == 0
 
@@ -853,7 +893,7 @@ async def test_a_place_order_error_points_at_the_line_as_the_cart_lists_it(
     cart = await _ready_cart(client, [(SHIRT, 2), (DRESS, 1)])
     listed = [line["variant"]["id"] for line in (await _view(client, cart))["lines"]]
     assert listed == [SHIRT, DRESS]
-    await f.stock(SHIRT, f.ONLINE, 1, as_of=f.later(5))
+    await factories.stock(SHIRT, factories.ONLINE, 1, as_of=factories.later(5))
     errors = await _refused(client, PLACE, "placeOrder", cart=cart, key="checkout-0001")
     assert errors == _error("INSUFFICIENT_STOCK", ["lines", "0"], "only 1 available", 1)
 

@@ -32,11 +32,11 @@ from app.services.payments.receipts import receipt_for
 from app.services.payments.start import payment_request
 from app.settings import Settings
 from app.workers.jobs import poll_payments
-from tests import factories as f
+from tests import factories
 from tests.conftest import Clock, graphql
 from tests.contract.documents import document
 
-DRESS = f.guid("variant/Dress/M/black")
+DRESS = factories.guid("variant/Dress/M/black")
 ERRORS = "errors { code path message }"
 PAYMENT = "id provider status amount { amount } refunded { amount } confirmationUrl"
 PAY = f"""
@@ -80,8 +80,8 @@ class Shop:
         return body["data"]
 
     async def order(self, quantity: int = 1, email: str = "anna@example.com") -> Order:
-        cart = await f.cart_with([(DRESS, quantity)], now=self.clock.now, email=email)
-        return (await f.place(cart, now=self.clock.now)).order
+        cart = await factories.cart_with([(DRESS, quantity)], now=self.clock.now, email=email)
+        return (await factories.place(cart, now=self.clock.now)).order
 
     async def pay(self, order: Order, key: str = "pay-attempt-1") -> Any:
         return (await self.gql(PAY, order=order.token, key=key))["payOrder"]
@@ -105,9 +105,9 @@ class Shop:
 
 @pytest.fixture
 async def shop(db: str, settings: Settings, redis_url: str, clock: Clock) -> AsyncIterator[Shop]:
-    await f.warehouses()
-    await f.product("Dress", variants=[f.variant("Dress", "M", "black", "4990.00")])
-    await f.stock(DRESS, f.ONLINE, 5)
+    await factories.warehouses()
+    await factories.product("Dress", variants=[factories.variant("Dress", "M", "black", "4990.00")])
+    await factories.stock(DRESS, factories.ONLINE, 5)
     sim = YooKassaSimulator()
     async with LocalServer(sim.app) as yookassa:
         configured = settings.model_copy(
@@ -121,7 +121,7 @@ async def shop(db: str, settings: Settings, redis_url: str, clock: Clock) -> Asy
         )
         async with _served(configured, redis_url, clock) as api:
             sim.webhook_url = f"{api.base_url}integrations/payments/yookassa"
-            admin = await f.token(Scope.PAYMENTS_WRITE)
+            admin = await factories.token(Scope.PAYMENTS_WRITE)
             yield Shop(api, sim, configured, clock, admin)
         await sim.aclose()
 
@@ -190,9 +190,9 @@ async def test_a_guest_pays_on_yookassas_page_and_the_order_is_paid_before_they_
         "PENDING",
         {"amount": "9980.00"},
     )
-    provider_id = next(iter(shop.sim.payments))
-    assert payment["confirmationUrl"].endswith(f"/checkout/{provider_id}")
-    assert shop.sim.payments[provider_id]["metadata"]["payment_guid"] == payment["id"]
+    provider_payment_id = next(iter(shop.sim.payments))
+    assert payment["confirmationUrl"].endswith(f"/checkout/{provider_payment_id}")
+    assert shop.sim.payments[provider_payment_id]["metadata"]["payment_guid"] == payment["id"]
 
     back = await shop.browser_pays(payment["confirmationUrl"])
 
@@ -270,12 +270,15 @@ async def test_a_notification_before_our_create_call_returned_finds_the_payment(
 
     lost = await shop.pay(order)
     assert [e["code"] for e in lost["errors"]] == ["PAYMENT_PROVIDER_UNAVAILABLE"]
-    (provider_id,) = shop.sim.payments
-    await shop.sim.pay(provider_id)  # the notification is the first we hear of its id
+    (provider_payment_id,) = shop.sim.payments
+    await shop.sim.pay(provider_payment_id)  # the notification is the first we hear of its id
 
     assert (await shop.status(order))["status"] == "PAID"
     payment = await Payment.get(order_id=order.id)
-    assert (payment.provider_payment_id, payment.status) == (provider_id, PaymentStatus.SUCCEEDED)
+    assert (payment.provider_payment_id, payment.status) == (
+        provider_payment_id,
+        PaymentStatus.SUCCEEDED,
+    )
     retried = await shop.pay(order)  # the shopper's retry with the same key
     assert retried["payment"]["status"] == "SUCCEEDED" and len(shop.sim.payments) == 1
 
@@ -296,7 +299,7 @@ async def test_a_notification_yookassa_cannot_confirm_now_is_refused_until_it_ca
 ) -> None:
     order = await shop.order()
     started = await shop.pay(order)
-    provider_id = next(iter(shop.sim.payments))
+    provider_payment_id = next(iter(shop.sim.payments))
     shop.sim.fail_5xx()  # our re-read of the payment gets a 500
 
     await shop.browser_pays(started["payment"]["confirmationUrl"])
@@ -308,7 +311,7 @@ async def test_a_notification_yookassa_cannot_confirm_now_is_refused_until_it_ca
     )  # as YooKassa does
     assert retried.status_code == 200
     assert (await shop.status(order))["status"] == "PAID"
-    assert notification["object"]["id"] == provider_id
+    assert notification["object"]["id"] == provider_payment_id
 
 
 # --- forged and broken notifications ------------------------------------------------------------
@@ -484,8 +487,8 @@ async def _paid(shop: Shop, quantity: int = 1) -> tuple[Order, str]:
 
 
 async def test_refunds_in_parts_then_the_rest_and_never_more(shop: Shop) -> None:
-    order, payment_id = await _paid(shop, quantity=2)
-    refund = {"payment": payment_id, "reason": "one dress returned"}
+    order, payment_guid = await _paid(shop, quantity=2)
+    refund = {"payment": payment_guid, "reason": "one dress returned"}
 
     part = await shop.gql(REFUND, shop.admin, **refund, amount="4990.00", key="refund-0001")
     again = await shop.gql(REFUND, shop.admin, **refund, amount="4990.00", key="refund-0001")
@@ -516,7 +519,7 @@ async def test_refunds_in_parts_then_the_rest_and_never_more(shop: Shop) -> None
         ],
     }
     assert len(shop.sim.refunds) == 2
-    payment = await Payment.get(guid=payment_id)
+    payment = await Payment.get(guid=payment_guid)
     assert (payment.refunded, await Refund.filter(payment_id=payment.id).count()) == (998000, 2)
     assert await _payment_events(payment) == [
         ("onec", "succeeded"),
@@ -529,9 +532,9 @@ async def test_refunds_in_parts_then_the_rest_and_never_more(shop: Shop) -> None
 
 
 async def test_payment_operations_need_the_finance_scope(shop: Shop) -> None:
-    order, payment_id = await _paid(shop)
-    catalog = await f.token(Scope.CATALOG_WRITE)
-    variables = {"payment": payment_id, "reason": "x", "key": "refund-0001", "amount": None}
+    order, payment_guid = await _paid(shop)
+    catalog = await factories.token(Scope.CATALOG_WRITE)
+    variables = {"payment": payment_guid, "reason": "x", "key": "refund-0001", "amount": None}
 
     for token, code in ((None, "UNAUTHENTICATED"), (catalog, "FORBIDDEN")):
         body = await graphql(shop.api, REFUND, variables, token=token)
@@ -541,7 +544,7 @@ async def test_payment_operations_need_the_finance_scope(shop: Shop) -> None:
 
 
 async def test_an_unknown_payment_id_and_a_bad_amount_are_typed_errors(shop: Shop) -> None:
-    _, payment_id = await _paid(shop)
+    _, payment_guid = await _paid(shop)
     unknown = await shop.gql(
         REFUND, shop.admin, payment=str(uuid.uuid4()), reason="x", key="refund-0001", amount=None
     )
@@ -549,7 +552,7 @@ async def test_an_unknown_payment_id_and_a_bad_amount_are_typed_errors(shop: Sho
         REFUND, shop.admin, payment="not-a-uuid", reason="x", key="refund-0001", amount=None
     )
     bad = await shop.gql(
-        REFUND, shop.admin, payment=payment_id, reason="x", key="refund-0001", amount="1.001"
+        REFUND, shop.admin, payment=payment_guid, reason="x", key="refund-0001", amount="1.001"
     )
     assert unknown["refundPayment"]["errors"] == garbage["refundPayment"]["errors"]
     assert [e["code"] for e in unknown["refundPayment"]["errors"]] == ["PAYMENT_NOT_FOUND"]
@@ -567,12 +570,12 @@ async def two_stage(shop: Shop, redis_url: str) -> AsyncIterator[Shop]:
 
 async def test_two_stage_payment_is_captured_in_part(two_stage: Shop) -> None:
     shop = two_stage
-    order, payment_id = await _paid(shop, quantity=2)
+    order, payment_guid = await _paid(shop, quantity=2)
     assert (await shop.status(order))["status"] == "PAID"
-    payment = await Payment.get(guid=payment_id)
+    payment = await Payment.get(guid=payment_guid)
     assert payment.status is PaymentStatus.WAITING_FOR_CAPTURE
 
-    captured = await shop.gql(CAPTURE, shop.admin, payment=payment_id, amount="4990.00")
+    captured = await shop.gql(CAPTURE, shop.admin, payment=payment_guid, amount="4990.00")
 
     assert captured["capturePayment"]["payment"]["status"] == "SUCCEEDED"
     assert captured["capturePayment"]["payment"]["amount"] == {"amount": "4990.00"}
@@ -585,7 +588,7 @@ async def test_two_stage_payment_is_captured_in_part(two_stage: Shop) -> None:
     )
     late = await shop.api.post("integrations/payments/yookassa", json=authorised)
     assert late.status_code == 200
-    assert (await Payment.get(guid=payment_id)).status is PaymentStatus.SUCCEEDED
+    assert (await Payment.get(guid=payment_guid)).status is PaymentStatus.SUCCEEDED
     assert await OutboxEvent.all().count() == events
 
 
@@ -593,15 +596,15 @@ async def test_voiding_the_payment_of_an_order_cancels_it_and_frees_its_units(
     two_stage: Shop,
 ) -> None:
     shop = two_stage
-    order, payment_id = await _paid(shop)
-    assert await f.positions(DRESS) == {f.ONLINE: (5, 1)}
+    order, payment_guid = await _paid(shop)
+    assert await factories.positions(DRESS) == {factories.ONLINE: (5, 1)}
 
-    voided = await shop.gql(VOID, shop.admin, payment=payment_id)
+    voided = await shop.gql(VOID, shop.admin, payment=payment_guid)
 
-    assert voided["voidPayment"]["payment"]["status"] == "CANCELED"
+    assert voided["voidPayment"]["payment"]["status"] == "CANCELLED"
     assert voided["voidPayment"]["order"] == {"status": "CANCELLED"}
-    assert await f.positions(DRESS) == {f.ONLINE: (5, 0)}
-    again = await shop.gql(VOID, shop.admin, payment=payment_id)
+    assert await factories.positions(DRESS) == {factories.ONLINE: (5, 0)}
+    again = await shop.gql(VOID, shop.admin, payment=payment_guid)
     assert [e["code"] for e in again["voidPayment"]["errors"]] == ["INVALID_TRANSITION"]
 
 
@@ -615,7 +618,7 @@ async def test_an_authorised_payment_for_an_expired_order_is_voided(two_stage: S
     await shop.browser_pays(started["payment"]["confirmationUrl"])
 
     payment = await Payment.get(order_id=order.id)
-    assert (payment.status, payment.surplus) == (PaymentStatus.CANCELED, True)
+    assert (payment.status, payment.surplus) == (PaymentStatus.CANCELLED, True)
     assert shop.sim.payments[payment.provider_payment_id or ""]["status"] == "canceled"
     assert shop.sim.refunds == {}
 

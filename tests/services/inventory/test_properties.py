@@ -18,13 +18,13 @@ from app.models.orders import Order
 from app.services.checkout import orders
 from app.services.inventory.reconciliation import register_order
 from app.services.inventory.reservations import buffer_matches_reservations
-from app.services.inventory.stock_snapshots import RawSnapshot, apply_stock_snapshots
-from tests import factories as f
+from app.services.inventory.stock_snapshots import RawStockSnapshot, apply_stock_snapshots
+from tests import factories
 from tests.conftest import empty_tables
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
-DRESS = f.guid("variant/Dress/M/black")
-WAREHOUSES = (f.ONLINE, f.SHOP_A)
+DRESS = factories.guid("variant/Dress/M/black")
+WAREHOUSES = (factories.ONLINE, factories.SHOP_A)
 Step = tuple[Any, ...]
 
 
@@ -70,14 +70,14 @@ async def test_the_buffer_always_matches_a_simple_model(
     database_url: str, steps: list[Step]
 ) -> None:
     await empty_tables()
-    await f.warehouses()
-    await f.product("Dress", variants=[f.variant("Dress", "M", "black")])
+    await factories.warehouses()
+    await factories.product("Dress", variants=[factories.variant("Dress", "M", "black")])
     for w in WAREHOUSES:
-        await f.stock(DRESS, w, 3, as_of=f.T0)
+        await factories.stock(DRESS, w, 3, as_of=factories.T0)
     model = Model()
     for n, step in enumerate(steps):
         await _apply(model, step, n)
-        positions = await f.positions(DRESS)
+        positions = await factories.positions(DRESS)
         assert {w: positions[w] for w in WAREHOUSES} == {
             w: (model.on_hand[w], model.buffer(w)) for w in WAREHOUSES
         }, step
@@ -97,13 +97,13 @@ async def _apply(model: Model, step: Step, n: int) -> None:
 
 
 async def _place(model: Model, quantity: int, n: int) -> None:
-    cart = await f.cart_with([], now=NOW, email=f"b{n}@example.com")
+    cart = await factories.cart_with([], now=NOW, email=f"b{n}@example.com")
     from app.services.checkout import carts
 
     enough = model.free() >= quantity
     try:
         await carts.set_line(cart_token=cart, variant_guid=DRESS, quantity=quantity, now=NOW)
-        placed = await f.place(cart, now=NOW)
+        placed = await factories.place(cart, now=NOW)
     except DomainError as error:
         assert not enough and error.code is ErrorCode.INSUFFICIENT_STOCK
         return
@@ -131,7 +131,7 @@ async def _cancel(model: Model, index: int) -> None:
 
 async def _register(model: Model, index: int, minute: int) -> None:
     guid, units, live = model.orders[index]
-    at = f.T0 + timedelta(minutes=minute)
+    at = factories.T0 + timedelta(minutes=minute)
     await register_order(order_guid=guid, registered_at=at, onec_number="1", now=NOW)
     for unit in units:
         if unit.open and unit.registered is None and live:
@@ -141,9 +141,9 @@ async def _register(model: Model, index: int, minute: int) -> None:
 
 
 async def _figure(model: Model, warehouse: str, quantity: int, minute: int) -> None:
-    at = f.T0 + timedelta(minutes=minute)
+    at = factories.T0 + timedelta(minutes=minute)
     await apply_stock_snapshots(
-        rows=[RawSnapshot(DRESS, warehouse, quantity, f.iso(at))], max_rows=1
+        rows=[RawStockSnapshot(DRESS, warehouse, quantity, factories.iso(at))], max_rows=1
     )
     if minute <= model.as_of[warehouse]:
         return  # stale (or a repeat): nothing changes

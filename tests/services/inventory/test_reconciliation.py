@@ -9,26 +9,26 @@ from app.models.stock import Reservation
 from app.services.checkout import orders
 from app.services.inventory.reconciliation import register_order
 from app.services.inventory.reservations import buffer_matches_reservations
-from tests import factories as f
+from tests import factories
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
-DRESS = f.guid("variant/Dress/M/black")
+DRESS = factories.guid("variant/Dress/M/black")
 
 
 def at(minutes: int) -> datetime:
-    return f.T0 + timedelta(minutes=minutes)
+    return factories.T0 + timedelta(minutes=minutes)
 
 
 async def _order_of_two() -> str:
-    await f.warehouses()
-    await f.product("Dress", variants=[f.variant("Dress", "M", "black")])
-    await f.stock(DRESS, f.ONLINE, 5, as_of=at(0))
-    placed = await f.place(await f.cart_with([(DRESS, 2)], now=NOW), now=NOW)
+    await factories.warehouses()
+    await factories.product("Dress", variants=[factories.variant("Dress", "M", "black")])
+    await factories.stock(DRESS, factories.ONLINE, 5, as_of=at(0))
+    placed = await factories.place(await factories.cart_with([(DRESS, 2)], now=NOW), now=NOW)
     return placed.order.guid
 
 
 async def _online() -> tuple[int, int]:
-    return (await f.positions(DRESS))[f.ONLINE]
+    return (await factories.positions(DRESS))[factories.ONLINE]
 
 
 async def _register(order_guid: str, minutes: int) -> int:
@@ -39,11 +39,15 @@ async def _register(order_guid: str, minutes: int) -> int:
 
 async def test_a_figure_releases_only_what_1c_registered_before_it(db: str) -> None:
     order = await _order_of_two()
-    await f.stock(DRESS, f.ONLINE, 5, as_of=at(1))  # 1C has not registered the order yet
+    await factories.stock(
+        DRESS, factories.ONLINE, 5, as_of=at(1)
+    )  # 1C has not registered the order yet
     assert await _online() == (5, 2)
     assert await _register(order, 2) == 0  # registered after the figure we hold
     assert await _online() == (5, 2)
-    await f.stock(DRESS, f.ONLINE, 3, as_of=at(3))  # 1C's figure now subtracts the order
+    await factories.stock(
+        DRESS, factories.ONLINE, 3, as_of=at(3)
+    )  # 1C's figure now subtracts the order
     assert await _online() == (3, 0)
     assert [r.state for r in await Reservation.all()] == [ReservationState.RECONCILED]
 
@@ -52,7 +56,9 @@ async def test_a_registration_that_arrives_after_a_newer_figure_releases_at_once
     db: str,
 ) -> None:
     order = await _order_of_two()
-    await f.stock(DRESS, f.ONLINE, 3, as_of=at(5))  # the figure overtook 1C's answer
+    await factories.stock(
+        DRESS, factories.ONLINE, 3, as_of=at(5)
+    )  # the figure overtook 1C's answer
     assert await _online() == (3, 2)  # counted twice for a moment: never oversold
     assert await _register(order, 4) == 2
     assert await _online() == (3, 0)
@@ -61,13 +67,13 @@ async def test_a_registration_that_arrives_after_a_newer_figure_releases_at_once
 async def test_repeats_and_stale_figures_release_nothing_twice(db: str) -> None:
     order = await _order_of_two()
     await _register(order, 2)
-    await f.stock(DRESS, f.ONLINE, 3, as_of=at(3))
+    await factories.stock(DRESS, factories.ONLINE, 3, as_of=at(3))
     assert await _register(order, 2) == 0
-    await f.stock(DRESS, f.ONLINE, 3, as_of=at(3))  # the same message again
-    from app.services.inventory.stock_snapshots import RawSnapshot, apply_stock_snapshots
+    await factories.stock(DRESS, factories.ONLINE, 3, as_of=at(3))  # the same message again
+    from app.services.inventory.stock_snapshots import RawStockSnapshot, apply_stock_snapshots
 
     stale = await apply_stock_snapshots(
-        rows=[RawSnapshot(DRESS, f.ONLINE, 9, f.iso(at(2)))], max_rows=10
+        rows=[RawStockSnapshot(DRESS, factories.ONLINE, 9, factories.iso(at(2)))], max_rows=10
     )
     assert stale.stale_rows == [0]
     assert await _online() == (3, 0)
@@ -77,7 +83,7 @@ async def test_repeats_and_stale_figures_release_nothing_twice(db: str) -> None:
 async def test_cancelling_a_reconciled_order_leaves_the_buffer_alone(db: str) -> None:
     order_guid = await _order_of_two()
     await _register(order_guid, 2)
-    await f.stock(DRESS, f.ONLINE, 3, as_of=at(3))
+    await factories.stock(DRESS, factories.ONLINE, 3, as_of=at(3))
     from app.models.orders import Order
 
     order = await Order.get(guid=order_guid)
@@ -87,12 +93,12 @@ async def test_cancelling_a_reconciled_order_leaves_the_buffer_alone(db: str) ->
 
 
 async def test_only_the_registered_warehouse_is_reconciled(db: str) -> None:
-    await f.warehouses()
-    await f.product("Dress", variants=[f.variant("Dress", "M", "black")])
-    await f.stock(DRESS, f.ONLINE, 1, as_of=at(0))
-    await f.stock(DRESS, f.SHOP_A, 1, as_of=at(0))
-    placed = await f.place(await f.cart_with([(DRESS, 2)], now=NOW), now=NOW)
+    await factories.warehouses()
+    await factories.product("Dress", variants=[factories.variant("Dress", "M", "black")])
+    await factories.stock(DRESS, factories.ONLINE, 1, as_of=at(0))
+    await factories.stock(DRESS, factories.SHOP_A, 1, as_of=at(0))
+    placed = await factories.place(await factories.cart_with([(DRESS, 2)], now=NOW), now=NOW)
     await _register(placed.order.guid, 1)
-    await f.stock(DRESS, f.SHOP_A, 0, as_of=at(2))
-    positions = await f.positions(DRESS)
-    assert (positions[f.ONLINE], positions[f.SHOP_A]) == ((1, 1), (0, 0))
+    await factories.stock(DRESS, factories.SHOP_A, 0, as_of=at(2))
+    positions = await factories.positions(DRESS)
+    assert (positions[factories.ONLINE], positions[factories.SHOP_A]) == ((1, 1), (0, 0))

@@ -1,4 +1,6 @@
-"""Translate between plain values and YooKassa API v3 JSON: payments, refunds, notifications."""
+"""Translate between plain values and YooKassa API v3 JSON: payments, refunds, notifications.
+
+YooKassa's spelling stays here: its "canceled" is our `CANCELLED`."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+from app.domain.payments import PaymentStatus, RefundStatus
 
 CURRENCY = "RUB"
 MAX_DESCRIPTION = 128
@@ -21,17 +25,20 @@ FULL_PAYMENT = "full_payment"
 COMMODITY = "commodity"
 
 
-class PaymentStatus(StrEnum):
-    PENDING = "pending"
-    WAITING_FOR_CAPTURE = "waiting_for_capture"
-    SUCCEEDED = "succeeded"
-    CANCELED = "canceled"
-
-
-class RefundStatus(StrEnum):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    CANCELED = "canceled"
+# YooKassa's statuses in its own spelling ("canceled") → ours. It has no "refunded": a payment
+# refunded in full stays "succeeded" there (see `reported_status`).
+PAYMENT_STATUSES: Mapping[str, PaymentStatus] = {
+    "pending": PaymentStatus.PENDING,
+    "waiting_for_capture": PaymentStatus.WAITING_FOR_CAPTURE,
+    "succeeded": PaymentStatus.SUCCEEDED,
+    "canceled": PaymentStatus.CANCELLED,
+}
+REFUND_STATUSES: Mapping[str, RefundStatus] = {
+    "pending": RefundStatus.PENDING,
+    "succeeded": RefundStatus.SUCCEEDED,
+    "canceled": RefundStatus.CANCELLED,
+}
+_Status = TypeVar("_Status", PaymentStatus, RefundStatus)
 
 
 class NotificationEvent(StrEnum):
@@ -238,7 +245,7 @@ def parse_payment(data: Mapping[str, Any]) -> YooPayment:
         cancellation = data.get("cancellation_details") or {}
         return YooPayment(
             id=_text(data["id"]),
-            status=PaymentStatus(data["status"]),
+            status=_status(PAYMENT_STATUSES, data["status"]),
             paid=_flag(data["paid"]),
             amount_kopecks=amount,
             currency=currency,
@@ -263,7 +270,7 @@ def parse_refund(data: Mapping[str, Any]) -> YooRefund:
         return YooRefund(
             id=_text(data["id"]),
             payment_id=_text(data["payment_id"]),
-            status=RefundStatus(data["status"]),
+            status=_status(REFUND_STATUSES, data["status"]),
             amount_kopecks=amount,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -296,6 +303,13 @@ def parse_amount(data: Mapping[str, Any]) -> tuple[int, str]:
     if not exact.is_finite() or kopecks != kopecks.to_integral_value():
         raise ValueError(f"amount value {value!r} has more than two decimals")
     return int(kopecks), currency
+
+
+def _status(statuses: Mapping[str, _Status], value: Any) -> _Status:
+    try:
+        return statuses[_text(value)]
+    except KeyError:
+        raise ValueError(f"unknown status {value!r}") from None
 
 
 def _text(value: Any) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from app.domain.payments import PaymentStatus, RefundStatus
 from app.integrations.payments.base import (
     PaymentRequest,
     ProviderPayment,
@@ -15,18 +14,6 @@ from app.integrations.payments.yookassa.client import YooKassaClient
 PAYMENT_GUID = "payment_guid"  # metadata keys: how a payment finds its way back to our rows
 ORDER_GUID = "order_guid"
 ORDER_NUMBER = "order_number"
-
-_STATUSES = {
-    yoo.PaymentStatus.PENDING: PaymentStatus.PENDING,
-    yoo.PaymentStatus.WAITING_FOR_CAPTURE: PaymentStatus.WAITING_FOR_CAPTURE,
-    yoo.PaymentStatus.SUCCEEDED: PaymentStatus.SUCCEEDED,
-    yoo.PaymentStatus.CANCELED: PaymentStatus.CANCELED,
-}
-_REFUND_STATUSES = {
-    yoo.RefundStatus.PENDING: RefundStatus.PENDING,
-    yoo.RefundStatus.SUCCEEDED: RefundStatus.SUCCEEDED,
-    yoo.RefundStatus.CANCELED: RefundStatus.CANCELED,
-}
 
 
 class YooKassaProvider:
@@ -117,7 +104,7 @@ class YooKassaProvider:
 def payment_view(payment: yoo.YooPayment) -> ProviderPayment:
     return ProviderPayment(
         id=payment.id,
-        status=_STATUSES[payment.status],
+        status=payment.status,
         amount_kopecks=payment.amount_kopecks,
         currency=payment.currency,
         refunded_kopecks=payment.refunded_kopecks,
@@ -129,6 +116,4 @@ def payment_view(payment: yoo.YooPayment) -> ProviderPayment:
 
 
 def refund_view(refund: yoo.YooRefund) -> ProviderRefund:
-    return ProviderRefund(
-        refund.id, refund.payment_id, _REFUND_STATUSES[refund.status], refund.amount_kopecks
-    )
+    return ProviderRefund(refund.id, refund.payment_id, refund.status, refund.amount_kopecks)
