@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -11,7 +11,10 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from app.domain.availability import StockPosition
+from app.domain.reservations import ReservationState
 from app.models.catalog import Category, Collection, ProductImage, Variant, Warehouse
+from app.models.orders import OrderLine, OrderStatusChange, Payment, Refund
+from app.models.stock import Reservation
 from app.services.inventory.availability import stock_positions
 
 K = TypeVar("K")
@@ -22,18 +25,28 @@ def _loader(fn: Callable[[list[K]], Coroutine[Any, Any, Sequence[V]]]) -> DataLo
     return DataLoader(load_fn=fn)
 
 
-async def _variants_by_product(ids: list[int]) -> list[list[Variant]]:
-    groups: dict[int, list[Variant]] = defaultdict(list)
-    for v in await Variant.filter(product_id__in=ids).order_by("position", "id"):
-        groups[v.product_id].append(v)
+def _grouped(ids: list[int], rows: Iterable[V], key: Callable[[V], int | None]) -> list[list[V]]:
+    """Rows per id, in the order the query returned them; an empty list for an id with none."""
+    groups: dict[int | None, list[V]] = defaultdict(list)
+    for row in rows:
+        groups[key(row)].append(row)
     return [groups[i] for i in ids]
+
+
+async def _variants_by_product(ids: list[int]) -> list[list[Variant]]:
+    rows = await Variant.filter(product_id__in=ids).order_by("position", "id")
+    return _grouped(ids, rows, lambda v: v.product_id)
 
 
 async def _images_by_product(ids: list[int]) -> list[list[ProductImage]]:
-    groups: dict[int, list[ProductImage]] = defaultdict(list)
-    for image in await ProductImage.filter(product_id__in=ids).order_by("position", "id"):
-        groups[image.product_id].append(image)
-    return [groups[i] for i in ids]
+    rows = await ProductImage.filter(product_id__in=ids).order_by("position", "id")
+    return _grouped(ids, rows, lambda image: image.product_id)
+
+
+async def _variants(ids: list[int]) -> list[Variant]:
+    # An order line's variant is never deleted (on_delete=RESTRICT): every id is found.
+    found = {v.id: v for v in await Variant.filter(id__in=ids)}
+    return [found[i] for i in ids]
 
 
 async def _collections(ids: list[int]) -> list[Collection | None]:
@@ -44,6 +57,35 @@ async def _collections(ids: list[int]) -> list[Collection | None]:
 async def _categories(ids: list[int]) -> list[Category | None]:
     found = {c.id: c for c in await Category.filter(id__in=ids)}
     return [found.get(i) for i in ids]
+
+
+async def _lines_by_order(ids: list[int]) -> list[list[OrderLine]]:
+    rows = await OrderLine.filter(order_id__in=ids).order_by("id")
+    return _grouped(ids, rows, lambda line: line.order_id)
+
+
+async def _allocations_by_line(ids: list[int]) -> list[list[Reservation]]:
+    rows = (
+        await Reservation.filter(order_line_id__in=ids)
+        .exclude(state=ReservationState.RELEASED)
+        .order_by("id")
+    )
+    return _grouped(ids, rows, lambda r: r.order_line_id)
+
+
+async def _history_by_order(ids: list[int]) -> list[list[OrderStatusChange]]:
+    rows = await OrderStatusChange.filter(order_id__in=ids).order_by("at", "id")
+    return _grouped(ids, rows, lambda change: change.order_id)
+
+
+async def _payments_by_order(ids: list[int]) -> list[list[Payment]]:
+    rows = await Payment.filter(order_id__in=ids).order_by("id")
+    return _grouped(ids, rows, lambda payment: payment.order_id)
+
+
+async def _refunds_by_payment(ids: list[int]) -> list[list[Refund]]:
+    rows = await Refund.filter(payment_id__in=ids).order_by("id")
+    return _grouped(ids, rows, lambda refund: refund.payment_id)
 
 
 async def _all_warehouses(keys: list[str]) -> list[dict[int, Warehouse]]:
@@ -64,6 +106,22 @@ class Loaders:
         default_factory=lambda: _loader(_collections)
     )
     category: DataLoader[int, Category | None] = field(default_factory=lambda: _loader(_categories))
+    variant: DataLoader[int, Variant] = field(default_factory=lambda: _loader(_variants))
+    lines_by_order: DataLoader[int, list[OrderLine]] = field(
+        default_factory=lambda: _loader(_lines_by_order)
+    )
+    allocations_by_line: DataLoader[int, list[Reservation]] = field(
+        default_factory=lambda: _loader(_allocations_by_line)
+    )
+    history_by_order: DataLoader[int, list[OrderStatusChange]] = field(
+        default_factory=lambda: _loader(_history_by_order)
+    )
+    payments_by_order: DataLoader[int, list[Payment]] = field(
+        default_factory=lambda: _loader(_payments_by_order)
+    )
+    refunds_by_payment: DataLoader[int, list[Refund]] = field(
+        default_factory=lambda: _loader(_refunds_by_payment)
+    )
     # One key ("all"): concurrent resolvers share one read of the brand's few warehouses.
     _warehouses: DataLoader[str, dict[int, Warehouse]] = field(
         default_factory=lambda: _loader(_all_warehouses)

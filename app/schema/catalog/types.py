@@ -11,7 +11,11 @@ import strawberry
 
 from app.domain.availability import availability_by_warehouse, available
 from app.domain.catalog import kopecks_to_rub
-from app.models import catalog as m
+from app.models.catalog import Category as CategoryRow
+from app.models.catalog import Collection as CollectionRow
+from app.models.catalog import Product as ProductRow
+from app.models.catalog import Variant as VariantRow
+from app.models.catalog import Warehouse as WarehouseRow
 from app.schema.context import Info
 
 
@@ -39,7 +43,7 @@ class Warehouse:
     address: str
 
     @classmethod
-    def of(cls, row: m.Warehouse) -> Warehouse:
+    def of(cls, row: WarehouseRow) -> Warehouse:
         kind = WarehouseKind(row.kind.value)
         return cls(id=strawberry.ID(row.guid), name=row.name, kind=kind, address=row.address)
 
@@ -71,7 +75,7 @@ class Collection:
         return self.release_at <= info.context.now
 
     @classmethod
-    def of(cls, row: m.Collection) -> Collection:
+    def of(cls, row: CollectionRow) -> Collection:
         return cls(
             id=strawberry.ID(row.guid),
             slug=row.slug,
@@ -96,7 +100,7 @@ class Category:
         return Category.of(parent) if parent else None
 
     @classmethod
-    def of(cls, row: m.Category) -> Category:
+    def of(cls, row: CategoryRow) -> Category:
         return cls(
             id=strawberry.ID(row.guid), slug=row.slug, name=row.name, parent_id=row.parent_id
         )
@@ -127,7 +131,7 @@ class Variant:
         ]
 
     @classmethod
-    def of(cls, row: m.Variant) -> Variant:
+    def of(cls, row: VariantRow) -> Variant:
         return cls(
             id=strawberry.ID(row.guid),
             sku=row.sku,
@@ -146,7 +150,7 @@ class Product:
     name: str
     description: str
     price_from: Money | None = strawberry.field(description="the lowest variant price")
-    row: strawberry.Private[m.Product]
+    row: strawberry.Private[ProductRow]
 
     @strawberry.field
     async def category(self, info: Info) -> Category | None:
@@ -180,7 +184,7 @@ class Product:
         return sum(available(p) for p in positions)
 
     @classmethod
-    def of(cls, row: m.Product) -> Product:
+    def of(cls, row: ProductRow) -> Product:
         return cls(
             id=strawberry.ID(row.guid),
             slug=row.slug,

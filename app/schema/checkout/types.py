@@ -9,12 +9,17 @@ import strawberry
 
 from app.domain.availability import available_to_holder
 from app.domain.catalog import kopecks_to_rub
+from app.domain.checkout import PricedLine, order_total
 from app.domain.orders import DeliveryKind, OrderStatus
 from app.domain.payments import PaymentStatus, RefundStatus
-from app.domain.reservations import ReservationState, ShopConfirmation
-from app.models import checkout as c
-from app.models import orders as o
+from app.domain.reservations import ShopConfirmation
 from app.models.catalog import Variant as VariantRow
+from app.models.checkout import Cart as CartRow
+from app.models.checkout import CartLine as CartLineRow
+from app.models.orders import Order as OrderRow
+from app.models.orders import OrderLine as OrderLineRow
+from app.models.orders import Payment as PaymentRow
+from app.models.orders import Refund as RefundRow
 from app.models.stock import Reservation
 from app.schema.catalog.types import Money, Variant, Warehouse
 from app.schema.context import Info
@@ -37,6 +42,10 @@ def rub(kopecks: int) -> Money:
     return Money(amount=kopecks_to_rub(kopecks))
 
 
+def _priced(line: CartLineRow) -> PricedLine:
+    return PricedLine(unit_price=line.variant.price, quantity=line.quantity)
+
+
 @strawberry.type
 class Delivery:
     method: DeliveryMethod
@@ -56,7 +65,7 @@ async def _delivery(
 
 @strawberry.type
 class CartLine:
-    row: strawberry.Private[c.CartLine]
+    row: strawberry.Private[CartLineRow]
     variant_row: strawberry.Private[VariantRow]
     pickup_id: strawberry.Private[int | None]
     own_holds: strawberry.Private[dict[int, int]]
@@ -71,7 +80,7 @@ class CartLine:
 
     @strawberry.field
     def line_total(self) -> Money:
-        return rub(self.variant_row.price * self.row.quantity)
+        return rub(order_total([_priced(self.row)]))
 
     @strawberry.field(
         description="the most this line may be set to now (its own held units included)"
@@ -85,8 +94,8 @@ class CartLine:
 
 @strawberry.type
 class Cart:
-    row: strawberry.Private[c.Cart]
-    line_rows: strawberry.Private[list[c.CartLine]]
+    row: strawberry.Private[CartRow]
+    line_rows: strawberry.Private[list[CartLineRow]]
     holds: strawberry.Private[dict[int, dict[int, int]]]
 
     @strawberry.field(description="the cart's secret: keep it, it is the only key to the cart")
@@ -120,7 +129,7 @@ class Cart:
 
     @strawberry.field
     def total(self) -> Money:
-        return rub(sum(r.variant.price * r.quantity for r in self.line_rows))
+        return rub(order_total(_priced(r) for r in self.line_rows))
 
     @strawberry.field(description="when held items go back on sale unless the shopper acts")
     async def hold_expires_at(self, info: Info) -> datetime | None:
@@ -146,12 +155,11 @@ class Allocation:
 
 @strawberry.type
 class OrderLine:
-    row: strawberry.Private[o.OrderLine]
-    allocation_rows: strawberry.Private[list[Reservation]]
+    row: strawberry.Private[OrderLineRow]
 
     @strawberry.field
-    def variant(self) -> Variant:
-        return Variant.of(self.row.variant)
+    async def variant(self, info: Info) -> Variant:
+        return Variant.of(await info.context.loaders.variant.load(self.row.variant_id))
 
     @strawberry.field
     def product_name(self) -> str:
@@ -170,8 +178,9 @@ class OrderLine:
         return rub(self.row.unit_price)
 
     @strawberry.field
-    def allocations(self) -> list[Allocation]:
-        return [Allocation(row=r) for r in self.allocation_rows]
+    async def allocations(self, info: Info) -> list[Allocation]:
+        rows = await info.context.loaders.allocations_by_line.load(self.row.id)
+        return [Allocation(row=r) for r in rows]
 
 
 @strawberry.type
@@ -184,7 +193,7 @@ class OrderStatusChange:
 
 @strawberry.type
 class PaymentInfo:
-    row: strawberry.Private[o.Payment]
+    row: strawberry.Private[PaymentRow]
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -214,13 +223,13 @@ class PaymentInfo:
     def paid_at(self) -> datetime | None:
         return self.row.paid_at
 
-    @strawberry.field(description="why a canceled payment was canceled, as the provider says")
+    @strawberry.field(description="why a cancelled payment was cancelled, as the provider says")
     def cancellation_reason(self) -> str | None:
         return self.row.cancellation_reason
 
     @strawberry.field
-    async def refunds(self) -> list[RefundInfo]:
-        rows = await o.Refund.filter(payment_id=self.row.id).order_by("id")
+    async def refunds(self, info: Info) -> list[RefundInfo]:
+        rows = await info.context.loaders.refunds_by_payment.load(self.row.id)
         return [RefundInfo.of(r) for r in rows]
 
 
@@ -233,7 +242,7 @@ class RefundInfo:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: o.Refund) -> RefundInfo:
+    def of(cls, row: RefundRow) -> RefundInfo:
         return cls(
             id=strawberry.ID(row.guid),
             status=row.status,
@@ -245,7 +254,7 @@ class RefundInfo:
 
 @strawberry.type
 class Order:
-    row: strawberry.Private[o.Order]
+    row: strawberry.Private[OrderRow]
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -291,27 +300,13 @@ class Order:
         )
 
     @strawberry.field
-    async def lines(self) -> list[OrderLine]:
-        lines = (
-            await o.OrderLine.filter(order_id=self.row.id)
-            .order_by("id")
-            .prefetch_related("variant")
-        )
-        reservations = (
-            await Reservation.filter(order_line_id__in=[line.id for line in lines])
-            .exclude(state=ReservationState.RELEASED)
-            .order_by("id")
-        )
-        return [
-            OrderLine(
-                row=line, allocation_rows=[r for r in reservations if r.order_line_id == line.id]
-            )
-            for line in lines
-        ]
+    async def lines(self, info: Info) -> list[OrderLine]:
+        rows = await info.context.loaders.lines_by_order.load(self.row.id)
+        return [OrderLine(row=r) for r in rows]
 
     @strawberry.field
-    async def history(self) -> list[OrderStatusChange]:
-        rows = await o.OrderStatusChange.filter(order_id=self.row.id).order_by("at", "id")
+    async def history(self, info: Info) -> list[OrderStatusChange]:
+        rows = await info.context.loaders.history_by_order.load(self.row.id)
         return [
             OrderStatusChange(
                 from_status=r.from_status, to_status=r.to_status, at=r.at, reason=r.reason
@@ -320,6 +315,6 @@ class Order:
         ]
 
     @strawberry.field
-    async def payments(self) -> list[PaymentInfo]:
-        rows = await o.Payment.filter(order_id=self.row.id).order_by("id")
+    async def payments(self, info: Info) -> list[PaymentInfo]:
+        rows = await info.context.loaders.payments_by_order.load(self.row.id)
         return [PaymentInfo(row=r) for r in rows]
