@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 import strawberry
 from redis.asyncio import Redis
@@ -13,7 +14,8 @@ from app.domain.accounts import CustomerPrincipal
 from app.integrations.payments.base import PaymentProvider
 from app.integrations.payments.registry import PaymentProviders
 from app.schema.loaders import Loaders
-from app.services.accounts.sessions import Device, principal_of
+from app.services.accounts.caller import AccountCall, Device
+from app.services.accounts.sessions import principal_of
 from app.services.jobs import JobQueue
 from app.services.tokens import authenticate_token
 from app.settings import Settings
@@ -62,6 +64,17 @@ class Context:
     @property
     def device(self) -> Device:
         return Device(user_agent=self.user_agent, ip=self.client_ip)
+
+    @cached_property
+    def account_call(self) -> AccountCall:
+        """What the account use cases need of this request, built once."""
+        return AccountCall(
+            redis=self.redis,
+            jobs=self.jobs,
+            settings=self.settings,
+            device=self.device,
+            now=self.now,
+        )
 
 
 Info = strawberry.Info[Context, None]

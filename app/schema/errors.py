@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -12,6 +15,9 @@ from app.domain.errors import DomainError, ErrorCode, Problem
 from app.schema.context import Info
 
 strawberry.enum(ErrorCode, name="UserErrorCode")
+
+T = TypeVar("T")
+P = TypeVar("P")
 
 
 @strawberry.type
@@ -61,3 +67,18 @@ async def require_scope(info: Info, scope: Scope) -> None:
         )
     if not principal.may(scope):
         raise access_error(AccessCode.FORBIDDEN, f"this token lacks the {scope.value} scope")
+
+
+async def payload(
+    work: Awaitable[T],
+    ok: Callable[[T], P | Awaitable[P]],
+    refused: Callable[[list[UserError]], P],
+) -> P:
+    """A mutation's payload: `ok` of what the service call gave, or, when the service refused
+    with a domain error, `refused` with that error typed (code, path, message)."""
+    try:
+        value = await work
+    except DomainError as error:
+        return refused([UserError.from_error(error)])
+    made = ok(value)
+    return await made if inspect.isawaitable(made) else made

@@ -18,12 +18,11 @@ from app.schema.accounts.types import (
     AddressPayload,
     DeleteAddressPayload,
     PhoneVerificationPayload,
-    SessionTokens,
     SignInPayload,
 )
-from app.schema.checkout.resolvers import CartPayload, cart_view
+from app.schema.checkout.resolvers import CartPayload, cart_payload
 from app.schema.context import Info
-from app.schema.errors import UserError
+from app.schema.errors import payload
 from app.services.accounts import addresses, sessions
 from app.services.accounts import orders as accounts_orders
 from app.services.accounts import profile as accounts_profile
@@ -91,34 +90,29 @@ async def _as_customer(info: Info, work: Callable[[int], Awaitable[T]]) -> T:
 
 
 async def _signed_in(work: Awaitable[Tokens]) -> SignInPayload:
-    try:
-        tokens = await work
-    except DomainError as error:
-        return SignInPayload(tokens=None, account=None, errors=[UserError.from_error(error)])
-    account = Account(row=await Customer.get(id=tokens.customer_id))
-    return SignInPayload(tokens=SessionTokens.of(tokens), account=account, errors=[])
+    return await payload(work, SignInPayload.of, SignInPayload.refused)
 
 
 async def _done(work: Awaitable[object]) -> AccountRequestPayload:
-    try:
-        await work
-    except DomainError as error:
-        return AccountRequestPayload(ok=False, errors=[UserError.from_error(error)])
-    return AccountRequestPayload(ok=True, errors=[])
+    return await payload(
+        work, lambda _: AccountRequestPayload(ok=True, errors=[]), AccountRequestPayload.refused
+    )
 
 
 async def _account(work: Awaitable[Customer]) -> AccountPayload:
-    try:
-        return AccountPayload(account=Account(row=await work), errors=[])
-    except DomainError as error:
-        return AccountPayload(account=None, errors=[UserError.from_error(error)])
+    return await payload(
+        work,
+        lambda row: AccountPayload(account=Account(row=row), errors=[]),
+        AccountPayload.refused,
+    )
 
 
 async def _address(work: Awaitable[AddressRow]) -> AddressPayload:
-    try:
-        return AddressPayload(address=Address(row=await work), errors=[])
-    except DomainError as error:
-        return AddressPayload(address=None, errors=[UserError.from_error(error)])
+    return await payload(
+        work,
+        lambda row: AddressPayload(address=Address(row=row), errors=[]),
+        AddressPayload.refused,
+    )
 
 
 @strawberry.type
@@ -137,63 +131,31 @@ class AccountMutation:
         "already has an account; that e-mail then says so)"
     )
     async def register(self, info: Info, input: RegisterInput) -> AccountRequestPayload:
-        ctx = info.context
         return await _done(
             accounts.register(
-                redis=ctx.redis,
-                jobs=ctx.jobs,
+                call=info.context.account_call,
                 email=input.email,
                 password=input.password,
                 first_name=input.first_name,
                 last_name=input.last_name,
                 phone=input.phone,
-                now=ctx.now,
-                settings=ctx.settings,
-                ip=ctx.client_ip,
             )
         )
 
     @strawberry.mutation(description="finish the sign-up with the e-mailed code; signs in")
     async def confirm_registration(self, info: Info, email: str, code: str) -> SignInPayload:
-        ctx = info.context
-        return await _signed_in(
-            accounts.confirm_registration(
-                redis=ctx.redis,
-                jobs=ctx.jobs,
-                email=email,
-                code=code,
-                device=ctx.device,
-                now=ctx.now,
-                settings=ctx.settings,
-            )
-        )
+        call = info.context.account_call
+        return await _signed_in(accounts.confirm_registration(call=call, email=email, code=code))
 
     @strawberry.mutation(description="sign in; failures are throttled per account and address")
     async def login(self, info: Info, email: str, password: str) -> SignInPayload:
-        ctx = info.context
-        return await _signed_in(
-            accounts.login(
-                redis=ctx.redis,
-                email=email,
-                password=password,
-                device=ctx.device,
-                now=ctx.now,
-                settings=ctx.settings,
-            )
-        )
+        call = info.context.account_call
+        return await _signed_in(accounts.login(call=call, email=email, password=password))
 
     @strawberry.mutation(description="swap a refresh token for new tokens (it works only once)")
     async def refresh_session(self, info: Info, refresh_token: str) -> SignInPayload:
-        ctx = info.context
-        return await _signed_in(
-            sessions.refresh_session(
-                redis=ctx.redis,
-                refresh_token=refresh_token,
-                device=ctx.device,
-                now=ctx.now,
-                settings=ctx.settings,
-            )
-        )
+        call = info.context.account_call
+        return await _signed_in(sessions.refresh_session(call=call, refresh_token=refresh_token))
 
     @strawberry.mutation(description="sign out this device: its tokens stop working at once")
     async def logout(self, info: Info) -> AccountRequestPayload:
@@ -207,65 +169,45 @@ class AccountMutation:
 
     @strawberry.mutation(description="e-mail a reset link if the address has an account")
     async def request_password_reset(self, info: Info, email: str) -> AccountRequestPayload:
-        ctx = info.context
-        return await _done(
-            accounts_recovery.request_password_reset(
-                redis=ctx.redis,
-                jobs=ctx.jobs,
-                email=email,
-                now=ctx.now,
-                settings=ctx.settings,
-                ip=ctx.client_ip,
-            )
-        )
+        call = info.context.account_call
+        return await _done(accounts_recovery.request_password_reset(call=call, email=email))
 
     @strawberry.mutation(description="set a new password with the link's token; signs in")
     async def reset_password(self, info: Info, token: str, new_password: str) -> SignInPayload:
-        ctx = info.context
+        call = info.context.account_call
         return await _signed_in(
-            accounts_recovery.reset_password(
-                redis=ctx.redis,
-                token=token,
-                new_password=new_password,
-                device=ctx.device,
-                now=ctx.now,
-                settings=ctx.settings,
-            )
+            accounts_recovery.reset_password(call=call, token=token, new_password=new_password)
         )
 
     @strawberry.mutation(description="change the password; every other session ends")
     async def change_password(
         self, info: Info, current_password: str, new_password: str
     ) -> SignInPayload:
-        ctx = info.context
+        call = info.context.account_call
         return await _signed_in(
             _as_customer(
                 info,
                 lambda cid: accounts_recovery.change_password(
-                    redis=ctx.redis,
+                    call=call,
                     customer_id=cid,
                     current_password=current_password,
                     new_password=new_password,
-                    device=ctx.device,
-                    now=ctx.now,
-                    settings=ctx.settings,
                 ),
             )
         )
 
     @strawberry.mutation
     async def update_profile(self, info: Info, input: ProfileInput) -> AccountPayload:
-        ctx = info.context
+        call = info.context.account_call
         return await _account(
             _as_customer(
                 info,
                 lambda cid: accounts_profile.update_profile(
-                    jobs=ctx.jobs,
+                    call=call,
                     customer_id=cid,
                     first_name=input.first_name,
                     last_name=input.last_name,
                     phone=input.phone,
-                    now=ctx.now,
                 ),
             )
         )
@@ -274,33 +216,26 @@ class AccountMutation:
     async def request_phone_verification(
         self, info: Info, phone: str | None = None
     ) -> PhoneVerificationPayload:
-        ctx = info.context
-        try:
-            number = await _as_customer(
-                info,
-                lambda cid: accounts_profile.request_phone_verification(
-                    redis=ctx.redis,
-                    jobs=ctx.jobs,
-                    customer_id=cid,
-                    phone=phone,
-                    now=ctx.now,
-                    settings=ctx.settings,
-                    ip=ctx.client_ip,
-                ),
-            )
-        except DomainError as error:
-            return PhoneVerificationPayload(phone=None, errors=[UserError.from_error(error)])
-        return PhoneVerificationPayload(phone=number, errors=[])
+        call = info.context.account_call
+        sending = _as_customer(
+            info,
+            lambda cid: accounts_profile.request_phone_verification(
+                call=call, customer_id=cid, phone=phone
+            ),
+        )
+        return await payload(
+            sending,
+            lambda number: PhoneVerificationPayload(phone=number, errors=[]),
+            PhoneVerificationPayload.refused,
+        )
 
     @strawberry.mutation(description="confirm the phone with the texted code")
     async def confirm_phone(self, info: Info, code: str) -> AccountPayload:
-        ctx = info.context
+        call = info.context.account_call
         return await _account(
             _as_customer(
                 info,
-                lambda cid: accounts_profile.confirm_phone(
-                    redis=ctx.redis, jobs=ctx.jobs, customer_id=cid, code=code, now=ctx.now
-                ),
+                lambda cid: accounts_profile.confirm_phone(call=call, customer_id=cid, code=code),
             )
         )
 
@@ -325,36 +260,34 @@ class AccountMutation:
             _as_customer(
                 info,
                 lambda cid: addresses.update_address(
-                    customer_id=cid, address_id=id, data=input.data()
+                    customer_id=cid, address_guid=id, data=input.data()
                 ),
             )
         )
 
     @strawberry.mutation
     async def delete_address(self, info: Info, id: strawberry.ID) -> DeleteAddressPayload:
-        try:
-            await _as_customer(
-                info, lambda cid: addresses.delete_address(customer_id=cid, address_id=id)
-            )
-        except DomainError as error:
-            return DeleteAddressPayload(deleted_id=None, errors=[UserError.from_error(error)])
-        return DeleteAddressPayload(deleted_id=id, errors=[])
+        deleting = _as_customer(
+            info, lambda cid: addresses.delete_address(customer_id=cid, address_guid=id)
+        )
+        return await payload(
+            deleting,
+            lambda _: DeleteAddressPayload(deleted_id=id, errors=[]),
+            DeleteAddressPayload.refused,
+        )
 
     @strawberry.mutation
     async def set_default_address(self, info: Info, id: strawberry.ID) -> AddressPayload:
         return await _address(
             _as_customer(
-                info, lambda cid: addresses.set_default_address(customer_id=cid, address_id=id)
+                info, lambda cid: addresses.set_default_address(customer_id=cid, address_guid=id)
             )
         )
 
     @strawberry.mutation(description="make a guest cart the signed-in customer's (after login)")
     async def attach_cart(self, info: Info, cart_token: str) -> CartPayload:
-        try:
-            row = await _as_customer(
-                info,
-                lambda cid: accounts_orders.attach_cart(customer_id=cid, cart_token=cart_token),
-            )
-        except DomainError as error:
-            return CartPayload(cart=None, errors=[UserError.from_error(error)])
-        return CartPayload(cart=await cart_view(row, info.context.now), errors=[])
+        attaching = _as_customer(
+            info,
+            lambda cid: accounts_orders.attach_cart(customer_id=cid, cart_token=cart_token),
+        )
+        return await cart_payload(attaching, info.context.now)

@@ -152,11 +152,24 @@ class SignInPayload:
     account: Account | None
     errors: list[UserError]
 
+    @classmethod
+    async def of(cls, tokens: Tokens) -> SignInPayload:
+        account = Account(row=await Customer.get(id=tokens.customer_id))
+        return cls(tokens=SessionTokens.of(tokens), account=account, errors=[])
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> SignInPayload:
+        return cls(tokens=None, account=None, errors=errors)
+
 
 @strawberry.type
 class AccountRequestPayload:
     ok: bool = strawberry.field(description="true when the request was accepted")
     errors: list[UserError]
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> AccountRequestPayload:
+        return cls(ok=False, errors=errors)
 
 
 @strawberry.type
@@ -164,11 +177,19 @@ class AccountPayload:
     account: Account | None
     errors: list[UserError]
 
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> AccountPayload:
+        return cls(account=None, errors=errors)
+
 
 @strawberry.type
 class AddressPayload:
     address: Address | None
     errors: list[UserError]
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> AddressPayload:
+        return cls(address=None, errors=errors)
 
 
 @strawberry.type
@@ -176,8 +197,16 @@ class DeleteAddressPayload:
     deleted_id: strawberry.ID | None
     errors: list[UserError]
 
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> DeleteAddressPayload:
+        return cls(deleted_id=None, errors=errors)
+
 
 @strawberry.type
 class PhoneVerificationPayload:
     phone: str | None = strawberry.field(description="the E.164 number the code was sent to")
     errors: list[UserError]
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> PhoneVerificationPayload:
+        return cls(phone=None, errors=errors)

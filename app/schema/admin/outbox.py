@@ -13,7 +13,7 @@ from app.models.outbox import OutboxEvent as OutboxEventRow
 from app.schema.catalog.queries import query_error
 from app.schema.catalog.types import PageInfo
 from app.schema.context import Info
-from app.schema.errors import UserError, require_scope
+from app.schema.errors import UserError, payload, require_scope
 from app.services.outbox import admin as outbox_admin
 
 strawberry.enum(Target, name="OutboxTarget")
@@ -123,10 +123,11 @@ class OutboxAdminMutation:
     ) -> ReplayOutboxPayload:
         await require_scope(info, Scope.ADMIN)
         ids = None if event_ids is None else [str(i) for i in event_ids]
-        try:
-            n = await outbox_admin.replay_dead_letters(
-                event_ids=ids, replay_all=all, now=info.context.now
-            )
-        except DomainError as error:
-            return ReplayOutboxPayload(replayed=0, errors=[UserError.from_error(error)])
-        return ReplayOutboxPayload(replayed=n, errors=[])
+        replaying = outbox_admin.replay_dead_letters(
+            event_ids=ids, replay_all=all, now=info.context.now
+        )
+        return await payload(
+            replaying,
+            lambda n: ReplayOutboxPayload(replayed=n, errors=[]),
+            lambda errors: ReplayOutboxPayload(replayed=0, errors=errors),
+        )

@@ -12,13 +12,12 @@ import strawberry
 
 from app.domain.access import Scope
 from app.domain.catalog import parse_rub
-from app.domain.errors import DomainError
 from app.models.orders import Order as OrderRow
 from app.models.orders import Payment as PaymentRow
 from app.models.orders import Refund as RefundRow
 from app.schema.checkout.types import Order, PaymentInfo, RefundInfo
 from app.schema.context import Info
-from app.schema.errors import UserError, require_scope
+from app.schema.errors import UserError, payload, require_scope
 from app.services.payments import admin as payment_admin
 
 AMOUNT = "roubles as a decimal string, e.g. 1990.00"
@@ -30,6 +29,15 @@ class PaymentAdminPayload:
     order: Order | None
     errors: list[UserError]
 
+    @classmethod
+    async def of(cls, row: PaymentRow) -> PaymentAdminPayload:
+        order = await OrderRow.get(id=row.order_id)
+        return cls(payment=PaymentInfo(row=row), order=Order(row=order), errors=[])
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> PaymentAdminPayload:
+        return cls(payment=None, order=None, errors=errors)
+
 
 @strawberry.type
 class RefundPaymentPayload:
@@ -37,18 +45,23 @@ class RefundPaymentPayload:
     payment: PaymentInfo | None
     errors: list[UserError]
 
+    @classmethod
+    async def of(cls, refund: RefundRow) -> RefundPaymentPayload:
+        payment = await PaymentRow.get(id=refund.payment_id)
+        stored = await RefundRow.get(id=refund.id)
+        return cls(refund=RefundInfo.of(stored), payment=PaymentInfo(row=payment), errors=[])
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> RefundPaymentPayload:
+        return cls(refund=None, payment=None, errors=errors)
+
 
 def _kopecks(amount: str | None) -> int | None:
     return None if amount is None else parse_rub(amount, path=("amount",))
 
 
 async def _payment(work: Awaitable[PaymentRow]) -> PaymentAdminPayload:
-    try:
-        row = await work
-    except DomainError as error:
-        return PaymentAdminPayload(payment=None, order=None, errors=[UserError.from_error(error)])
-    order = await OrderRow.get(id=row.order_id)
-    return PaymentAdminPayload(payment=PaymentInfo(row=row), order=Order(row=order), errors=[])
+    return await payload(work, PaymentAdminPayload.of, PaymentAdminPayload.refused)
 
 
 @strawberry.type
@@ -76,7 +89,7 @@ class PaymentAdminMutation:
 
         async def work() -> PaymentRow:
             return await payment_admin.capture(
-                payment_id=payment_id,
+                payment_guid=payment_id,
                 amount=_kopecks(amount),
                 providers=ctx.providers.get,
                 now=ctx.now,
@@ -91,7 +104,7 @@ class PaymentAdminMutation:
         await require_scope(info, Scope.PAYMENTS_WRITE)
         ctx = info.context
         return await _payment(
-            payment_admin.void(payment_id=payment_id, providers=ctx.providers.get, now=ctx.now)
+            payment_admin.void(payment_guid=payment_id, providers=ctx.providers.get, now=ctx.now)
         )
 
     @strawberry.mutation(
@@ -109,9 +122,10 @@ class PaymentAdminMutation:
         await require_scope(info, Scope.PAYMENTS_WRITE)
         ctx = info.context
         principal = await ctx.integration()
-        try:
-            refund = await payment_admin.refund(
-                payment_id=payment_id,
+
+        async def work() -> RefundRow:
+            return await payment_admin.refund(
+                payment_guid=payment_id,
                 amount=_kopecks(amount),
                 reason=reason,
                 idempotency_key=idempotency_key,
@@ -119,13 +133,5 @@ class PaymentAdminMutation:
                 providers=ctx.providers.get,
                 now=ctx.now,
             )
-        except DomainError as error:
-            return RefundPaymentPayload(
-                refund=None, payment=None, errors=[UserError.from_error(error)]
-            )
-        payment = await PaymentRow.get(id=refund.payment_id)
-        return RefundPaymentPayload(
-            refund=RefundInfo.of(await RefundRow.get(id=refund.id)),
-            payment=PaymentInfo(row=payment),
-            errors=[],
-        )
+
+        return await payload(work(), RefundPaymentPayload.of, RefundPaymentPayload.refused)

@@ -28,13 +28,13 @@ class WarehouseInput:
 
     def to_data(self) -> catalog.WarehouseData:
         return catalog.WarehouseData(
-            self.guid,
-            self.name,
-            self.kind.value,
-            self.address,
-            self.sellable_online,
-            self.priority,
-            self.slack_channel,
+            guid=self.guid,
+            name=self.name,
+            kind=self.kind.value,
+            address=self.address,
+            sellable_online=self.sellable_online,
+            priority=self.priority,
+            slack_channel=self.slack_channel,
         )
 
 
@@ -248,7 +248,8 @@ class IntakeMutation:
     ) -> ApplyStockSnapshotsPayload:
         await require_scope(info, Scope.STOCK_WRITE)
         raw = [
-            stock.RawSnapshot(r.variant_guid, r.warehouse_guid, r.quantity, r.as_of) for r in rows
+            stock.RawStockSnapshot(r.variant_guid, r.warehouse_guid, r.quantity, r.as_of)
+            for r in rows
         ]
         try:
             report = await stock.apply_stock_snapshots(

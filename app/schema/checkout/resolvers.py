@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import strawberry
 
-from app.domain.errors import DomainError, ErrorCode
+from app.domain.errors import ErrorCode
 from app.domain.orders import DeliveryKind
 from app.domain.payments import PaymentStatus
 from app.models.checkout import Cart as CartRow
@@ -15,7 +15,7 @@ from app.models.checkout import CartLine as CartLineRow
 from app.models.orders import Order as OrderRow
 from app.schema.checkout.types import Cart, DeliveryMethod, Order, PaymentInfo
 from app.schema.context import Info
-from app.schema.errors import UserError
+from app.schema.errors import UserError, payload
 from app.services.checkout import carts, orders
 from app.services.payments import start as payments
 
@@ -25,11 +25,19 @@ class CartPayload:
     cart: Cart | None
     errors: list[UserError]
 
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> CartPayload:
+        return cls(cart=None, errors=errors)
+
 
 @strawberry.type
 class OrderPayload:
     order: Order | None
     errors: list[UserError]
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> OrderPayload:
+        return cls(order=None, errors=errors)
 
 
 @strawberry.type
@@ -37,6 +45,24 @@ class PayOrderPayload:
     order: Order | None
     payment: PaymentInfo | None
     errors: list[UserError]
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> PayOrderPayload:
+        return cls(order=None, payment=None, errors=errors)
+
+    @classmethod
+    def of(cls, outcome: payments.PaymentOutcome) -> PayOrderPayload:
+        errors = []
+        if outcome.payment.status is PaymentStatus.CANCELLED:
+            errors.append(
+                UserError(
+                    code=ErrorCode.PAYMENT_DECLINED,
+                    path=["cardNumber"],
+                    message="the payment was declined; try again with a new idempotencyKey",
+                )
+            )
+        order, payment = Order(row=outcome.order), PaymentInfo(row=outcome.payment)
+        return cls(order=order, payment=payment, errors=errors)
 
 
 @strawberry.input
@@ -60,19 +86,17 @@ async def cart_view(row: CartRow, now: datetime) -> Cart:
     return Cart(row=row, line_rows=list(lines), holds=holds)
 
 
-async def _cart(work: Awaitable[CartRow], now: datetime) -> CartPayload:
-    try:
-        row = await work
+async def cart_payload(work: Awaitable[CartRow], now: datetime) -> CartPayload:
+    async def ok(row: CartRow) -> CartPayload:
         return CartPayload(cart=await cart_view(row, now), errors=[])
-    except DomainError as error:
-        return CartPayload(cart=None, errors=[UserError.from_error(error)])
+
+    return await payload(work, ok, CartPayload.refused)
 
 
 async def _order(work: Awaitable[OrderRow]) -> OrderPayload:
-    try:
-        return OrderPayload(order=Order(row=await work), errors=[])
-    except DomainError as error:
-        return OrderPayload(order=None, errors=[UserError.from_error(error)])
+    return await payload(
+        work, lambda row: OrderPayload(order=Order(row=row), errors=[]), OrderPayload.refused
+    )
 
 
 @strawberry.type
@@ -94,13 +118,13 @@ class CheckoutMutation:
     async def create_cart(self, info: Info) -> CartPayload:
         customer = await info.context.customer()
         customer_id = customer.customer_id if customer else None
-        return await _cart(carts.create_cart(customer_id), info.context.now)
+        return await cart_payload(carts.create_cart(customer_id), info.context.now)
 
     @strawberry.mutation(description="set a line's quantity (0 removes it)")
     async def set_cart_line(
         self, info: Info, cart_token: str, variant_id: strawberry.ID, quantity: int
     ) -> CartPayload:
-        return await _cart(
+        return await cart_payload(
             carts.set_line(
                 cart_token=cart_token,
                 variant_guid=variant_id,
@@ -114,7 +138,7 @@ class CheckoutMutation:
     async def add_to_cart(
         self, info: Info, cart_token: str, variant_id: strawberry.ID, quantity: int = 1
     ) -> CartPayload:
-        return await _cart(
+        return await cart_payload(
             carts.add_to_line(
                 cart_token=cart_token,
                 variant_guid=variant_id,
@@ -128,7 +152,7 @@ class CheckoutMutation:
     async def set_cart_contact(
         self, info: Info, cart_token: str, contact: ContactInput
     ) -> CartPayload:
-        return await _cart(
+        return await cart_payload(
             carts.set_contact(
                 cart_token=cart_token,
                 email=contact.email,
@@ -143,7 +167,7 @@ class CheckoutMutation:
     async def set_cart_delivery(
         self, info: Info, cart_token: str, delivery: DeliveryInput
     ) -> CartPayload:
-        return await _cart(
+        return await cart_payload(
             carts.set_delivery(
                 cart_token=cart_token,
                 kind=DeliveryKind(delivery.method.value),
@@ -177,30 +201,16 @@ class CheckoutMutation:
         self, info: Info, order_token: str, idempotency_key: str, card_number: str | None = None
     ) -> PayOrderPayload:
         ctx = info.context
-        try:
-            outcome = await payments.pay_order(
-                order_token=order_token,
-                idempotency_key=idempotency_key,
-                provider=ctx.payments,
-                now=ctx.now,
-                return_url=ctx.settings.resolved_payment_return_url,
-                jobs=ctx.jobs,
-                card_number=card_number,
-            )
-        except DomainError as error:
-            return PayOrderPayload(order=None, payment=None, errors=[UserError.from_error(error)])
-        errors = []
-        if outcome.payment.status is PaymentStatus.CANCELED:
-            errors.append(
-                UserError(
-                    code=ErrorCode.PAYMENT_DECLINED,
-                    path=["cardNumber"],
-                    message="the payment was declined; try again with a new idempotencyKey",
-                )
-            )
-        return PayOrderPayload(
-            order=Order(row=outcome.order), payment=PaymentInfo(row=outcome.payment), errors=errors
+        paying = payments.pay_order(
+            order_token=order_token,
+            idempotency_key=idempotency_key,
+            provider=ctx.payments,
+            now=ctx.now,
+            return_url=ctx.settings.resolved_payment_return_url,
+            jobs=ctx.jobs,
+            card_number=card_number,
         )
+        return await payload(paying, PayOrderPayload.of, PayOrderPayload.refused)
 
     @strawberry.mutation(description="cancel an unpaid order; its items go back on sale")
     async def cancel_order(self, info: Info, order_token: str) -> OrderPayload:

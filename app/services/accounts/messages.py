@@ -14,6 +14,7 @@ from app.domain.outbound import CustomerMessageRecord, MessageChannel
 from app.domain.outbound_json import to_json
 from app.domain.outbox import EventKind, Target, aggregate_key
 from app.models.outbox import OutboxEvent
+from app.services.accounts.caller import AccountCall
 from app.services.jobs import JobQueue
 from app.services.outbox.record import announce
 
@@ -38,6 +39,34 @@ async def record_message(
 async def send_now(jobs: JobQueue, event: OutboxEvent) -> None:
     """After commit: wake the notify worker (its per-second sweep would find it anyway)."""
     await announce(jobs, [event])
+
+
+async def send_code(
+    *,
+    call: AccountCall,
+    channel: MessageChannel,
+    to: str,
+    template: str,
+    pending_key: str,
+    subject: str,
+    fields: dict[str, str],
+) -> None:
+    """Keep a request that waits for a code (sign-up, a phone) and send the code to `to`.
+
+    Redis keeps only a digest of `subject` and the code; the message carries the code and how
+    many minutes it stays valid.
+    """
+    code = new_code()
+    minutes = call.settings.verification_code_minutes
+    await keep_pending(call.redis, pending_key, digest(subject, code), fields, minutes * 60)
+    event = await record_message(
+        channel=channel,
+        to=to,
+        template=template,
+        params={"code": code, "minutes": str(minutes)},
+        now=call.now,
+    )
+    await send_now(call.jobs, event)
 
 
 def new_code() -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from redis.asyncio import Redis
 from tortoise.transactions import in_transaction
 
 from app.domain.contact import normalise_phone
@@ -14,18 +13,14 @@ from app.domain.outbox import EventKind
 from app.models.customers import Customer
 from app.models.outbox import OutboxEvent
 from app.services.accounts import throttle
+from app.services.accounts.caller import AccountCall
 from app.services.accounts.messages import (
     digest,
-    keep_pending,
-    new_code,
-    record_message,
-    send_now,
+    send_code,
     take_pending,
 )
 from app.services.accounts.signup import invalid_code
-from app.services.jobs import JobQueue
 from app.services.outbox.record import announce, customer_record, record_event
-from app.settings import Settings
 
 _PHONE_KEY = "vitrina:account:phone:"
 MAX_NAME = 100
@@ -41,12 +36,11 @@ def _phone_taken(path: tuple[str, ...] = ("phone",), *, account: bool = False) -
 
 async def update_profile(
     *,
-    jobs: JobQueue,
+    call: AccountCall,
     customer_id: int,
     first_name: str | None,
     last_name: str | None,
     phone: str | None,
-    now: datetime,
 ) -> Customer:
     """Change names and phone (None leaves a field as it is; an empty phone removes it).
 
@@ -65,8 +59,8 @@ async def update_profile(
                 raise _phone_taken()
             changes |= {"phone": new_phone, "phone_verified_at": None}
     if changes:
-        events = await _save(customer, changes, now)
-        await announce(jobs, events)
+        events = await _save(customer, changes, call.now)
+        await announce(call.jobs, events)
     return customer
 
 
@@ -89,13 +83,9 @@ async def _save(customer: Customer, changes: dict[str, object], now: datetime) -
 
 async def request_phone_verification(
     *,
-    redis: Redis,
-    jobs: JobQueue,
+    call: AccountCall,
     customer_id: int,
     phone: str | None,
-    now: datetime,
-    settings: Settings,
-    ip: str = "",
 ) -> str:
     """Text a code to the phone (the account's own, or a new one); returns the E.164 number."""
     customer = await Customer.get(id=customer_id)
@@ -104,37 +94,37 @@ async def request_phone_verification(
         raise DomainError(ErrorCode.INVALID, "add a phone number first", ("phone",))
     if await _held_by_another_account(number, customer_id):
         raise _phone_taken(account=True)
-    await throttle.admit_message(redis=redis, to=number, ip=ip, settings=settings, path=("phone",))
-    code = new_code()
-    ttl = settings.verification_code_minutes * 60
-    key = _PHONE_KEY + str(customer_id)
-    await keep_pending(redis, key, digest(str(customer_id), code), {"phone": number}, ttl)
-    event = await record_message(
+    await throttle.admit_message(call=call, to=number, path=("phone",))
+    await send_code(
+        call=call,
         channel=MessageChannel.SMS,
         to=number,
         template="phone_code",
-        params={"code": code, "minutes": str(settings.verification_code_minutes)},
-        now=now,
+        pending_key=_PHONE_KEY + str(customer_id),
+        subject=str(customer_id),
+        fields={"phone": number},
     )
-    await send_now(jobs, event)
     return number
 
 
 async def confirm_phone(
-    *, redis: Redis, jobs: JobQueue, customer_id: int, code: str, now: datetime
+    *,
+    call: AccountCall,
+    customer_id: int,
+    code: str,
 ) -> Customer:
     """Prove the phone with the texted code: it becomes the account's, confirmed. A guest
     customer who had the number gives it up (the code proved whose it is)."""
     key = _PHONE_KEY + str(customer_id)
-    pending = await take_pending(redis, key, digest(str(customer_id), code.strip()))
+    pending = await take_pending(call.redis, key, digest(str(customer_id), code.strip()))
     if pending is None:
         raise invalid_code()
     phone = pending["phone"]
     async with in_transaction():
-        events = await _release_from_guest(phone, customer_id, now)
+        events = await _release_from_guest(phone, customer_id, call.now)
         customer = await Customer.get(id=customer_id)
-        events += await _save(customer, {"phone": phone, "phone_verified_at": now}, now)
-    await announce(jobs, events)
+        events += await _save(customer, {"phone": phone, "phone_verified_at": call.now}, call.now)
+    await announce(call.jobs, events)
     return customer
 
 

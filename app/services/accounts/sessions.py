@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from app.domain.accounts import CustomerPrincipal
 from app.domain.errors import DomainError, ErrorCode
 from app.models.customers import CustomerSession
+from app.services.accounts.caller import AccountCall
 from app.services.accounts.messages import digest
 from app.settings import Settings
 
@@ -24,12 +25,6 @@ ACCESS_PREFIX = "vca_"
 REFRESH_PREFIX = "vcr_"
 _ACCESS_KEY = "vitrina:account:access:"
 REUSE_GRACE = timedelta(seconds=10)
-
-
-@dataclass(frozen=True)
-class Device:
-    user_agent: str = ""
-    ip: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,24 +50,22 @@ async def _grant_access(
     return raw, hashed
 
 
-async def start_session(
-    *, redis: Redis, customer_id: int, device: Device, now: datetime, settings: Settings
-) -> Tokens:
+async def start_session(*, call: AccountCall, customer_id: int) -> Tokens:
     """Sign a customer in on one device: a new session and its first pair of tokens."""
     refresh, refresh_hash = _new(REFRESH_PREFIX)
-    expires_at = now + timedelta(days=settings.refresh_token_days)
+    expires_at = call.now + timedelta(days=call.settings.refresh_token_days)
     session = await CustomerSession.create(
         customer_id=customer_id,
         refresh_hash=refresh_hash,
-        user_agent=device.user_agent[:200],
-        ip=device.ip[:64],
-        created_at=now,
-        last_used_at=now,
+        user_agent=call.device.user_agent[:200],
+        ip=call.device.ip[:64],
+        created_at=call.now,
+        last_used_at=call.now,
         expires_at=expires_at,
     )
-    access, access_hash = await _grant_access(redis, customer_id, session.id, settings)
+    access, access_hash = await _grant_access(call.redis, customer_id, session.id, call.settings)
     await CustomerSession.filter(id=session.id).update(access_hash=access_hash)
-    access_expires = now + timedelta(minutes=settings.access_token_minutes)
+    access_expires = call.now + timedelta(minutes=call.settings.access_token_minutes)
     return Tokens(customer_id, access, access_expires, refresh, expires_at)
 
 
@@ -83,7 +76,9 @@ def _invalid_refresh() -> DomainError:
 
 
 async def refresh_session(
-    *, redis: Redis, refresh_token: str, device: Device, now: datetime, settings: Settings
+    *,
+    call: AccountCall,
+    refresh_token: str,
 ) -> Tokens:
     """Swap a refresh token for a new pair; the old refresh and access tokens stop working.
 
@@ -92,37 +87,39 @@ async def refresh_session(
     """
     old_hash = digest(refresh_token)
     session = await CustomerSession.get_or_none(
-        refresh_hash=old_hash, revoked_at=None, expires_at__gt=now
+        refresh_hash=old_hash, revoked_at=None, expires_at__gt=call.now
     )
     if session is None:
-        await _revoke_if_reused(redis, old_hash, now)
+        await _revoke_if_reused(call.redis, old_hash, call.now)
         raise _invalid_refresh()
     refresh, refresh_hash = _new(REFRESH_PREFIX)
-    expires_at = now + timedelta(days=settings.refresh_token_days)
+    expires_at = call.now + timedelta(days=call.settings.refresh_token_days)
     won = await CustomerSession.filter(
         id=session.id, refresh_hash=old_hash, revoked_at=None
     ).update(
         refresh_hash=refresh_hash,
         previous_refresh_hash=old_hash,
-        last_used_at=now,
+        last_used_at=call.now,
         expires_at=expires_at,
-        user_agent=device.user_agent[:200] or session.user_agent,
-        ip=device.ip[:64] or session.ip,
+        user_agent=call.device.user_agent[:200] or session.user_agent,
+        ip=call.device.ip[:64] or session.ip,
     )
     if not won:
         raise _invalid_refresh()
-    access, access_hash = await _grant_access(redis, session.customer_id, session.id, settings)
+    access, access_hash = await _grant_access(
+        call.redis, session.customer_id, session.id, call.settings
+    )
     if session.access_hash:
-        await redis.delete(_ACCESS_KEY + session.access_hash)
+        await call.redis.delete(_ACCESS_KEY + session.access_hash)
     # Stored only if no revocation has marked the session since our swap: `_revoke` reads the
     # tokens after it marks, so either it sees this one or this update sees its mark.
     stored = await CustomerSession.filter(
         id=session.id, refresh_hash=refresh_hash, revoked_at=None
     ).update(access_hash=access_hash)
     if not stored:
-        await redis.delete(_ACCESS_KEY + access_hash)
+        await call.redis.delete(_ACCESS_KEY + access_hash)
         raise _invalid_refresh()
-    access_expires = now + timedelta(minutes=settings.access_token_minutes)
+    access_expires = call.now + timedelta(minutes=call.settings.access_token_minutes)
     return Tokens(session.customer_id, access, access_expires, refresh, expires_at)
 
 

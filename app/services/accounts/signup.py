@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from redis.asyncio import Redis
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -21,19 +20,17 @@ from app.domain.outbox import EventKind
 from app.models.customers import Customer
 from app.models.outbox import OutboxEvent
 from app.services.accounts import throttle
+from app.services.accounts.caller import AccountCall
 from app.services.accounts.messages import (
     digest,
-    keep_pending,
-    new_code,
     record_message,
+    send_code,
     send_now,
     take_pending,
 )
 from app.services.accounts.passwords import hash_password, needs_rehash, verify_password
-from app.services.accounts.sessions import Device, Tokens, start_session
-from app.services.jobs import JobQueue
+from app.services.accounts.sessions import Tokens, start_session
 from app.services.outbox.record import announce, customer_record, record_event
-from app.settings import Settings
 
 _SIGNUP_KEY = "vitrina:account:signup:"
 
@@ -44,59 +41,50 @@ def invalid_code(path: tuple[str, ...] = ("code",)) -> DomainError:
 
 async def register(
     *,
-    redis: Redis,
-    jobs: JobQueue,
+    call: AccountCall,
     email: str,
     password: str,
     first_name: str,
     last_name: str,
     phone: str | None,
-    now: datetime,
-    settings: Settings,
-    ip: str = "",
 ) -> None:
     """Start a sign-up: e-mail a code that proves the address (or, if it already has an
     account, say so and point to password reset). The answer is the same either way."""
     email = normalise_email(email)
     check_password(password, email)
     phone = normalise_phone(phone) if phone else ""
-    await throttle.admit_message(redis=redis, to=email, ip=ip, settings=settings, path=("email",))
+    await throttle.admit_message(call=call, to=email, path=("email",))
     # Hashed before we know which case this is: both answers take the same time.
-    password_hash = await hash_password(password, settings)
+    password_hash = await hash_password(password, call.settings)
     if await Customer.exists(email=email, password_hash__isnull=False):
-        link = f"{settings.resolved_storefront_url}forgot-password"
+        link = f"{call.settings.resolved_storefront_url}forgot-password"
         event = await record_message(
             channel=MessageChannel.EMAIL,
             to=email,
             template="account_exists",
             params={"link": link},
-            now=now,
+            now=call.now,
         )
-    else:
-        code = new_code()
-        fields = {"password_hash": password_hash, "first_name": first_name.strip()[:100]}
-        fields |= {"last_name": last_name.strip()[:100], "phone": phone}
-        ttl = settings.verification_code_minutes * 60
-        await keep_pending(redis, _SIGNUP_KEY + email, digest(email, code), fields, ttl)
-        event = await record_message(
-            channel=MessageChannel.EMAIL,
-            to=email,
-            template="signup_code",
-            params={"code": code, "minutes": str(settings.verification_code_minutes)},
-            now=now,
-        )
-    await send_now(jobs, event)
+        await send_now(call.jobs, event)
+        return
+    fields = {"password_hash": password_hash, "first_name": first_name.strip()[:100]}
+    fields |= {"last_name": last_name.strip()[:100], "phone": phone}
+    await send_code(
+        call=call,
+        channel=MessageChannel.EMAIL,
+        to=email,
+        template="signup_code",
+        pending_key=_SIGNUP_KEY + email,
+        subject=email,
+        fields=fields,
+    )
 
 
 async def confirm_registration(
     *,
-    redis: Redis,
-    jobs: JobQueue,
+    call: AccountCall,
     email: str,
     code: str,
-    device: Device,
-    now: datetime,
-    settings: Settings,
 ) -> Tokens:
     """Finish a sign-up with the e-mailed code: the account is created (or the guest customer
     with this e-mail becomes one) and signed in."""
@@ -104,18 +92,16 @@ async def confirm_registration(
         email = normalise_email(email)
     except DomainError:
         raise invalid_code() from None
-    pending = await take_pending(redis, _SIGNUP_KEY + email, digest(email, code.strip()))
+    pending = await take_pending(call.redis, _SIGNUP_KEY + email, digest(email, code.strip()))
     if pending is None:
         raise invalid_code()
     try:
-        events = await _open_account(email, pending, now)
+        events = await _open_account(email, pending, call.now)
     except IntegrityError:  # a guest order created this customer a moment ago: claim it
-        events = await _open_account(email, pending, now)
-    await announce(jobs, events)
+        events = await _open_account(email, pending, call.now)
+    await announce(call.jobs, events)
     customer = await Customer.get(email=email)
-    return await start_session(
-        redis=redis, customer_id=customer.id, device=device, now=now, settings=settings
-    )
+    return await start_session(call=call, customer_id=customer.id)
 
 
 async def _open_account(email: str, pending: dict[str, str], now: datetime) -> list[OutboxEvent]:
@@ -160,24 +146,19 @@ async def _claim_guest(
 
 async def login(
     *,
-    redis: Redis,
+    call: AccountCall,
     email: str,
     password: str,
-    device: Device,
-    now: datetime,
-    settings: Settings,
 ) -> Tokens:
     """Sign in with e-mail and password; throttled per account and per client address."""
     email = email.strip().lower()
-    await throttle.admit_attempt(redis=redis, email=email, ip=device.ip, settings=settings)
+    await throttle.admit_attempt(call=call, email=email)
     customer = await Customer.get_or_none(email=email)
     stored = customer.password_hash if customer else None
-    if not await verify_password(stored, password, settings) or customer is None:
+    if not await verify_password(stored, password, call.settings) or customer is None:
         raise invalid_credentials()
-    await throttle.forget_failures(redis=redis, email=email, ip=device.ip)
-    if stored and needs_rehash(stored, settings):
-        rehashed = await hash_password(password, settings)
+    await throttle.forget_failures(call=call, email=email)
+    if stored and needs_rehash(stored, call.settings):
+        rehashed = await hash_password(password, call.settings)
         await Customer.filter(id=customer.id, password_hash=stored).update(password_hash=rehashed)
-    return await start_session(
-        redis=redis, customer_id=customer.id, device=device, now=now, settings=settings
-    )
+    return await start_session(call=call, customer_id=customer.id)

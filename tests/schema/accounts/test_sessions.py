@@ -12,7 +12,9 @@ from redis.asyncio import Redis
 
 from app.domain.errors import DomainError, ErrorCode
 from app.models.customers import Customer, CustomerSession
-from app.services.accounts.sessions import REUSE_GRACE, Device, end_all_sessions, refresh_session
+from app.services.accounts.caller import AccountCall, Device
+from app.services.accounts.sessions import REUSE_GRACE, end_all_sessions, refresh_session
+from app.services.jobs import NoQueue
 from app.settings import Settings
 from tests.conftest import Clock, graphql
 from tests.schema.accounts.flows import (
@@ -269,14 +271,15 @@ async def test_signing_out_everywhere_during_a_refresh_leaves_no_token_alive(
     redis = Redis.from_url(redis_url)
     racing = _RevokeWhileRefreshing(redis, customer.id, clock.now)
     try:
+        call = AccountCall(
+            redis=cast(Redis, racing),
+            jobs=NoQueue(),
+            settings=settings,
+            device=Device(),
+            now=clock.now,
+        )
         with pytest.raises(DomainError) as refused:
-            await refresh_session(
-                redis=cast(Redis, racing),
-                refresh_token=tokens["refreshToken"],
-                device=Device(),
-                now=clock.now,
-                settings=settings,
-            )
+            await refresh_session(call=call, refresh_token=tokens["refreshToken"])
         assert racing.revoked
         assert refused.value.code is ErrorCode.INVALID_TOKEN
         assert await redis.keys("vitrina:account:access:*") == []
