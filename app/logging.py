@@ -38,5 +38,13 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    set_library_levels(root.level)
+
+
+def set_library_levels(level: int) -> None:
+    """Keep the libraries' routine lines out of the console at `level` (the root's level)."""
     for noisy in ("tortoise", "aiosqlite", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+        logging.getLogger(noisy).setLevel(max(logging.INFO, level))
+    # arq writes two INFO lines for every job, several a second from the per-second outbox
+    # sweeps. Our jobs log what they did; arq keeps its warnings and failures (DEBUG: all).
+    logging.getLogger("arq.worker").setLevel(logging.WARNING if level > logging.DEBUG else level)

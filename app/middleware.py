@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -40,10 +41,19 @@ class RequestIdMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                log.info(
+                log.log(
+                    _level(status),
                     "request",
                     method=scope["method"],
                     path=scope["path"],
                     status=status,
                     ms=round((time.perf_counter() - started) * 1000, 1),
                 )
+
+
+def _level(status: int) -> int:
+    """A quiet console: answered requests at DEBUG, refused ones at INFO, failures at ERROR
+    (LOG_LEVEL=DEBUG shows every request)."""
+    if status < 400:
+        return logging.DEBUG
+    return logging.INFO if status < 500 else logging.ERROR

@@ -82,7 +82,7 @@ def test_the_worker_stops_cleanly_on_sigterm(tmp_path: Path, migrated_sqlite: Pa
         deadline = time.monotonic() + 60
         started = 0
         for line in process.stdout:  # every worker of the group announces itself
-            started += "Starting worker" in line
+            started += "worker.started" in line
             if started == 4 or time.monotonic() > deadline:
                 break
         assert started == 4, "the workers did not start"

@@ -23,6 +23,13 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
 async def expire_order(ctx: dict[str, Any], order_id: int) -> bool:
     """Cancel one order whose payment time is over (enqueued for its deadline); its payments
     are re-read first, so money that has just arrived still pays it."""
+    cancelled = await _expire(ctx, order_id)
+    if cancelled:
+        log.info("order.expired", order_id=order_id)
+    return cancelled
+
+
+async def _expire(ctx: dict[str, Any], order_id: int) -> bool:
     return await payment_watch.expire_after_last_look(
         order_id=order_id,
         providers=ctx["payment_providers"].polled(),
@@ -36,7 +43,7 @@ async def sweep(ctx: dict[str, Any]) -> None:
     now = datetime.now(UTC)
     cancelled = 0
     for order_id in await orders.overdue_orders(now=now):
-        cancelled += await expire_order(ctx, order_id)
+        cancelled += await _expire(ctx, order_id)  # one line for the sweep, not one per order
     released = await orders.release_expired_holds(now=now)
     if cancelled or released:
         log.info("sweep", cancelled_orders=cancelled, released_hold_units=released)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
+
 from app.domain.outbox import Target
 from app.integrations.notify.log import LoggingNotifier
 from app.integrations.onec.client import OneCClient
@@ -12,6 +14,8 @@ from app.integrations.retailcrm.client import RetailCrmClient
 from app.services.outbox.delivery import Senders, deliver_aggregate, due_aggregates
 from app.services.outbox.record import delivery_job_id, delivery_queue
 from app.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 
 def utc_now() -> datetime:
@@ -54,6 +58,8 @@ async def deliver_outbox(ctx: dict[str, Any], target: str, aggregate: str) -> in
         clock=utc_now,
     )
     _learn(ctx, system, outcome.retry_at, settings)
+    if outcome.delivered:
+        log.info("outbox.delivered", target=target, aggregate=aggregate, events=outcome.delivered)
     return outcome.delivered
 
 
@@ -91,12 +97,16 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     if _paused(ctx).get(target, now) > now:
         return 0
     due = await due_aggregates(now=now, target=target)
+    woken = 0
     for aggregate in due:
-        await ctx["redis"].enqueue_job(
+        job = await ctx["redis"].enqueue_job(
             "deliver_outbox",
             target.value,
             aggregate,
             _job_id=delivery_job_id(target, aggregate),
             _queue_name=delivery_queue(target),
         )
+        woken += job is not None  # None: its job is queued or running already
+    if woken:
+        log.info("outbox.sweep", target=target.value, woken=woken)
     return len(due)

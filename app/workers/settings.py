@@ -11,7 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from arq import cron
+from arq.constants import default_queue_name
 from arq.worker import Worker
 
 from app.db import close_db, init_db
@@ -24,6 +26,7 @@ from app.workers.jobs import expire_order, heartbeat, poll_payments, sweep
 from app.workers.outbox import build_senders, close_senders, deliver_outbox, sweep_outbox
 
 EVERY_SECOND = set(range(60))
+log = structlog.get_logger(__name__)
 Hook = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -42,6 +45,7 @@ def build_worker(
         ctx["payment_providers"] = build_providers(settings)
         if manage_db:
             await init_db(settings.resolved_database_url)
+        log.info("worker.started", queue=default_queue_name)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         # a worker stopped while it was starting may not have run on_startup
@@ -83,6 +87,7 @@ def build_delivery_worker(settings: Settings, target: Target, *, redis_url: str)
             paused={},
             failures={},
         )
+        log.info("worker.started", queue=delivery_queue(target))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         if (senders := ctx.get("senders")) is not None:  # None: stopped while starting

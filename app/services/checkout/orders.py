@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -40,6 +41,8 @@ from app.services.outbox.record import (
     status_record,
 )
 
+log = structlog.get_logger(__name__)
+
 
 @dataclass(frozen=True)
 class PlacedOrder:
@@ -68,6 +71,12 @@ async def place_order(
         if earlier is None:
             raise
         return _same_cart_or_refuse(earlier, cart)
+    log.info(
+        "order.placed",
+        number=order.number,
+        total=order.total,
+        pickup=bool(cart.pickup_warehouse_id),
+    )
     await announce_order(jobs, order)
     await enqueue_quietly(
         jobs,

@@ -119,6 +119,16 @@ async def _attempt(
         if delay is None:
             await _park(event, attempts, f"gave up after {attempts} attempts: {error}", None, "")
             return False, None
+        log.warning(
+            "outbox.retry_later",
+            event_id=event.event_id,
+            target=event.target.value,
+            kind=event.kind.value,
+            aggregate=event.aggregate,
+            attempts=attempts,
+            retry_in=round(delay.total_seconds(), 1),
+            error=str(error),
+        )
         await OutboxEvent.filter(id=event.id, state=EventState.PENDING).update(
             attempts=attempts, next_attempt_at=now + delay, last_error=str(error)
         )
