@@ -13,7 +13,7 @@ import pytest
 from app.devtools.simulators.onec import OneCSimulator
 from app.devtools.simulators.server import LocalServer
 from app.integrations.onec.mapping import order_payload, payment_payload
-from tests.integrations import records as r
+from tests.integrations import records
 from tests.integrations.stands import Front
 
 AUTH = "Basic " + base64.b64encode(b"vitrina:secret").decode()
@@ -56,7 +56,7 @@ def _code(response: httpx.Response) -> str:
 async def test_without_credentials_1c_asks_for_basic_auth(
     http: httpx.AsyncClient, sim: OneCSimulator
 ) -> None:
-    response = await http.put(f"customers/{r.CUSTOMER}", json={})
+    response = await http.put(f"customers/{records.CUSTOMER}", json={})
     assert (response.status_code, response.headers["WWW-Authenticate"]) == (
         401,
         'Basic realm="1C:Enterprise"',
@@ -73,23 +73,25 @@ async def test_without_credentials_1c_asks_for_basic_auth(
 async def test_only_json_in_utf8_is_accepted(
     http: httpx.AsyncClient, content_type: str, code: str
 ) -> None:
-    response = await _put(http, f"orders/{r.ORDER}", {}, **{"Content-Type": content_type})
+    response = await _put(http, f"orders/{records.ORDER}", {}, **{"Content-Type": content_type})
     assert (response.status_code, _code(response)) == (400, code)
 
 
 async def test_every_request_needs_an_event_id(http: httpx.AsyncClient) -> None:
-    response = await _put(http, f"orders/{r.ORDER}", order_payload(r.order()), event=None)
+    response = await _put(
+        http, f"orders/{records.ORDER}", order_payload(records.order()), event=None
+    )
     assert (response.status_code, _code(response)) == (400, "MISSING_EVENT_ID")
 
 
 async def test_a_body_that_is_not_json_is_refused(http: httpx.AsyncClient) -> None:
     headers = {**JSON_HEADERS, "X-Event-Id": "evt-1"}
-    response = await http.put(f"orders/{r.ORDER}", content=b"{nope", headers=headers)
+    response = await http.put(f"orders/{records.ORDER}", content=b"{nope", headers=headers)
     assert (response.status_code, _code(response)) == (400, "INVALID_JSON")
 
 
 def _order_with(**changes: Any) -> dict[str, Any]:
-    return {**order_payload(r.order()), **changes}
+    return {**order_payload(records.order()), **changes}
 
 
 @pytest.mark.parametrize(
@@ -106,29 +108,29 @@ def _order_with(**changes: Any) -> dict[str, Any]:
 async def test_an_order_with_a_bad_field_is_refused_and_not_stored(
     http: httpx.AsyncClient, sim: OneCSimulator, body: dict[str, Any], code: str, where: str
 ) -> None:
-    response = await _put(http, f"orders/{r.ORDER}", body)
+    response = await _put(http, f"orders/{records.ORDER}", body)
     assert (response.status_code, _code(response)) == (400, code)
     assert response.json()["error"]["message"].startswith(f"{where}:")
     assert (sim.state.orders, sim.state.answers) == ({}, {})
 
 
 async def test_a_bad_guid_in_the_path_is_refused(http: httpx.AsyncClient) -> None:
-    response = await _put(http, "orders/V-000123", order_payload(r.order()))
+    response = await _put(http, "orders/V-000123", order_payload(records.order()))
     assert (response.status_code, _code(response)) == (400, "INVALID_GUID")
 
 
 async def test_a_payment_of_an_unknown_order_is_a_conflict(http: httpx.AsyncClient) -> None:
-    path = f"orders/{r.ORDER}/payments/{r.PAYMENT}"
-    response = await _put(http, path, payment_payload(r.payment()))
+    path = f"orders/{records.ORDER}/payments/{records.PAYMENT}"
+    response = await _put(http, path, payment_payload(records.payment()))
     assert (response.status_code, _code(response)) == (409, "UNKNOWN_ORDER")
 
 
 async def test_a_refused_event_is_not_remembered_so_it_can_be_sent_again(
     http: httpx.AsyncClient, sim: OneCSimulator
 ) -> None:
-    sim.reject(r.ORDER)
-    refused = await _put(http, f"orders/{r.ORDER}", order_payload(r.order()))
+    sim.reject(records.ORDER)
+    refused = await _put(http, f"orders/{records.ORDER}", order_payload(records.order()))
     sim.reset_faults()
-    accepted = await _put(http, f"orders/{r.ORDER}", order_payload(r.order()))
+    accepted = await _put(http, f"orders/{records.ORDER}", order_payload(records.order()))
     assert (refused.status_code, accepted.status_code) == (422, 200)
     assert sim.state.applied == ["evt-1"]

@@ -17,7 +17,7 @@ from app.integrations.retailcrm.mapping import (
     order_payload,
     payment_payload,
 )
-from tests.integrations import records as r
+from tests.integrations import records
 from tests.integrations.stands import Front
 
 KEY, SITE = "test-key", "vitrina"
@@ -53,12 +53,12 @@ async def _post(http: httpx.AsyncClient, path: str, **fields: Any) -> httpx.Resp
 
 
 async def _with_customer(http: httpx.AsyncClient) -> None:
-    response = await _post(http, "customers/create", customer=customer_payload(r.customer()))
+    response = await _post(http, "customers/create", customer=customer_payload(records.customer()))
     assert response.status_code == 201, response.text
 
 
 async def test_a_missing_api_key_is_forbidden(http: httpx.AsyncClient) -> None:
-    response = await http.get(f"orders/{r.ORDER}", headers={"X-API-KEY": ""})
+    response = await http.get(f"orders/{records.ORDER}", headers={"X-API-KEY": ""})
     assert (response.status_code, response.json()) == (
         403,
         {"success": False, "errorMsg": '"apiKey" is missing.'},
@@ -69,12 +69,12 @@ async def test_the_api_key_may_come_as_a_query_parameter(
     stand: tuple[LocalServer, Front], sim: RetailCrmSimulator
 ) -> None:
     async with httpx.AsyncClient(base_url=stand[0].url) as plain:
-        response = await plain.get(f"/api/v5/orders/{r.ORDER}?by=externalId&apiKey={KEY}")
+        response = await plain.get(f"/api/v5/orders/{records.ORDER}?by=externalId&apiKey={KEY}")
     assert response.status_code == 404  # authenticated, the order just does not exist
 
 
 async def test_a_json_body_is_not_a_form(http: httpx.AsyncClient) -> None:
-    body = {"site": SITE, "customer": customer_payload(r.customer())}
+    body = {"site": SITE, "customer": customer_payload(records.customer())}
     response = await http.post("customers/create", json=body)
     assert (response.status_code, response.json()["success"]) == (400, False)
 
@@ -100,7 +100,11 @@ async def test_the_entity_must_be_a_json_string(http: httpx.AsyncClient) -> None
         ({"orderMethod": "telepathy"}, "orderMethod"),
         ({"delivery": {"code": "teleport"}}, "delivery.code"),
         (
-            {"items": [{"offer": {"externalId": r.DRESS_M}, "quantity": 0, "initialPrice": 1}]},
+            {
+                "items": [
+                    {"offer": {"externalId": records.DRESS_M}, "quantity": 0, "initialPrice": 1}
+                ]
+            },
             "items.0.quantity",
         ),
         ({"email": "not-an-email"}, "email"),
@@ -110,7 +114,7 @@ async def test_an_order_with_a_bad_field_is_not_loaded(
     http: httpx.AsyncClient, sim: RetailCrmSimulator, changes: dict[str, Any], field: str
 ) -> None:
     await _with_customer(http)
-    order = {**order_payload(r.order(), CODES), **changes}
+    order = {**order_payload(records.order(), CODES), **changes}
     response = await _post(http, "orders/create", order=order)
     assert response.status_code == 400
     assert response.json()["errorMsg"] == "Order is not loaded"
@@ -120,10 +124,10 @@ async def test_an_order_with_a_bad_field_is_not_loaded(
 
 async def test_a_repeated_external_id_is_refused_as_existing(http: httpx.AsyncClient) -> None:
     await _with_customer(http)
-    again = await _post(http, "customers/create", customer=customer_payload(r.customer()))
+    again = await _post(http, "customers/create", customer=customer_payload(records.customer()))
     assert (again.status_code, again.json()["errors"]) == (
         400,
-        {"externalId": f"Customer with externalId={r.CUSTOMER} already exists."},
+        {"externalId": f"Customer with externalId={records.CUSTOMER} already exists."},
     )
 
 
@@ -132,30 +136,32 @@ async def test_edits_find_entities_by_id_unless_told_external_id(
 ) -> None:
     await _with_customer(http)
     by_id = await _post(http, "customers/1/edit", customer={"firstName": "Аня"})
-    by_guid_as_id = await _post(http, f"customers/{r.CUSTOMER}/edit", customer={})
+    by_guid_as_id = await _post(http, f"customers/{records.CUSTOMER}/edit", customer={})
     bogus = await _post(http, "customers/1/edit", customer={}, by="email")
     assert (by_id.status_code, by_guid_as_id.status_code, bogus.status_code) == (200, 404, 400)
-    assert sim.state.customers[r.CUSTOMER]["firstName"] == "Аня"
+    assert sim.state.customers[records.CUSTOMER]["firstName"] == "Аня"
 
 
 async def test_an_order_is_read_back_with_its_payments(http: httpx.AsyncClient) -> None:
     await _with_customer(http)
-    await _post(http, "orders/create", order=order_payload(r.order(), CODES))
-    await _post(http, "orders/payments/create", payment=payment_payload(r.payment(), CODES))
-    response = await http.get(f"orders/{r.ORDER}", params={"by": "externalId"})
+    await _post(http, "orders/create", order=order_payload(records.order(), CODES))
+    await _post(http, "orders/payments/create", payment=payment_payload(records.payment(), CODES))
+    response = await http.get(f"orders/{records.ORDER}", params={"by": "externalId"})
     order = response.json()["order"]
     assert (order["number"], order["status"]) == ("V-000123", "new")
-    assert [(p["id"], p["externalId"]) for p in order["payments"].values()] == [(3, r.PAYMENT)]
+    assert [(p["id"], p["externalId"]) for p in order["payments"].values()] == [
+        (3, records.PAYMENT)
+    ]
 
 
 async def test_a_payment_cannot_move_to_another_order(http: httpx.AsyncClient) -> None:
     await _with_customer(http)
-    await _post(http, "orders/create", order=order_payload(r.order(), CODES))
-    await _post(http, "orders/payments/create", payment=payment_payload(r.payment(), CODES))
+    await _post(http, "orders/create", order=order_payload(records.order(), CODES))
+    await _post(http, "orders/payments/create", payment=payment_payload(records.payment(), CODES))
     moved = await _post(
         http,
-        f"orders/payments/{r.PAYMENT}/edit",
+        f"orders/payments/{records.PAYMENT}/edit",
         by="externalId",
-        payment={"order": {"externalId": r.guid("order/2")}},
+        payment={"order": {"externalId": records.guid("order/2")}},
     )
     assert (moved.status_code, list(moved.json()["errors"])) == (400, ["order"])

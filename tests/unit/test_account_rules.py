@@ -39,12 +39,23 @@ def test_password_rules(password: str, rule: str | None) -> None:
 
 
 def test_the_local_part_of_the_email_is_no_password() -> None:
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError) as refused:
         check_password("annabelle1", "annabelle1@example.com")
+    assert (refused.value.code, refused.value.path) == (ErrorCode.WEAK_PASSWORD, ("password",))
+    assert refused.value.message == "the password must be not your e-mail address"
 
 
 def test_a_good_password_passes_without_an_email() -> None:
-    check_password("correct horse battery", None)
+    assert _refusal("correct horse battery", None) is None
+    assert _refusal("annabelle1", None) is None  # only a known e-mail makes it guessable
+
+
+def _refusal(password: str, email: str | None) -> DomainError | None:
+    try:
+        check_password(password, email)
+    except DomainError as refused:
+        return refused
+    return None
 
 
 @pytest.mark.parametrize(

@@ -26,14 +26,14 @@ P = PaymentStatus
         (P.PENDING, P.SUCCEEDED, P.SUCCEEDED),
         (P.PENDING, P.WAITING_FOR_CAPTURE, P.WAITING_FOR_CAPTURE),
         (P.WAITING_FOR_CAPTURE, P.SUCCEEDED, P.SUCCEEDED),
-        (P.WAITING_FOR_CAPTURE, P.CANCELED, P.CANCELED),
+        (P.WAITING_FOR_CAPTURE, P.CANCELLED, P.CANCELLED),
         (P.SUCCEEDED, P.REFUNDED, P.REFUNDED),
         (P.PENDING, P.PENDING, None),  # a repeat
         (P.SUCCEEDED, P.SUCCEEDED, None),
         (P.SUCCEEDED, P.WAITING_FOR_CAPTURE, None),  # an older notification, late
         (P.SUCCEEDED, P.PENDING, None),
-        (P.SUCCEEDED, P.CANCELED, None),  # captured money is refunded, never canceled
-        (P.CANCELED, P.SUCCEEDED, None),
+        (P.SUCCEEDED, P.CANCELLED, None),  # captured money is refunded, never canceled
+        (P.CANCELLED, P.SUCCEEDED, None),
         (P.REFUNDED, P.SUCCEEDED, None),
     ],
 )
@@ -46,7 +46,7 @@ def test_a_payment_only_moves_forward(
 def test_a_succeeded_payment_refunded_in_full_counts_as_refunded() -> None:
     assert reported_status(P.SUCCEEDED, 1000, 1000) is P.REFUNDED
     assert reported_status(P.SUCCEEDED, 1000, 999) is P.SUCCEEDED
-    assert reported_status(P.CANCELED, 1000, 0) is P.CANCELED
+    assert reported_status(P.CANCELLED, 1000, 0) is P.CANCELLED
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_a_succeeded_payment_refunded_in_full_counts_as_refunded() -> None:
         (OrderStatus.PAID, P.SUCCEEDED, True, Settlement.SURPLUS),
         (OrderStatus.AWAITING_PAYMENT, P.SUCCEEDED, True, Settlement.SURPLUS),
         (OrderStatus.AWAITING_PAYMENT, P.PENDING, False, Settlement.NOTHING),
-        (OrderStatus.CANCELLED, P.CANCELED, False, Settlement.NOTHING),
+        (OrderStatus.CANCELLED, P.CANCELLED, False, Settlement.NOTHING),
     ],
 )
 def test_money_pays_a_waiting_order_once_and_is_surplus_otherwise(
@@ -75,12 +75,13 @@ def test_a_refund_stays_within_what_is_left() -> None:
     assert (too_much.value.code, too_much.value.path) == (ErrorCode.REFUND_TOO_LARGE, ("amount",))
     with pytest.raises(DomainError) as nothing:
         check_refund(0, 1000, 0, 0)
-    assert nothing.value.code is ErrorCode.INVALID
+    assert (nothing.value.code, nothing.value.path) == (ErrorCode.INVALID, ("amount",))
 
 
 def test_a_capture_takes_at_most_what_was_authorised() -> None:
     check_capture(None, 1000)
     check_capture(1000, 1000)
     for amount in (0, 1001, -5):
-        with pytest.raises(DomainError):
+        with pytest.raises(DomainError) as refused:
             check_capture(amount, 1000)
+        assert (refused.value.code, refused.value.path) == (ErrorCode.INVALID, ("amount",))

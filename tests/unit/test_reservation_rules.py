@@ -58,7 +58,9 @@ def test_phones_are_stored_as_e164(raw: str, e164: str) -> None:
 def test_bad_contacts_are_refused() -> None:
     assert normalise_email(" Anna@Example.COM ") == "anna@example.com"
     for bad in ["anna", "a@b", "a b@c.d"]:
-        with pytest.raises(DomainError):
+        with pytest.raises(DomainError) as email:
             normalise_email(bad)
-    with pytest.raises(DomainError):
+        assert (email.value.code, tuple(email.value.path)) == (ErrorCode.INVALID, ("email",))
+    with pytest.raises(DomainError) as phone:
         normalise_phone("12")
+    assert (phone.value.code, tuple(phone.value.path)) == (ErrorCode.INVALID, ("phone",))

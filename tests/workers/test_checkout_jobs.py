@@ -20,10 +20,10 @@ from app.models.stock import Reservation
 from app.settings import Settings
 from app.workers.jobs import sweep
 from app.workers.settings import build_worker
-from tests import factories as f
+from tests import factories
 from tests.conftest import graphql
 
-DRESS = f.guid("variant/Dress/M/black")
+DRESS = factories.guid("variant/Dress/M/black")
 PLACE = """mutation P($cart: String!) { placeOrder(cartToken: $cart, idempotencyKey: "job-test-1")
   { order { number status } errors { code } } }"""
 
@@ -37,9 +37,9 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 async def _given_dress() -> None:
-    await f.warehouses()
-    await f.product("Dress", variants=[f.variant("Dress", "M", "black")])
-    await f.stock(DRESS, f.ONLINE, 2)
+    await factories.warehouses()
+    await factories.product("Dress", variants=[factories.variant("Dress", "M", "black")])
+    await factories.stock(DRESS, factories.ONLINE, 2)
 
 
 async def test_an_order_left_unpaid_is_cancelled_by_its_deferred_job(
@@ -47,7 +47,7 @@ async def test_an_order_left_unpaid_is_cancelled_by_its_deferred_job(
 ) -> None:
     await _given_dress()
     now = datetime.now(UTC)
-    cart = await f.cart_with([(DRESS, 2)], now=now)
+    cart = await factories.cart_with([(DRESS, 2)], now=now)
     instant = settings.model_copy(update={"payment_timeout_minutes": 0})
     app = create_app(instant, redis_url=redis_url, manage_db=False)
     async with app.router.lifespan_context(app):
@@ -66,29 +66,31 @@ async def test_an_order_left_unpaid_is_cancelled_by_its_deferred_job(
     finally:
         await worker.close()
     assert (await Order.get(id=order.id)).status is OrderStatus.CANCELLED
-    assert (await f.positions(DRESS))[f.ONLINE] == (2, 0)
+    assert (await factories.positions(DRESS))[factories.ONLINE] == (2, 0)
 
 
 async def test_the_sweep_catches_what_lost_jobs_would_have_done(db: str, redis: Redis) -> None:
     await _given_dress()
     long_ago = datetime.now(UTC) - timedelta(hours=1)
-    placed = await f.place(await f.cart_with([(DRESS, 1)], now=long_ago), now=long_ago)
+    placed = await factories.place(
+        await factories.cart_with([(DRESS, 1)], now=long_ago), now=long_ago
+    )
     await sweep(
         {"redis": redis, "payment_providers": PaymentProviders(DummyProvider())}
     )  # no job was ever enqueued (NoQueue)
     assert (await Order.get(id=placed.order.id)).status is OrderStatus.CANCELLED
-    assert (await f.positions(DRESS))[f.ONLINE] == (2, 0)
+    assert (await factories.positions(DRESS))[factories.ONLINE] == (2, 0)
 
 
 async def test_the_sweep_gives_back_expired_holds(db: str, redis: Redis) -> None:
-    await f.warehouses()
-    drop = await f.collection("Drop", f.T0)
+    await factories.warehouses()
+    drop = await factories.collection("Drop", factories.T0)
     await Collection.filter(guid=drop).update(hold_mode=HoldMode.AT_CART, hold_minutes=10)
-    await f.product("Dress", collection_guid=drop)
-    await f.stock(DRESS, f.ONLINE, 2)
+    await factories.product("Dress", collection_guid=drop)
+    await factories.stock(DRESS, factories.ONLINE, 2)
     long_ago = datetime.now(UTC) - timedelta(minutes=11)
-    await f.cart_with([(DRESS, 2)], now=long_ago)
-    assert (await f.positions(DRESS))[f.ONLINE] == (2, 2)
+    await factories.cart_with([(DRESS, 2)], now=long_ago)
+    assert (await factories.positions(DRESS))[factories.ONLINE] == (2, 2)
     await sweep({"redis": redis, "payment_providers": PaymentProviders(DummyProvider())})
-    assert (await f.positions(DRESS))[f.ONLINE] == (2, 0)
+    assert (await factories.positions(DRESS))[factories.ONLINE] == (2, 0)
     assert [r.state for r in await Reservation.all()] == [ReservationState.RELEASED]

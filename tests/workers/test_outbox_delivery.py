@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -16,11 +17,12 @@ from app.domain.outbox import EventState
 from app.models.outbox import OutboxEvent
 from app.models.stock import Reservation
 from app.settings import Settings
-from tests import factories as f
+from tests import factories
 from tests.conftest import graphql
+from tests.waiting import wait_until
 from tests.workers.outbox_stack import Stack, running_stack
 
-DRESS = f.guid("variant/Dress/M/black")
+DRESS = factories.guid("variant/Dress/M/black")
 NOW = datetime.now(UTC)
 PLACE = """mutation P($cart: String!, $key: String!) { placeOrder(cartToken: $cart,
   idempotencyKey: $key) { order { id token number } errors { code } } }"""
@@ -31,24 +33,15 @@ PAY = """mutation Pay($token: String!) { payOrder(orderToken: $token,
 
 @pytest.fixture
 async def stack(db: str, settings: Settings, redis_url: str) -> AsyncIterator[Stack]:
-    await f.warehouses()
-    await f.product("Dress", variants=[f.variant("Dress", "M", "black", "4990.00")])
-    await f.stock(DRESS, f.ONLINE, 1000)
+    await factories.warehouses()
+    await factories.product("Dress", variants=[factories.variant("Dress", "M", "black", "4990.00")])
+    await factories.stock(DRESS, factories.ONLINE, 1000)
     async with running_stack(settings, redis_url) as running:
         yield running
 
 
-async def _until(condition: Callable[[], bool], seconds: float) -> float:
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > seconds:
-            raise AssertionError(f"not within {seconds} s")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - started
-
-
 async def test_a_paid_order_reaches_both_systems_within_a_second(stack: Stack) -> None:
-    cart = await f.cart_with([(DRESS, 2)], now=NOW)
+    cart = await factories.cart_with([(DRESS, 2)], now=NOW)
     placed = (await graphql(stack.api, PLACE, {"cart": cart, "key": "e2e-order-1"}))["data"]
     order = placed["placeOrder"]["order"]
     paid = await graphql(stack.api, PAY, {"token": order["token"]})
@@ -67,11 +60,11 @@ async def test_a_paid_order_reaches_both_systems_within_a_second(stack: Stack) -
             and any(p["order"]["externalId"] == guid for p in stack.crm.state.payments.values())
         )
 
-    took = await _until(everywhere, 1.0)
+    took = await wait_until(everywhere, within=1.0, what="delivery to both systems")
     assert took < 1.0
     onec_order = stack.onec.state.orders[guid]
     assert onec_order.body["lines"][0]["quantity"] == 2
-    assert onec_order.body["lines"][0]["warehouseGuid"] == f.ONLINE
+    assert onec_order.body["lines"][0]["warehouseGuid"] == factories.ONLINE
     assert len(stack.onec.state.customers) == len(stack.crm.state.customers) == 1
     # 1C's registration time is on the reservation: reconciliation can be exact
     reservation = await Reservation.get()
@@ -98,7 +91,7 @@ async def _burst(count: int, *, during: Callable[[int], object] | None = None) -
 
     provider, guids = DummyProvider(), []
     for n, cart in enumerate(await _ready_carts(count)):
-        order = (await f.place(cart, now=NOW)).order
+        order = (await factories.place(cart, now=NOW)).order
         guids.append(order.guid)
         if n % 5 == 0:
             await pay_order(
@@ -118,9 +111,10 @@ async def _burst(count: int, *, during: Callable[[int], object] | None = None) -
 
 
 async def _ready_carts(count: int) -> list[str]:
-    """Carts as `f.cart_with` leaves them (one dress, contact, courier), written in bulk: the
-    burst is about placing orders while systems fail, and building 500 carts through four
-    services each would double its time. The dress holds nothing at cart time (no drop rules)."""
+    """Carts as `factories.cart_with` leaves them (one dress, contact, courier), written in
+    bulk: the burst is about placing orders while systems fail, and building 500 carts through
+    four services each would double its time. The dress holds nothing at cart time (no drop
+    rules)."""
     from app.domain.orders import DeliveryKind
     from app.models.catalog import Variant
     from app.models.checkout import Cart, CartLine
@@ -215,14 +209,26 @@ async def test_a_worker_killed_mid_delivery_and_restarted_loses_nothing(
     await stack.stop_worker()
     guids = await _burst(burst)
     await stack.start_worker()
-    deadline = time.monotonic() + 90
-    while await OutboxEvent.filter(state=EventState.DELIVERED).count() < burst // 2:
-        assert time.monotonic() < deadline, "half the burst not delivered within 90 s"
-        await asyncio.sleep(0.05)
+
+    async def half_delivered() -> bool:
+        return await OutboxEvent.filter(state=EventState.DELIVERED).count() >= burst // 2
+
+    await wait_until(half_delivered, within=90, every=0.05, what="half the burst delivered")
     await stack.kill_worker()  # cut off mid-delivery
-    await asyncio.sleep(0.5)  # arq's orphaned bookkeeping fails on the closed pool meanwhile
+    # arq's orphaned bookkeeping fails on the closed pool: let it, before the garbage is counted
+    await wait_until(lambda: not _arq_bookkeeping(), within=10, what="arq's bookkeeping ended")
     gc.collect()  # the dropped sockets are reported here, not in a later test
     stack.onec.slow(0)
     await stack.start_worker()
     await _all_delivered(90)
     await _assert_exactly_once_in_order(stack, guids)
+
+
+def _arq_bookkeeping() -> list[asyncio.Task[Any]]:
+    """arq's tasks still running with no worker left: its shielded writes of job outcomes
+    (`Worker.finish_job`) outlive a killed worker."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and getattr(task.get_coro(), "__qualname__", "").startswith("Worker.")
+    ]

@@ -10,11 +10,11 @@ from app.domain.orders import DeliveryKind
 from app.models.customers import Customer
 from app.models.orders import Order
 from app.services.checkout import carts
-from tests import factories as f
+from tests import factories
 from tests.conftest import Clock, graphql
 from tests.schema.accounts.flows import ME_ORDERS, errors_of, flush_redis, last_code, ok, sign_up
 
-DRESS = f.guid("variant/Dress/M/black")
+DRESS = factories.guid("variant/Dress/M/black")
 PHONE = "+79161234567"
 MY_ORDER = """query O($number: String!) { me { order(number: $number) { number email } } }"""
 CREATE_CART = "mutation { createCart { cart { token } errors { code } } }"
@@ -33,9 +33,9 @@ async def _fresh_redis(redis_url: str) -> None:
 
 
 async def _on_sale() -> None:
-    await f.warehouses()
-    await f.product("Dress", variants=[f.variant("Dress", "M", "black")])
-    await f.stock(DRESS, f.ONLINE, 20)
+    await factories.warehouses()
+    await factories.product("Dress", variants=[factories.variant("Dress", "M", "black")])
+    await factories.stock(DRESS, factories.ONLINE, 20)
 
 
 async def _order(
@@ -54,7 +54,7 @@ async def _order(
         shop_guid=None,
         now=clock.now,
     )
-    return (await f.place(token, now=clock.now)).order.number
+    return (await factories.place(token, now=clock.now)).order.number
 
 
 async def _numbers(client: httpx.AsyncClient, token: str, first: int = 50) -> list[str]:

@@ -9,7 +9,7 @@ import httpx
 from app.domain.access import Scope
 from app.domain.outbox import EventKind, EventState, Target
 from app.models.outbox import OutboxEvent
-from tests import factories as f
+from tests import factories
 from tests.conftest import Clock, graphql
 
 EVENTS = """
@@ -36,7 +36,7 @@ mutation Replay($ids: [ID!], $all: Boolean) {
 
 
 def _id(name: str) -> str:
-    return f.guid(f"event/{name}")
+    return factories.guid(f"event/{name}")
 
 
 async def _event(
@@ -49,12 +49,12 @@ async def _event(
     return await OutboxEvent.create(
         event_id=_id(name),
         target=target,
-        aggregate=f"order:{f.guid(f'order/{name}')}",
+        aggregate=f"order:{factories.guid(f'order/{name}')}",
         kind=EventKind.ORDER_PLACED,
         payload={},
         state=state,
-        next_attempt_at=f.later(minute),
-        created_at=f.later(minute),
+        next_attempt_at=factories.later(minute),
+        created_at=factories.later(minute),
         **extra,
     )
 
@@ -72,7 +72,12 @@ async def _outbox() -> None:
     )
     await _event("waiting", EventState.PENDING, 2, attempts=3, last_error="timeout")
     await _event(
-        "sent", EventState.DELIVERED, 3, Target.RETAILCRM, attempts=1, delivered_at=f.later(4)
+        "sent",
+        EventState.DELIVERED,
+        3,
+        Target.RETAILCRM,
+        attempts=1,
+        delivered_at=factories.later(4),
     )
     await _event(
         "exhausted", EventState.DEAD, 5, Target.RETAILCRM, attempts=12, last_error="gave up"
@@ -92,7 +97,7 @@ async def test_dead_letters_are_listed_newest_first_with_what_the_system_answere
     client: httpx.AsyncClient,
 ) -> None:
     await _outbox()
-    token = await f.token(Scope.ADMIN)
+    token = await factories.token(Scope.ADMIN)
     body = await graphql(client, EVENTS, {}, token)
     listing = body["data"]["outboxEvents"]
     assert [n["id"] for n in listing["nodes"]] == [_id("exhausted"), _id("rejected")]
@@ -100,14 +105,14 @@ async def test_dead_letters_are_listed_newest_first_with_what_the_system_answere
         "id": _id("rejected"),
         "target": "ONEC",
         "kind": "ORDER_PLACED",
-        "aggregate": f"order:{f.guid('order/rejected')}",
+        "aggregate": f"order:{factories.guid('order/rejected')}",
         "state": "DEAD",
         "attempts": 1,
-        "nextAttemptAt": f.iso(f.later(1)),
+        "nextAttemptAt": factories.iso(factories.later(1)),
         "lastError": "1C refused the order: unknown warehouse",
         "responseStatus": 422,
         "responseBody": '{"error": "unknown warehouse"}',
-        "createdAt": f.iso(f.later(1)),
+        "createdAt": factories.iso(factories.later(1)),
         "deliveredAt": None,
     }
     assert listing["pageInfo"] == {
@@ -119,7 +124,7 @@ async def test_dead_letters_are_listed_newest_first_with_what_the_system_answere
 
 async def test_events_are_filtered_by_state_and_system(client: httpx.AsyncClient) -> None:
     await _outbox()
-    token = await f.token(Scope.ADMIN)
+    token = await factories.token(Scope.ADMIN)
     pending = await graphql(client, IDS, {"state": "PENDING"}, token)
     assert _ids(pending) == [_id("waiting")]
     every = await graphql(client, IDS, {"state": None}, token)
@@ -132,7 +137,7 @@ async def test_events_are_filtered_by_state_and_system(client: httpx.AsyncClient
 
 async def test_events_page_with_a_cursor(client: httpx.AsyncClient) -> None:
     await _outbox()
-    token = await f.token(Scope.ADMIN)
+    token = await factories.token(Scope.ADMIN)
     seen: list[str] = []
     after = None
     for _ in range(4):
@@ -149,7 +154,7 @@ async def test_events_page_with_a_cursor(client: httpx.AsyncClient) -> None:
 async def test_a_page_over_200_and_a_foreign_cursor_are_refused(
     client: httpx.AsyncClient,
 ) -> None:
-    token = await f.token(Scope.ADMIN)
+    token = await factories.token(Scope.ADMIN)
     cases: list[tuple[dict[str, Any], str, list[str]]] = [
         ({"first": 201}, "INVALID", ["first"]),
         ({"first": 0}, "INVALID", ["first"]),
@@ -166,7 +171,7 @@ async def test_a_page_over_200_and_a_foreign_cursor_are_refused(
 
 async def test_counts_cover_every_system_and_state(client: httpx.AsyncClient) -> None:
     await _outbox()
-    token = await f.token(Scope.ADMIN)
+    token = await factories.token(Scope.ADMIN)
     body = await graphql(client, COUNTS, {}, token)
     assert body["data"]["outboxCounts"] == [
         {"target": "ONEC", "state": "PENDING", "count": 1},
@@ -185,7 +190,7 @@ async def test_a_replayed_dead_letter_is_pending_again_from_scratch(
     client: httpx.AsyncClient, clock: Clock
 ) -> None:
     await _outbox()
-    token = await f.token(Scope.ADMIN)
+    token = await factories.token(Scope.ADMIN)
     ids = [_id("rejected"), _id("waiting"), _id("no-such-event")]
     body = await graphql(client, REPLAY, {"ids": ids}, token)
     assert body["data"]["replayOutbox"] == {"replayed": 1, "errors": []}
@@ -205,7 +210,7 @@ async def test_replay_all_replays_every_dead_letter_and_nothing_else(
     client: httpx.AsyncClient,
 ) -> None:
     await _outbox()
-    token = await f.token(Scope.ADMIN)
+    token = await factories.token(Scope.ADMIN)
     body = await graphql(client, REPLAY, {"all": True}, token)
     assert body["data"]["replayOutbox"] == {"replayed": 2, "errors": []}
     assert await _states() == {
@@ -221,7 +226,7 @@ async def test_replay_all_replays_every_dead_letter_and_nothing_else(
 async def test_replay_needs_exactly_one_of_ids_or_all(client: httpx.AsyncClient) -> None:
     await _outbox()
     before = await _states()
-    token = await f.token(Scope.ADMIN)
+    token = await factories.token(Scope.ADMIN)
     cases: list[tuple[dict[str, Any], list[str]]] = [
         ({}, ["eventIds"]),
         ({"ids": []}, ["eventIds"]),
@@ -241,7 +246,7 @@ async def test_missing_wrong_and_underscoped_tokens_see_and_change_nothing(
 ) -> None:
     await _outbox()
     before = await _states()
-    catalog_only = await f.token(Scope.CATALOG_WRITE, Scope.STOCK_WRITE)
+    catalog_only = await factories.token(Scope.CATALOG_WRITE, Scope.STOCK_WRITE)
     for token, code in [
         (None, "UNAUTHENTICATED"),
         ("vit_forged", "UNAUTHENTICATED"),

@@ -7,7 +7,7 @@ import httpx
 from app.domain.access import Scope
 from app.models.catalog import Product, Warehouse
 from app.models.stock import StockLevel
-from tests import factories as f
+from tests import factories
 from tests.conftest import graphql
 
 APPLY = """
@@ -31,23 +31,27 @@ query P($slug: String!) {
 }"""
 
 
-def _row(variant: str, qty: int, minutes: int, warehouse: str = f.ONLINE) -> dict[str, object]:
+def _row(
+    variant: str, qty: int, minutes: int, warehouse: str = factories.ONLINE
+) -> dict[str, object]:
     return {
         "variantGuid": variant,
         "warehouseGuid": warehouse,
         "quantity": qty,
-        "asOf": f.iso(f.later(minutes)),
+        "asOf": factories.iso(factories.later(minutes)),
     }
 
 
 async def test_stock_from_1c_is_seen_by_the_next_storefront_query(
     client: httpx.AsyncClient,
 ) -> None:
-    await f.warehouses()
-    await f.product("Dress", variants=[f.variant("Dress", "M", "black")])
-    token = await f.token(Scope.STOCK_WRITE)
-    v = f.guid("variant/Dress/M/black")
-    body = await graphql(client, APPLY, {"rows": [_row(v, 4, 1), _row(v, 2, 1, f.SHOP_A)]}, token)
+    await factories.warehouses()
+    await factories.product("Dress", variants=[factories.variant("Dress", "M", "black")])
+    token = await factories.token(Scope.STOCK_WRITE)
+    v = factories.guid("variant/Dress/M/black")
+    body = await graphql(
+        client, APPLY, {"rows": [_row(v, 4, 1), _row(v, 2, 1, factories.SHOP_A)]}, token
+    )
     assert body["data"]["applyStockSnapshots"] == {
         "applied": 2,
         "duplicates": 0,
@@ -58,20 +62,20 @@ async def test_stock_from_1c_is_seen_by_the_next_storefront_query(
     variant = shown["data"]["product"]["variants"][0]
     assert variant["available"] == 6
     assert {a["warehouse"]["id"]: a["quantity"] for a in variant["availability"]} == {
-        f.ONLINE: 4,
-        f.SHOP_A: 2,
-        f.SHOP_B: 0,
+        factories.ONLINE: 4,
+        factories.SHOP_A: 2,
+        factories.SHOP_B: 0,
     }
 
 
 async def test_a_bad_row_is_reported_with_its_path_and_the_rest_applies(
     client: httpx.AsyncClient,
 ) -> None:
-    await f.warehouses()
-    await f.product("Dress", variants=[f.variant("Dress", "M", "black")])
-    token = await f.token(Scope.STOCK_WRITE)
-    v = f.guid("variant/Dress/M/black")
-    rows = [_row(v, 3, 1), _row(v, -2, 1, f.SHOP_A), _row(v, 1, 0)]
+    await factories.warehouses()
+    await factories.product("Dress", variants=[factories.variant("Dress", "M", "black")])
+    token = await factories.token(Scope.STOCK_WRITE)
+    v = factories.guid("variant/Dress/M/black")
+    rows = [_row(v, 3, 1), _row(v, -2, 1, factories.SHOP_A), _row(v, 1, 0)]
     body = await graphql(client, APPLY, {"rows": rows}, token)
     assert body["data"]["applyStockSnapshots"] == {
         "applied": 1,
@@ -90,10 +94,10 @@ async def test_a_bad_row_is_reported_with_its_path_and_the_rest_applies(
 async def test_missing_wrong_and_underscoped_tokens_write_nothing(
     client: httpx.AsyncClient,
 ) -> None:
-    await f.warehouses()
-    await f.product("Dress", variants=[f.variant("Dress", "M", "black")])
-    catalog_only = await f.token(Scope.CATALOG_WRITE)
-    rows = {"rows": [_row(f.guid("variant/Dress/M/black"), 5, 1)]}
+    await factories.warehouses()
+    await factories.product("Dress", variants=[factories.variant("Dress", "M", "black")])
+    catalog_only = await factories.token(Scope.CATALOG_WRITE)
+    rows = {"rows": [_row(factories.guid("variant/Dress/M/black"), 5, 1)]}
     for token, code in [
         (None, "UNAUTHENTICATED"),
         ("vit_forged", "UNAUTHENTICATED"),
@@ -110,7 +114,7 @@ async def test_a_revoked_token_is_refused(client: httpx.AsyncClient) -> None:
     from app.models.auth import IntegrationToken
     from app.services.tokens import revoke_token
 
-    token = await f.token(Scope.ADMIN)
+    token = await factories.token(Scope.ADMIN)
     assert await revoke_token(token_id=(await IntegrationToken.get()).id)
     body = await graphql(client, WAREHOUSES, {"w": []}, token)
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -119,14 +123,14 @@ async def test_a_revoked_token_is_refused(client: httpx.AsyncClient) -> None:
 async def test_tokens_are_stored_hashed(db: str) -> None:
     from app.models.auth import IntegrationToken
 
-    token = await f.token(Scope.ADMIN)
+    token = await factories.token(Scope.ADMIN)
     stored = await IntegrationToken.get()
     assert token not in (stored.token_hash, stored.name) and len(stored.token_hash) == 64
 
 
 async def test_warehouses_are_upserted_by_guid(client: httpx.AsyncClient) -> None:
-    token = await f.token(Scope.CATALOG_WRITE)
-    w = {"guid": f.SHOP_A, "name": "Shop", "kind": "SHOP", "address": "Тверская, 1"}
+    token = await factories.token(Scope.CATALOG_WRITE)
+    w = {"guid": factories.SHOP_A, "name": "Shop", "kind": "SHOP", "address": "Тверская, 1"}
     first = await graphql(client, WAREHOUSES, {"w": [w]}, token)
     again = await graphql(
         client, WAREHOUSES, {"w": [{**w, "name": "Shop on Tverskaya"}, {**w, "guid": "bad"}]}, token
@@ -148,13 +152,13 @@ async def test_warehouses_are_upserted_by_guid(client: httpx.AsyncClient) -> Non
 async def test_catalog_upsert_applies_valid_products_and_names_bad_ones(
     client: httpx.AsyncClient,
 ) -> None:
-    token = await f.token(Scope.CATALOG_WRITE)
+    token = await factories.token(Scope.CATALOG_WRITE)
     good = {
-        "guid": f.guid("p/good"),
+        "guid": factories.guid("p/good"),
         "name": "Платье миди",
         "variants": [
             {
-                "guid": f.guid("v/good"),
+                "guid": factories.guid("v/good"),
                 "sku": "G-1",
                 "size": "M",
                 "colour": "чёрный",
@@ -164,16 +168,22 @@ async def test_catalog_upsert_applies_valid_products_and_names_bad_ones(
         ],
     }
     bad_price = {
-        "guid": f.guid("p/bad"),
+        "guid": factories.guid("p/bad"),
         "name": "Bad",
         "variants": [
-            {"guid": f.guid("v/bad"), "sku": "B-1", "size": "M", "colour": "x", "price": "49.999"}
+            {
+                "guid": factories.guid("v/bad"),
+                "sku": "B-1",
+                "size": "M",
+                "colour": "x",
+                "price": "49.999",
+            }
         ],
     }
     bad_ref = {
-        "guid": f.guid("p/ref"),
+        "guid": factories.guid("p/ref"),
         "name": "Ref",
-        "collectionGuid": f.guid("nope"),
+        "collectionGuid": factories.guid("nope"),
         "variants": [],
     }
     body = await graphql(
@@ -191,12 +201,12 @@ async def test_catalog_upsert_applies_valid_products_and_names_bad_ones(
 async def test_ten_thousand_rows_are_accepted_in_one_call(client: httpx.AsyncClient) -> None:
     from app.models.catalog import Variant
 
-    await f.warehouses()
-    await f.product("Base", variants=[])
+    await factories.warehouses()
+    await factories.product("Base", variants=[])
     product_id = (await Product.get()).id
     variants = [
         Variant(
-            guid=f.guid(f"bulk/{i}"),
+            guid=factories.guid(f"bulk/{i}"),
             product_id=product_id,
             sku=f"B{i}",
             size="M",
@@ -209,9 +219,9 @@ async def test_ten_thousand_rows_are_accepted_in_one_call(client: httpx.AsyncCli
     rows = [
         _row(v.guid, i % 7, 1, w)
         for i, v in enumerate(variants)
-        for w in (f.ONLINE, f.SHOP_A, f.SHOP_B, f.CLOSED)
+        for w in (factories.ONLINE, factories.SHOP_A, factories.SHOP_B, factories.CLOSED)
     ]
-    token = await f.token(Scope.STOCK_WRITE)
+    token = await factories.token(Scope.STOCK_WRITE)
     body = await graphql(client, APPLY, {"rows": rows}, token)
     assert len(rows) == 10_000
     assert body["data"]["applyStockSnapshots"]["applied"] == 10_000

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests import factories as f
+from tests import factories
 from tests.conftest import Clock, graphql
 
 LIST = """
@@ -28,38 +28,40 @@ async def _slugs(client: httpx.AsyncClient, **variables: Any) -> list[str]:
 
 async def _shop(clock: Clock) -> None:
     """Three dresses and a shirt, in two categories, with stock in some warehouses."""
-    await f.warehouses()
-    women = await f.category("Women")
-    dresses = await f.category("Dresses", parent=women)
-    shirts = await f.category("Shirts", parent=women)
-    autumn = await f.collection("Autumn", clock.now.replace(year=2025))
-    await f.product(
+    await factories.warehouses()
+    women = await factories.category("Women")
+    dresses = await factories.category("Dresses", parent=women)
+    shirts = await factories.category("Shirts", parent=women)
+    autumn = await factories.collection("Autumn", clock.now.replace(year=2025))
+    await factories.product(
         "Linen dress",
         category_guid=dresses,
         collection_guid=autumn,
         variants=[
-            f.variant("Linen dress", "S", "olive", "7990.00"),
-            f.variant("Linen dress", "M", "milk", "8990.00"),
+            factories.variant("Linen dress", "S", "olive", "7990.00"),
+            factories.variant("Linen dress", "M", "milk", "8990.00"),
         ],
     )
-    await f.product(
+    await factories.product(
         "Silk dress",
         category_guid=dresses,
-        variants=[f.variant("Silk dress", "M", "black", "15990.00", old_price="19990.00")],
+        variants=[factories.variant("Silk dress", "M", "black", "15990.00", old_price="19990.00")],
     )
-    await f.product(
+    await factories.product(
         "Knit dress",
         category_guid=dresses,
-        variants=[f.variant("Knit dress", "L", "olive", "5990.00")],
+        variants=[factories.variant("Knit dress", "L", "olive", "5990.00")],
     )
-    await f.product(
+    await factories.product(
         "Oxford shirt",
         category_guid=shirts,
-        variants=[f.variant("Oxford shirt", "M", "milk", "3990.00")],
+        variants=[factories.variant("Oxford shirt", "M", "milk", "3990.00")],
     )
-    await f.stock(f.guid("variant/Linen dress/M/milk"), f.SHOP_B, 1)
-    await f.stock(f.guid("variant/Silk dress/M/black"), f.CLOSED, 5)  # not sold online
-    await f.stock(f.guid("variant/Oxford shirt/M/milk"), f.ONLINE, 2)
+    await factories.stock(factories.guid("variant/Linen dress/M/milk"), factories.SHOP_B, 1)
+    await factories.stock(
+        factories.guid("variant/Silk dress/M/black"), factories.CLOSED, 5
+    )  # not sold online
+    await factories.stock(factories.guid("variant/Oxford shirt/M/milk"), factories.ONLINE, 2)
 
 
 async def test_newest_first_by_default(client: httpx.AsyncClient, clock: Clock) -> None:
@@ -109,9 +111,11 @@ async def test_filters_combine_on_one_variant(client: httpx.AsyncClient, clock: 
 async def test_pages_follow_each_other_without_gaps_or_repeats(
     client: httpx.AsyncClient, clock: Clock
 ) -> None:
-    await f.warehouses()
+    await factories.warehouses()
     for n in range(7):  # equal prices: the id tiebreak keeps the order total
-        await f.product(f"Tee {n}", variants=[f.variant(f"Tee {n}", "M", "white", "990.00")])
+        await factories.product(
+            f"Tee {n}", variants=[factories.variant(f"Tee {n}", "M", "white", "990.00")]
+        )
     seen: list[str] = []
     after = None
     while True:
@@ -152,9 +156,9 @@ async def test_page_edges(client: httpx.AsyncClient, clock: Clock) -> None:
 async def test_a_drop_appears_at_its_release_instant_without_a_restart(
     client: httpx.AsyncClient, clock: Clock
 ) -> None:
-    await f.warehouses()
-    drop = await f.collection("December", clock.now.replace(microsecond=0) + _seconds(60))
-    await f.product("Velvet dress", collection_guid=drop)
+    await factories.warehouses()
+    drop = await factories.collection("December", clock.now.replace(microsecond=0) + _seconds(60))
+    await factories.product("Velvet dress", collection_guid=drop)
     product = 'query { product(slug: "velvet-dress") { slug } collections { slug } }'
     upcoming = "query { collections(includeUpcoming: true) { slug isReleased } }"
     assert await _slugs(client) == []
@@ -175,10 +179,10 @@ async def test_a_drop_appears_at_its_release_instant_without_a_restart(
 async def test_unpublished_products_and_products_without_variants_are_hidden(
     client: httpx.AsyncClient, clock: Clock
 ) -> None:
-    await f.warehouses()
-    await f.product("Draft", published=False)
-    await f.product("Empty", variants=[])
-    await f.product("Shown")
+    await factories.warehouses()
+    await factories.product("Draft", published=False)
+    await factories.product("Empty", variants=[])
+    await factories.product("Shown")
     assert await _slugs(client) == ["shown"]
 
 
@@ -188,8 +192,8 @@ async def test_shops_and_categories(client: httpx.AsyncClient, clock: Clock) -> 
         client, "query { shops { id name kind address } categories { slug parent { slug } } }"
     )
     assert body["data"]["shops"] == [
-        {"id": f.SHOP_A, "name": "Shop A", "kind": "SHOP", "address": "Тверская, 1"},
-        {"id": f.SHOP_B, "name": "Shop B", "kind": "SHOP", "address": "Невский, 2"},
+        {"id": factories.SHOP_A, "name": "Shop A", "kind": "SHOP", "address": "Тверская, 1"},
+        {"id": factories.SHOP_B, "name": "Shop B", "kind": "SHOP", "address": "Невский, 2"},
     ]
     assert {c["slug"]: (c["parent"] or {}).get("slug") for c in body["data"]["categories"]} == {
         "women": None,
@@ -202,7 +206,7 @@ async def test_product_by_id_and_money_is_exact(client: httpx.AsyncClient, clock
     await _shop(clock)
     query = """query P($id: ID) { product(id: $id) { slug priceFrom { amount }
         variants { price { amount currency } oldPrice { amount } } } }"""
-    body = await graphql(client, query, {"id": f.guid("product/Silk dress")})
+    body = await graphql(client, query, {"id": factories.guid("product/Silk dress")})
     assert body["data"]["product"] == {
         "slug": "silk-dress",
         "priceFrom": {"amount": "15990.00"},

@@ -10,22 +10,22 @@ import httpx
 
 from app.models.orders import Order
 from app.services.inventory.reservations import buffer_matches_reservations
-from tests import factories as f
+from tests import factories
 from tests.conftest import graphql
 
 PLACE = """mutation P($cart: String!, $key: String!) {
   placeOrder(cartToken: $cart, idempotencyKey: $key) { order { number } errors { code } } }"""
 NOW = datetime.now(UTC)
-HOT = f.guid("variant/Hot/M/black")
-OTHER = f.guid("variant/Other/M/black")
+HOT = factories.guid("variant/Hot/M/black")
+OTHER = factories.guid("variant/Other/M/black")
 
 
 async def _given_hot_stock(hot: int, other: int = 0) -> None:
-    await f.warehouses()
-    await f.product("Hot", variants=[f.variant("Hot", "M", "black")])
-    await f.product("Other", variants=[f.variant("Other", "M", "black")])
-    await f.stock(HOT, f.ONLINE, hot)
-    await f.stock(OTHER, f.ONLINE, other)
+    await factories.warehouses()
+    await factories.product("Hot", variants=[factories.variant("Hot", "M", "black")])
+    await factories.product("Other", variants=[factories.variant("Other", "M", "black")])
+    await factories.stock(HOT, factories.ONLINE, hot)
+    await factories.stock(OTHER, factories.ONLINE, other)
 
 
 async def _storm(client: httpx.AsyncClient, carts: list[str]) -> Counter[str]:
@@ -40,10 +40,13 @@ async def _storm(client: httpx.AsyncClient, carts: list[str]) -> Counter[str]:
 
 async def test_200_buyers_10_units_exactly_10_orders(client: httpx.AsyncClient) -> None:
     await _given_hot_stock(hot=10)
-    carts = [await f.cart_with([(HOT, 1)], now=NOW, email=f"b{i}@example.com") for i in range(200)]
+    carts = [
+        await factories.cart_with([(HOT, 1)], now=NOW, email=f"b{i}@example.com")
+        for i in range(200)
+    ]
     outcome = await _storm(client, carts)
     assert outcome == Counter({"ok": 10, "INSUFFICIENT_STOCK": 190})
-    assert (await f.positions(HOT))[f.ONLINE] == (10, 10)
+    assert (await factories.positions(HOT))[factories.ONLINE] == (10, 10)
     assert await Order.all().count() == 10
     assert await buffer_matches_reservations() == []
 
@@ -55,22 +58,24 @@ async def test_shared_hot_variants_in_opposite_orders_stay_all_or_nothing(
     carts = []
     for i in range(60):
         lines = [(HOT, 1), (OTHER, 1)] if i % 2 else [(OTHER, 1), (HOT, 1)]
-        carts.append(await f.cart_with(lines, now=NOW, email=f"b{i}@example.com"))
+        carts.append(await factories.cart_with(lines, now=NOW, email=f"b{i}@example.com"))
     outcome = await _storm(client, carts)
     assert outcome == Counter({"ok": 20, "INSUFFICIENT_STOCK": 40})
     # every order took both or neither: the hot variant's 10 spare units are still free
-    assert (await f.positions(HOT))[f.ONLINE] == (30, 20)
-    assert (await f.positions(OTHER))[f.ONLINE] == (20, 20)
+    assert (await factories.positions(HOT))[factories.ONLINE] == (30, 20)
+    assert (await factories.positions(OTHER))[factories.ONLINE] == (20, 20)
     assert await buffer_matches_reservations() == []
 
 
 async def test_split_lines_across_warehouses_under_contention(client: httpx.AsyncClient) -> None:
     await _given_hot_stock(hot=3)
-    await f.stock(HOT, f.SHOP_A, 4)
-    await f.stock(HOT, f.SHOP_B, 5)
-    carts = [await f.cart_with([(HOT, 2)], now=NOW, email=f"b{i}@example.com") for i in range(40)]
+    await factories.stock(HOT, factories.SHOP_A, 4)
+    await factories.stock(HOT, factories.SHOP_B, 5)
+    carts = [
+        await factories.cart_with([(HOT, 2)], now=NOW, email=f"b{i}@example.com") for i in range(40)
+    ]
     outcome = await _storm(client, carts)
-    positions = await f.positions(HOT)
+    positions = await factories.positions(HOT)
     assert outcome["ok"] == 6  # 12 units, 2 each
     assert all(buffer <= on_hand for on_hand, buffer in positions.values())
     assert sum(buffer for _, buffer in positions.values()) == 12

@@ -6,12 +6,12 @@ from app.domain.errors import ErrorCode
 from app.models.catalog import Category, Product
 from app.services.catalog import intake as catalog
 from app.services.catalog.products import ProductData
-from tests import factories as f
+from tests import factories
 
 
 async def test_a_category_cannot_become_its_own_ancestor(db: str) -> None:
-    a = await f.category("A")
-    b = await f.category("B", parent=a)
+    a = await factories.category("A")
+    b = await factories.category("B", parent=a)
     report = await catalog.upsert_categories(items=[catalog.CategoryData(a, "A", parent_guid=b)])
     assert [(p.code, p.path) for p in report.problems] == [
         (ErrorCode.INVALID, ("categories", 0, "parentGuid"))
@@ -20,9 +20,9 @@ async def test_a_category_cannot_become_its_own_ancestor(db: str) -> None:
 
 
 async def test_a_renamed_product_keeps_its_url(db: str) -> None:
-    g = await f.product("Linen dress")
+    g = await factories.product("Linen dress")
     report = await catalog.upsert_products(
-        items=[ProductData(g, "Linen midi dress", [f.variant("Linen dress", "M", "black")])]
+        items=[ProductData(g, "Linen midi dress", [factories.variant("Linen dress", "M", "black")])]
     )
     assert report.updated == 1
     product = await Product.get(guid=g)
@@ -30,17 +30,17 @@ async def test_a_renamed_product_keeps_its_url(db: str) -> None:
 
 
 async def test_two_products_with_one_name_get_distinct_slugs(db: str) -> None:
-    await f.product("Dress", variants=[f.variant("a", "M", "black")])
-    await f.product("Dress ", variants=[f.variant("b", "M", "black")])
+    await factories.product("Dress", variants=[factories.variant("a", "M", "black")])
+    await factories.product("Dress ", variants=[factories.variant("b", "M", "black")])
     slugs = sorted(p.slug for p in await Product.all())
     assert slugs[0] == "dress" and slugs[1].startswith("dress-") and len(slugs[1]) == 14
 
 
 async def test_a_sku_of_another_product_is_refused_and_nothing_is_written(db: str) -> None:
-    await f.product("First", variants=[f.variant("First", "M", "black")])
-    clash = f.variant("First", "M", "black")
+    await factories.product("First", variants=[factories.variant("First", "M", "black")])
+    clash = factories.variant("First", "M", "black")
     report = await catalog.upsert_products(
-        items=[ProductData(f.guid("product/Second"), "Second", [clash])]
+        items=[ProductData(factories.guid("product/Second"), "Second", [clash])]
     )
     assert [(p.code, p.path) for p in report.problems] == [
         (ErrorCode.INVALID, ("products", 0, "variants", 0))
@@ -49,17 +49,17 @@ async def test_a_sku_of_another_product_is_refused_and_nothing_is_written(db: st
 
 
 async def test_prices_move_the_products_from_price(db: str) -> None:
-    g = await f.product(
+    g = await factories.product(
         "Coat",
         variants=[
-            f.variant("Coat", "M", "black", "9990.00"),
-            f.variant("Coat", "L", "black", "10990.00"),
+            factories.variant("Coat", "M", "black", "9990.00"),
+            factories.variant("Coat", "L", "black", "10990.00"),
         ],
     )
     report = await catalog.update_prices(
         items=[
-            catalog.PriceData(f.guid("variant/Coat/L/black"), "7990.00", "10990.00"),
-            catalog.PriceData(f.guid("variant/none"), "1.00"),
+            catalog.PriceData(factories.guid("variant/Coat/L/black"), "7990.00", "10990.00"),
+            catalog.PriceData(factories.guid("variant/none"), "1.00"),
         ]
     )
     assert report.updated == 1
@@ -70,15 +70,24 @@ async def test_prices_move_the_products_from_price(db: str) -> None:
 async def test_drop_rules_are_set_validated_and_kept_when_omitted(db: str) -> None:
     from app.models.catalog import Collection, HoldMode
 
-    g = f.guid("collection/Drop")
+    g = factories.guid("collection/Drop")
     ok = catalog.CollectionData(
-        g, "Drop", f.iso(f.T0), hold_mode="at_cart", hold_minutes=15, purchase_limit=2
+        g,
+        "Drop",
+        factories.iso(factories.T0),
+        hold_mode="at_cart",
+        hold_minutes=15,
+        purchase_limit=2,
     )
-    bad = catalog.CollectionData(g, "Drop", f.iso(f.T0), hold_mode="always", hold_minutes=0)
+    bad = catalog.CollectionData(
+        g, "Drop", factories.iso(factories.T0), hold_mode="always", hold_minutes=0
+    )
     report = await catalog.upsert_collections(items=[ok, bad])
     assert [(p.code, p.path) for p in report.problems] == [
         (ErrorCode.INVALID, ("collections", 1, "holdMode"))
     ]
-    await catalog.upsert_collections(items=[catalog.CollectionData(g, "Drop", f.iso(f.T0))])
+    await catalog.upsert_collections(
+        items=[catalog.CollectionData(g, "Drop", factories.iso(factories.T0))]
+    )
     drop = await Collection.get(guid=g)
     assert (drop.hold_mode, drop.hold_minutes, drop.purchase_limit) == (HoldMode.AT_CART, 15, 2)

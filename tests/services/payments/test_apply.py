@@ -16,18 +16,18 @@ from app.services.checkout import orders
 from app.services.jobs import NoQueue
 from app.services.payments import start as payments
 from app.services.payments.apply import apply_report, give_back_surplus
-from tests import factories as f
+from tests import factories
 from tests.conftest import empty_tables
 
-DRESS = f.guid("variant/Dress/M/black")
-NOW = f.later(0)
+DRESS = factories.guid("variant/Dress/M/black")
+NOW = factories.later(0)
 
 
 async def _pending(provider: DummyProvider) -> tuple[Order, Payment]:
-    await f.warehouses()
-    await f.product("Dress")
-    await f.stock(DRESS, f.ONLINE, 3)
-    order = (await f.place(await f.cart_with([(DRESS, 1)], now=NOW), now=NOW)).order
+    await factories.warehouses()
+    await factories.product("Dress")
+    await factories.stock(DRESS, factories.ONLINE, 3)
+    order = (await factories.place(await factories.cart_with([(DRESS, 1)], now=NOW), now=NOW)).order
     outcome = await payments.pay_order(
         order_token=order.token,
         idempotency_key="pay-attempt-1",
@@ -81,12 +81,12 @@ async def test_money_arriving_as_the_order_expires_is_kept_or_given_back_never_b
                 False,
                 [],
             )
-            assert await f.positions(DRESS) == {f.ONLINE: (3, 1)}
+            assert await factories.positions(DRESS) == {factories.ONLINE: (3, 1)}
         else:
             assert order.status is OrderStatus.CANCELLED
             assert (payment.status, payment.surplus) == (PaymentStatus.REFUNDED, True)
             assert [(r.status, r.amount) for r in refunds] == [
                 (RefundStatus.SUCCEEDED, payment.amount)
             ]
-            assert await f.positions(DRESS) == {f.ONLINE: (3, 0)}
+            assert await factories.positions(DRESS) == {factories.ONLINE: (3, 0)}
         await empty_tables()
