@@ -37,10 +37,12 @@ def insufficient_stock(available: int, path: Sequence[str | int] = ()) -> Domain
     )
 
 
-def rank_warehouses(warehouses: Sequence[WarehouseInfo], pickup_id: int | None) -> list[int]:
+def rank_warehouses(
+    warehouses: Sequence[WarehouseInfo], pickup_warehouse_id: int | None
+) -> list[int]:
     """Warehouses to try, in order. A pickup order is served by the chosen shop alone."""
-    if pickup_id is not None:
-        return [w.id for w in warehouses if w.id == pickup_id]
+    if pickup_warehouse_id is not None:
+        return [w.id for w in warehouses if w.id == pickup_warehouse_id]
     sellable = [w for w in warehouses if w.sellable_online]
     return [w.id for w in sorted(sellable, key=lambda w: (w.is_shop, w.priority, w.id))]
 

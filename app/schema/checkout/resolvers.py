@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
+from typing import Annotated
 
 import strawberry
 
@@ -18,6 +19,9 @@ from app.schema.context import Info
 from app.schema.errors import UserError, payload
 from app.services.checkout import carts, orders
 from app.services.payments import start as payments
+
+# GraphQL calls it variantId; in Python it is what it holds, 1C's GUID of the variant.
+VariantGuid = Annotated[strawberry.ID, strawberry.argument(name="variantId")]
 
 
 @strawberry.type
@@ -77,7 +81,9 @@ class ContactInput:
 class DeliveryInput:
     method: DeliveryMethod
     address: str = strawberry.field(default="", description="courier: one line of text")
-    shop_id: strawberry.ID | None = strawberry.field(default=None, description="pickup: a shop")
+    shop_guid: strawberry.ID | None = strawberry.field(
+        default=None, name="shopId", description="pickup: a shop"
+    )
 
 
 async def cart_view(row: CartRow, now: datetime) -> Cart:
@@ -122,12 +128,12 @@ class CheckoutMutation:
 
     @strawberry.mutation(description="set a line's quantity (0 removes it)")
     async def set_cart_line(
-        self, info: Info, cart_token: str, variant_id: strawberry.ID, quantity: int
+        self, info: Info, cart_token: str, variant_guid: VariantGuid, quantity: int
     ) -> CartPayload:
         return await cart_payload(
             carts.set_line(
                 cart_token=cart_token,
-                variant_guid=variant_id,
+                variant_guid=variant_guid,
                 quantity=quantity,
                 now=info.context.now,
             ),
@@ -136,12 +142,12 @@ class CheckoutMutation:
 
     @strawberry.mutation(description="add units of a variant to the cart")
     async def add_to_cart(
-        self, info: Info, cart_token: str, variant_id: strawberry.ID, quantity: int = 1
+        self, info: Info, cart_token: str, variant_guid: VariantGuid, quantity: int = 1
     ) -> CartPayload:
         return await cart_payload(
             carts.add_to_line(
                 cart_token=cart_token,
-                variant_guid=variant_id,
+                variant_guid=variant_guid,
                 quantity=quantity,
                 now=info.context.now,
             ),
@@ -172,7 +178,7 @@ class CheckoutMutation:
                 cart_token=cart_token,
                 kind=DeliveryKind(delivery.method.value),
                 address=delivery.address,
-                shop_guid=delivery.shop_id,
+                shop_guid=delivery.shop_guid,
                 now=info.context.now,
             ),
             info.context.now,

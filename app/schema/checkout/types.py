@@ -67,7 +67,7 @@ async def _delivery(
 class CartLine:
     row: strawberry.Private[CartLineRow]
     variant_row: strawberry.Private[VariantRow]
-    pickup_id: strawberry.Private[int | None]
+    pickup_warehouse_id: strawberry.Private[int | None]
     own_holds: strawberry.Private[dict[int, int]]
 
     @strawberry.field
@@ -89,7 +89,9 @@ class CartLine:
         loaders = info.context.loaders
         positions = await loaders.stock_positions(self.variant_row.id)
         infos = infos_of((await loaders.warehouses()).values())
-        return available_to_holder(positions, ranked_for(infos, self.pickup_id), self.own_holds)
+        return available_to_holder(
+            positions, ranked_for(infos, self.pickup_warehouse_id), self.own_holds
+        )
 
 
 @strawberry.type
@@ -107,7 +109,10 @@ class Cart:
         pickup = self.row.pickup_warehouse_id
         return [
             CartLine(
-                row=r, variant_row=r.variant, pickup_id=pickup, own_holds=self.holds.get(r.id, {})
+                row=r,
+                variant_row=r.variant,
+                pickup_warehouse_id=pickup,
+                own_holds=self.holds.get(r.id, {}),
             )
             for r in self.line_rows
         ]
