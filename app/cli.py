@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -20,10 +20,17 @@ from app.domain.outbox import EventState, Target
 from app.logging import configure_logging
 from app.redis_setup import start_embedded_redis
 from app.settings import Settings
+from app.shutdown import ApiServer, serve_until, sigterm_is_ctrl_c, stop_requested, wait_until
 
-# On the way out the workers stop taking jobs and let those in flight (a delivery, a payment
-# re-read) finish this long before cutting them off; a cut-off job is run again later.
-SHUTDOWN_GRACE_SECONDS = 10.0
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+# On the way out (SIGTERM or Ctrl-C) the API finishes the requests in flight and the workers
+# stop taking jobs and let those in flight (a delivery, a payment re-read) finish, each this
+# long before cutting them off; a cut-off job is run again later.
+SHUTDOWN_GRACE_SECONDS = 10
+MAX_TOKEN_DAYS = 3650
+MAX_TOKEN_NAME = 200  # IntegrationToken.name
 
 
 @asynccontextmanager
@@ -40,17 +47,24 @@ async def redis_url_for(settings: Settings) -> AsyncIterator[str]:
         embedded.stop()
 
 
-async def _serve(settings: Settings, redis_url: str, *, manage_db: bool = True) -> None:
+async def _serve(
+    settings: Settings, redis_url: str, stop: asyncio.Event, *, manage_db: bool = True
+) -> None:
     from app.main import create_app
 
     app = create_app(settings, redis_url=redis_url, manage_db=manage_db)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
-    await uvicorn.Server(config).serve()
+    await serve_until(stop, ApiServer(config))
 
 
-async def cmd_dev(settings: Settings) -> None:
+async def cmd_dev(settings: Settings, stop: asyncio.Event) -> None:
     """Migrate, seed on first run, then run redis, the workers and the API in one process."""
     from app.workers.settings import build_workers
 
@@ -64,7 +78,7 @@ async def cmd_dev(settings: Settings) -> None:
             print(f"GraphiQL: {base}/graphql   health: {base}/health/ready", flush=True)
             workers.start()
             try:
-                await _serve(wired, redis_url, manage_db=False)
+                await _serve(wired, redis_url, stop, manage_db=False)
             finally:
                 await workers.close(grace=SHUTDOWN_GRACE_SECONDS)
     finally:
@@ -135,35 +149,49 @@ async def _seed(settings: Settings) -> None:
         print(f"demo data loaded; an admin integration token is in {token_file}", flush=True)
 
 
-async def cmd_serve(settings: Settings) -> None:
+async def cmd_serve(settings: Settings, stop: asyncio.Event) -> None:
     async with redis_url_for(settings) as redis_url:
-        await _serve(settings, redis_url)
+        await _serve(settings, redis_url, stop)
+
+
+def api_process_app() -> Starlette:
+    """The app of one process of `serve --workers N`: a fresh interpreter, so it configures
+    its logging before building the app from the environment."""
+    from app.main import app_from_environment
+
+    settings = Settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    return app_from_environment()
 
 
 def serve_processes(settings: Settings, workers: int) -> None:
-    """Several API processes behind one port (uvicorn's supervisor, in the main thread)."""
+    """Several API processes behind one port (uvicorn's supervisor, in the main thread).
+
+    On SIGTERM or SIGINT the supervisor stops its processes (each finishes its requests in
+    flight) and returns; then the embedded redis-server is stopped."""
     embedded = None
-    if not settings.redis_url:
-        embedded = asyncio.run(start_embedded_redis(settings.data_dir / "redis"))
-        os.environ["REDIS_URL"] = embedded.url
-    # Worker processes are stateless; each builds its app from the environment.
-    os.environ.setdefault("DATABASE_URL", settings.resolved_database_url)
     try:
+        if not settings.redis_url:
+            embedded = asyncio.run(start_embedded_redis(settings.data_dir / "redis"))
+            os.environ["REDIS_URL"] = embedded.url
+        # Worker processes are stateless; each builds its app from the environment.
+        os.environ.setdefault("DATABASE_URL", settings.resolved_database_url)
         uvicorn.run(
-            "app.main:app_from_environment",
+            "app.cli:api_process_app",
             factory=True,
             workers=workers,
             host=settings.host,
             port=settings.port,
             log_config=None,
             access_log=False,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
     finally:
         if embedded is not None:
             embedded.stop()
 
 
-async def cmd_worker(settings: Settings) -> None:
+async def cmd_worker(settings: Settings, stop: asyncio.Event) -> None:
     """The housekeeping worker and one delivery worker per system, in this process."""
     from app.workers.settings import build_workers
 
@@ -171,23 +199,21 @@ async def cmd_worker(settings: Settings) -> None:
     try:
         async with redis_url_for(settings) as redis_url:
             workers = build_workers(settings, redis_url=redis_url)
-            running = asyncio.ensure_future(workers.run())
-            # A stop (SIGTERM from systemd, docker, k8s) or Ctrl-C ends the loops that take
-            # jobs; the jobs in flight get their grace below.
-            loop = asyncio.get_running_loop()
-            for stop in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(stop, running.cancel)
+            workers.start()
             try:
-                await running
-            except asyncio.CancelledError:
-                if not running.cancelled():
-                    raise
+                await wait_until(stop, workers.tasks)
             finally:
-                for stop in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(stop)
+                # the loops stop taking jobs; the jobs in flight get their grace
                 await workers.close(grace=SHUTDOWN_GRACE_SECONDS)
     finally:
         await close_db()
+
+
+async def _until_stopped(
+    command: Callable[[Settings, asyncio.Event], Awaitable[None]], settings: Settings
+) -> None:
+    with stop_requested() as stop:
+        await command(settings, stop)
 
 
 async def cmd_migrate(settings: Settings) -> None:
@@ -203,13 +229,45 @@ async def cmd_demo_data(settings: Settings) -> None:
         await close_db()
 
 
-async def cmd_create_token(settings: Settings, name: str, scopes: list[str]) -> None:
+async def cmd_create_token(
+    settings: Settings, name: str, scopes: list[str], expires_in_days: int | None
+) -> None:
     from app.services.tokens import create_token
 
     parsed = parse_scopes(scopes)
+    expires_at = None
+    if expires_in_days is not None:
+        expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
     await init_db(settings.resolved_database_url)
     try:
-        print(await create_token(name=name, scopes=sorted(parsed)))
+        print(await create_token(name=name, scopes=sorted(parsed), expires_at=expires_at))
+    finally:
+        await close_db()
+    if expires_at is not None:  # stdout holds the token alone, for scripts that capture it
+        print(f"expires {expires_at:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+
+
+async def cmd_tokens(settings: Settings, args: argparse.Namespace) -> None:
+    """`tokens list`: every token and its state; `tokens revoke NAME|ID`: it stops at once."""
+    from app.domain.errors import DomainError
+    from app.services import tokens
+
+    now = datetime.now(UTC)
+    await init_db(settings.resolved_database_url)
+    try:
+        if args.action == "revoke":
+            ref = args.token.strip()
+            if ref.isascii() and ref.isdecimal():
+                token = await tokens.revoke_token(token_id=ref, now=now)
+            else:
+                token = await tokens.revoke_token_named(name=args.token, now=now)
+            revoked = token.revoked_at or now
+            print(f"token {token.id} ({token.name}) is revoked since {revoked:%Y-%m-%d %H:%M} UTC")
+            return
+        listed = await tokens.list_tokens()
+        print(tokens.tokens_table(listed, now) if listed else "no integration tokens")
+    except DomainError as error:
+        sys.exit(f"vitrina: {error.message}")
     finally:
         await close_db()
 
@@ -264,14 +322,25 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("demo-data", help="load the demo brand if the catalog is empty")
     token = sub.add_parser("create-token", help="print a new integration token")
-    token.add_argument("--name", required=True)
+    token.add_argument("--name", required=True, type=_token_name)
     token.add_argument(
         "--scope",
         action="append",
         required=True,
         dest="scopes",
-        help="catalog:write, stock:write or admin; repeat for several",
+        help="catalog:write, stock:write, payments:write or admin; repeat for several",
     )
+    token.add_argument(
+        "--expires-in-days",
+        type=_days,
+        metavar="N",
+        help=f"refuse the token N days from now (1..{MAX_TOKEN_DAYS}); default: never",
+    )
+    tokens = sub.add_parser("tokens", help="list and revoke integration tokens")
+    tokens_sub = tokens.add_subparsers(dest="action", required=True)
+    tokens_sub.add_parser("list", help="every token: state, scopes, created, expiry, last use")
+    revoke = tokens_sub.add_parser("revoke", help="revoke a token: it stops working at once")
+    revoke.add_argument("token", metavar="NAME|ID", help="a token id, or the name of one token")
     export = sub.add_parser("export-schema", help="print the GraphQL SDL (or write it to a file)")
     export.add_argument("--output", type=Path)
     outbox = sub.add_parser("outbox", help="inspect the outbox, replay dead letters")
@@ -286,7 +355,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _token_name(text: str) -> str:
+    if not text.strip() or len(text) > MAX_TOKEN_NAME:
+        raise argparse.ArgumentTypeError(f"1..{MAX_TOKEN_NAME} characters, not blank")
+    return text
+
+
+def _days(text: str) -> int:
+    if not (text.isascii() and text.isdecimal()) or not 1 <= int(text) <= MAX_TOKEN_DAYS:
+        raise argparse.ArgumentTypeError(f"a whole number of days, 1..{MAX_TOKEN_DAYS}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> None:
+    sigterm_is_ctrl_c()
     args = _parser().parse_args(argv)
     if args.command == "create-token":
         try:
@@ -297,21 +379,24 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(level=settings.log_level, json=settings.log_json)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     commands = {
-        "dev": lambda: cmd_dev(settings),
-        "serve": lambda: cmd_serve(settings),
-        "worker": lambda: cmd_worker(settings),
+        "dev": lambda: _until_stopped(cmd_dev, settings),
+        "serve": lambda: _until_stopped(cmd_serve, settings),
+        "worker": lambda: _until_stopped(cmd_worker, settings),
         "migrate": lambda: cmd_migrate(settings),
         "demo-data": lambda: cmd_demo_data(settings),
-        "create-token": lambda: cmd_create_token(settings, args.name, args.scopes),
+        "create-token": lambda: cmd_create_token(
+            settings, args.name, args.scopes, args.expires_in_days
+        ),
+        "tokens": lambda: cmd_tokens(settings, args),
         "outbox": lambda: cmd_outbox(settings, args),
     }
     if args.command == "export-schema":
         cmd_export_schema(args.output)
         return
-    if args.command == "serve" and args.workers > 1:
-        serve_processes(settings, args.workers)
-        return
     try:
-        asyncio.run(commands[args.command]())
-    except KeyboardInterrupt:
+        if args.command == "serve" and args.workers > 1:
+            serve_processes(settings, args.workers)
+        else:
+            asyncio.run(commands[args.command]())
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM, before the command took the signals
         pass

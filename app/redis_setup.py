@@ -26,11 +26,13 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
+        """Stop it (it saves its data first) and reap it; kill it if it takes over 10 s."""
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
 
 
 def free_port() -> int:
@@ -68,20 +70,32 @@ async def start_embedded_redis(directory: Path, *, persist: bool = True) -> Embe
         "--logfile",
         "",
     ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    # Its own process group: Ctrl-C in a terminal signals the whole foreground group, and
+    # redis must outlive the workers finishing their jobs; the command stops it last.
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, process_group=0)
     embedded = EmbeddedRedis(process, port)
-    client = Redis.from_url(embedded.url)
     try:
-        for _ in range(100):
-            try:
-                if await client.ping():
-                    return embedded
-            except (OSError, RedisError):
-                await asyncio.sleep(0.05)
-    finally:
-        await client.aclose()
+        if await _answers(embedded.url):
+            return embedded
+    except BaseException:  # a stop (Ctrl-C, SIGTERM, a cancel) while it starts
+        embedded.stop()
+        raise
     embedded.stop()
     raise RuntimeError(f"embedded redis-server on port {port} did not start")
+
+
+async def _answers(url: str, attempts: int = 100) -> bool:
+    client = Redis.from_url(url)
+    try:
+        for _ in range(attempts):
+            try:
+                if await client.ping():
+                    return True
+            except (OSError, RedisError):
+                await asyncio.sleep(0.05)
+        return False
+    finally:
+        await client.aclose()
 
 
 def arq_settings(url: str) -> RedisSettings:

@@ -49,7 +49,7 @@ class Context:
             self._authenticated = True
             scheme, _, token = (self.authorization or "").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
-                self._principal = await authenticate_token(raw=token.strip())
+                self._principal = await authenticate_token(raw=token.strip(), now=self.now)
         return self._principal
 
     async def customer(self) -> CustomerPrincipal | None:
