@@ -1,7 +1,8 @@
 """HTTP endpoints other systems call: payment notifications (`/integrations/payments/...`).
 
 Thin: check where the call comes from, parse it, hand it to a service, answer with a status
-the sender understands (YooKassa retries anything but 200 for 24 hours).
+the sender understands (YooKassa retries anything but 200 for 24 hours). Bodies over
+MAX_WEBHOOK_BODY_BYTES are refused with 413 before they reach the endpoint (app/limits.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.integrations.errors import RetryableError
+from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.registry import PaymentProviders
 from app.integrations.payments.yookassa.mapping import (
     InvalidNotification,
@@ -27,8 +28,6 @@ from app.services.payments.apply import PaymentMismatch, UnknownPayment
 from app.services.payments.watch import on_payment_event, on_refund_event
 
 log = structlog.get_logger(__name__)
-
-MAX_BODY = 64 * 1024
 
 
 def yookassa_notifications(
@@ -47,13 +46,11 @@ def yookassa_notifications(
         provider = providers.get("yookassa")
         if provider is None:
             return _answer(503, "YooKassa is not configured")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return _answer(413, "too large")
         try:
-            notification = parse_notification(_json(body))
-        except InvalidNotification as error:
-            return _answer(400, str(error))
+            notification = parse_notification(_json(await request.body()))
+        except InvalidNotification as error:  # its details are logged, never echoed
+            log.warning("yookassa.notification_malformed", reason=str(error)[:200])
+            return _answer(400, "not a YooKassa notification")
         now = clock()
         try:
             if notification.event is NotificationEvent.REFUND_SUCCEEDED:
@@ -71,13 +68,16 @@ def yookassa_notifications(
                     jobs=jobs,
                 )
         except UnknownPayment as error:
-            log.warning("yookassa.notification_unknown", object_id=notification.object_id)
-            return _answer(404, str(error))
-        except PaymentMismatch as error:
-            return _answer(422, str(error))
-        except RetryableError as error:
-            log.warning("yookassa.notification_retry", error=str(error))
-            return _answer(503, "YooKassa did not answer; send it again")
+            log.warning("yookassa.notification_unknown", error=str(error))
+            return _answer(404, "not one of our payments")
+        except PaymentMismatch:  # logged as payment.mismatch
+            return _answer(422, "not the payment we asked for")
+        except (RetryableError, RejectedError) as error:
+            # YooKassa did not answer, refused to show the object (unknown to it, or our
+            # credentials) or answered what we cannot read: never echoed, and a 503 makes
+            # YooKassa send the notification again (a forger's is refused the same way).
+            log.warning("yookassa.notification_retry", error=str(error)[:500])
+            return _answer(503, "YooKassa did not confirm it; send it again")
         return JSONResponse({"status": "ok"})
 
     return endpoint
@@ -86,7 +86,7 @@ def yookassa_notifications(
 def _json(body: bytes) -> object:
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the stack
         return None
 
 

@@ -17,6 +17,7 @@ class Cart(Model):
     token = fields.CharField(max_length=64, unique=True)
     email = fields.CharField(max_length=254, null=True)
     phone = fields.CharField(max_length=20, null=True)
+    phone_raw = fields.CharField(max_length=64, null=True, description="as the shopper typed it")
     first_name = fields.CharField(max_length=100, default="")
     last_name = fields.CharField(max_length=100, default="")
     delivery_kind = fields.CharEnumField(DeliveryKind, max_length=16, null=True)

@@ -11,6 +11,7 @@ class Customer(Model):
     guid = fields.CharField(max_length=36, unique=True, description="1C Контрагент, CRM externalId")
     email = fields.CharField(max_length=254, null=True, unique=True)
     phone = fields.CharField(max_length=20, null=True, unique=True, description="E.164")
+    phone_raw = fields.CharField(max_length=64, null=True, description="as the shopper typed it")
     first_name = fields.CharField(max_length=100, default="")
     last_name = fields.CharField(max_length=100, default="")
     # An account is a customer with a password; a guest customer has none.

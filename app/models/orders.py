@@ -29,6 +29,7 @@ class Order(Model):
     status = fields.CharEnumField(OrderStatus, max_length=32, db_index=True)
     email = fields.CharField(max_length=254, null=True, db_index=True)
     phone = fields.CharField(max_length=20, null=True, db_index=True)
+    phone_raw = fields.CharField(max_length=64, null=True, description="as the shopper typed it")
     first_name = fields.CharField(max_length=100, default="")
     last_name = fields.CharField(max_length=100, default="")
     delivery_kind = fields.CharEnumField(DeliveryKind, max_length=16)

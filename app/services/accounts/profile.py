@@ -57,7 +57,8 @@ async def update_profile(
             holder = await Customer.get_or_none(phone=new_phone) if new_phone else None
             if holder is not None:
                 raise _phone_taken()
-            changes |= {"phone": new_phone, "phone_verified_at": None}
+            raw = phone.strip() or None  # as typed, kept beside its E.164 form
+            changes |= {"phone": new_phone, "phone_raw": raw, "phone_verified_at": None}
     if changes:
         events = await _save(customer, changes, call.now)
         await announce(call.jobs, events)
@@ -102,7 +103,7 @@ async def request_phone_verification(
         template="phone_code",
         pending_key=_PHONE_KEY + str(customer_id),
         subject=str(customer_id),
-        fields={"phone": number},
+        fields={"phone": number, "phone_raw": phone.strip() if phone else ""},
     )
     return number
 
@@ -120,10 +121,13 @@ async def confirm_phone(
     if pending is None:
         raise invalid_code()
     phone = pending["phone"]
+    proven: dict[str, object] = {"phone": phone, "phone_verified_at": call.now}
+    if pending.get("phone_raw"):  # a new number typed when the code was asked for
+        proven["phone_raw"] = pending["phone_raw"]
     async with in_transaction():
         events = await _release_from_guest(phone, customer_id, call.now)
         customer = await Customer.get(id=customer_id)
-        events += await _save(customer, {"phone": phone, "phone_verified_at": call.now}, call.now)
+        events += await _save(customer, proven, call.now)
     await announce(call.jobs, events)
     return customer
 
@@ -134,7 +138,7 @@ async def _release_from_guest(phone: str, customer_id: int, now: datetime) -> li
         return []
     if holder.password_hash is not None:
         raise _phone_taken(("code",), account=True)
-    return await _save(holder, {"phone": None, "phone_verified_at": None}, now)
+    return await _save(holder, {"phone": None, "phone_raw": None, "phone_verified_at": None}, now)
 
 
 async def _held_by_another_account(phone: str, customer_id: int) -> bool:

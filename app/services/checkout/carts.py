@@ -55,8 +55,8 @@ def check_on_sale(variant: Variant, now: datetime, path: tuple[str, ...]) -> Non
     )
 
 
-def ranked_for(infos: dict[int, WarehouseInfo], pickup_id: int | None) -> list[int]:
-    return rank_warehouses(sorted(infos.values(), key=lambda w: w.id), pickup_id)
+def ranked_for(infos: dict[int, WarehouseInfo], pickup_warehouse_id: int | None) -> list[int]:
+    return rank_warehouses(sorted(infos.values(), key=lambda w: w.id), pickup_warehouse_id)
 
 
 async def bought_by_shopper(variant_id: int, cart: Cart) -> int:
@@ -212,6 +212,7 @@ async def set_contact(
     cart = await find_cart(cart_token)
     cart.email = normalise_email(email) if email else None
     cart.phone = normalise_phone(phone) if phone else None
+    cart.phone_raw = phone.strip() if phone and cart.phone else None  # what the shopper typed
     if cart.email is None and cart.phone is None:
         raise DomainError(ErrorCode.CONTACT_REQUIRED, "an e-mail or a phone is needed", ("email",))
     cart.first_name, cart.last_name = first_name.strip(), last_name.strip()
@@ -224,16 +225,16 @@ async def set_delivery(
 ) -> Cart:
     """Courier to an address, or pickup at one of the brand's shops."""
     cart = await find_cart(cart_token)
-    pickup_id = None
+    pickup_warehouse_id = None
     if kind is DeliveryKind.PICKUP:
         shop = await Warehouse.get_or_none(guid=shop_guid or "", kind=WarehouseKind.SHOP)
         if shop is None:
             raise DomainError(ErrorCode.NOT_FOUND, "no such shop", ("shopId",))
-        pickup_id, address = shop.id, ""
+        pickup_warehouse_id, address = shop.id, ""
     elif not address.strip():
         raise DomainError(ErrorCode.DELIVERY_REQUIRED, "a courier needs an address", ("address",))
     cart.delivery_kind, cart.delivery_address = kind, address.strip()
-    cart.pickup_warehouse_id = pickup_id
+    cart.pickup_warehouse_id = pickup_warehouse_id
     await cart.save()
     await touch_holds(cart=cart, now=now)
     return cart

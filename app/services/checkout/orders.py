@@ -139,6 +139,7 @@ async def _place(cart: Cart, key: str, now: datetime, payment_timeout: timedelta
             status=OrderStatus.AWAITING_PAYMENT,
             email=cart.email,
             phone=cart.phone,
+            phone_raw=cart.phone_raw,
             first_name=cart.first_name,
             last_name=cart.last_name,
             delivery_kind=cart.delivery_kind or DeliveryKind.COURIER,

@@ -37,10 +37,11 @@ async def on_payment_event(
 ) -> Payment:
     """A notification named this payment: read it from the provider and apply it.
 
-    UnknownPayment if the provider does not know it or it is not one of ours; PaymentMismatch
-    if it is not what we asked for; RetryableError if the provider cannot answer now.
+    UnknownPayment if it is not one of ours; PaymentMismatch if it is not what we asked for;
+    RetryableError if the provider cannot answer now, RejectedError if it refuses to show it
+    (it does not know it, or our credentials): the sender is told to try again either way.
     """
-    view = await _read(provider, provider_payment_id)
+    view = await provider.get_payment(provider_payment_id)
     payment = await _ours(provider.name, view)
     applied = await apply_report(payment=payment, view=view, now=now)
     await after_commit(applied.payment, provider, now, jobs, changed=applied.changed)
@@ -51,11 +52,8 @@ async def on_refund_event(
     *, provider: PaymentProvider, provider_refund_id: str, now: datetime, jobs: JobQueue
 ) -> Payment:
     """A notification named this refund: read it, then its payment (whose refunded total is
-    what counts, refunds made in the provider's dashboard included)."""
-    try:
-        answer = await provider.get_refund(provider_refund_id)
-    except RejectedError as error:
-        raise UnknownPayment(f"refund {provider_refund_id}: {error}") from None
+    what counts, refunds made in the provider's dashboard included). Errors as for payments."""
+    answer = await provider.get_refund(provider_refund_id)
     payment = await Payment.get_or_none(
         provider=provider.name, provider_payment_id=answer.payment_id
     )
@@ -69,13 +67,6 @@ async def on_refund_event(
     payment = await refresh(payment=payment, provider=provider, now=now)
     await after_commit(payment, provider, now, jobs, changed=True)
     return payment
-
-
-async def _read(provider: PaymentProvider, provider_payment_id: str) -> ProviderPayment:
-    try:
-        return await provider.get_payment(provider_payment_id)
-    except RejectedError as error:
-        raise UnknownPayment(f"payment {provider_payment_id}: {error}") from None
 
 
 async def _ours(provider: str, view: ProviderPayment) -> Payment:
@@ -131,10 +122,10 @@ async def _recheck(
     """Read one payment back from its provider and apply it; True if it changed. A failure is
     logged and left for the next pass."""
     try:
-        view = await _read(provider, payment.provider_payment_id or "")
+        view = await provider.get_payment(payment.provider_payment_id or "")
         applied = await apply_report(payment=payment, view=view, now=now)
         await after_commit(applied.payment, provider, now, jobs, changed=applied.changed)
-    except (RetryableError, UnknownPayment, PaymentMismatch) as error:
+    except (RetryableError, RejectedError, PaymentMismatch) as error:
         log.warning("payment.recheck_failed", payment=payment.guid, error=str(error))
         return False
     return applied.changed

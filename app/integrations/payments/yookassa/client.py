@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -11,11 +11,14 @@ import httpx
 from app.integrations.errors import RetryableError
 from app.integrations.http import describe, rejected, retryable_answer, send
 from app.integrations.payments.yookassa.mapping import (
+    InvalidPaymentRequest,
+    InvalidYooKassaObject,
     Receipt,
     YooPayment,
     YooRefund,
     capture_request,
     check_idempotence_key,
+    is_object_id,
     parse_payment,
     parse_refund,
     payment_request,
@@ -23,13 +26,16 @@ from app.integrations.payments.yookassa.mapping import (
 )
 
 DEFAULT_TIMEOUT = 30.0  # seconds; YooKassa may take several to create a payment
+_Parsed = TypeVar("_Parsed")
 
 
 class YooKassaClient:
     """Create, read, capture, cancel and refund YooKassa payments.
 
     Errors: RejectedError for 4xx (the answer kept in `body`); RetryableError for timeouts,
-    network failures, 429, 5xx and 202 (outcome unknown): retry with the SAME Idempotence-Key.
+    network failures, 429, 5xx, 202 and a 200 we cannot read (outcome unknown): retry with the
+    SAME Idempotence-Key. InvalidPaymentRequest, before any request, for an id that is not in
+    YooKassa's format.
     """
 
     def __init__(
@@ -62,11 +68,11 @@ class YooKassaClient:
             capture=capture,
             receipt=receipt,
         )
-        return parse_payment(await self._post("payments", body, idempotence_key))
+        return _read(parse_payment, await self._post("payments", body, idempotence_key))
 
     async def get_payment(self, payment_id: str) -> YooPayment:
         """Read a payment as YooKassa sees it now (the way to trust a notification)."""
-        return parse_payment(await self._call("GET", _payment_path(payment_id)))
+        return _read(parse_payment, await self._call("GET", _payment_path(payment_id)))
 
     async def capture_payment(
         self,
@@ -80,12 +86,12 @@ class YooKassaClient:
         sends receipts, a receipt for that amount) in part."""
         path = f"{_payment_path(payment_id)}/capture"
         body = capture_request(amount_kopecks, receipt)
-        return parse_payment(await self._post(path, body, idempotence_key))
+        return _read(parse_payment, await self._post(path, body, idempotence_key))
 
     async def cancel_payment(self, payment_id: str, *, idempotence_key: str) -> YooPayment:
         """Release the money of a `waiting_for_capture` payment."""
         path = f"{_payment_path(payment_id)}/cancel"
-        return parse_payment(await self._post(path, {}, idempotence_key))
+        return _read(parse_payment, await self._post(path, {}, idempotence_key))
 
     async def create_refund(
         self,
@@ -103,13 +109,11 @@ class YooKassaClient:
             description=description,
             receipt=receipt,
         )
-        return parse_refund(await self._post("refunds", body, idempotence_key))
+        return _read(parse_refund, await self._post("refunds", body, idempotence_key))
 
     async def get_refund(self, refund_id: str) -> YooRefund:
         """Read a refund as YooKassa sees it now."""
-        if not refund_id:
-            raise ValueError("refund_id is required")
-        return parse_refund(await self._call("GET", f"refunds/{quote(refund_id, safe='')}"))
+        return _read(parse_refund, await self._call("GET", f"refunds/{_segment(refund_id)}"))
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -131,9 +135,24 @@ class YooKassaClient:
 
 
 def _payment_path(payment_id: str) -> str:
-    if not payment_id:
-        raise ValueError("payment_id is required")
-    return f"payments/{quote(payment_id, safe='')}"
+    return f"payments/{_segment(payment_id)}"
+
+
+def _segment(object_id: str) -> str:
+    """A YooKassa id as one path segment. Quoted even though checked: `quote` leaves dots
+    alone, and a bare `.` or `..` segment would be resolved away by httpx."""
+    if not is_object_id(object_id):
+        raise InvalidPaymentRequest(f"not a YooKassa id: {object_id[:64]!r}")
+    return quote(object_id, safe="").replace(".", "%2E")
+
+
+def _read(parse: Callable[[Mapping[str, Any]], _Parsed], data: Mapping[str, Any]) -> _Parsed:
+    """A 200 whose object we cannot read is as good as no answer: whether YooKassa acted is
+    unknown, so it is retried like a 5xx (with the same Idempotence-Key)."""
+    try:
+        return parse(data)
+    except InvalidYooKassaObject as error:
+        raise RetryableError(f"unreadable answer from YooKassa: {error}") from error
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:

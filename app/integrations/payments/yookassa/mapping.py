@@ -4,12 +4,13 @@ YooKassa's spelling stays here: its "canceled" is our `CANCELLED`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from app.domain.payments import PaymentStatus, RefundStatus
 
@@ -23,6 +24,9 @@ DEFAULT_VAT_CODE = 1  # "без НДС"; the shop's tax regime decides, so setti
 VAT_CODES = range(1, 13)  # 11 = 22% and 12 = 22/122 since 2026
 FULL_PAYMENT = "full_payment"
 COMMODITY = "commodity"
+# Payment and refund ids as YooKassa makes them: 36 characters, hex digits in UUID groups
+# (e.g. 2419a771-000f-5000-9000-1edaf29243f2). Nothing else may go into a URL path of ours.
+_OBJECT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 # YooKassa's statuses in its own spelling ("canceled") → ours. It has no "refunded": a payment
@@ -244,7 +248,7 @@ def parse_payment(data: Mapping[str, Any]) -> YooPayment:
         confirmation = data.get("confirmation") or {}
         cancellation = data.get("cancellation_details") or {}
         return YooPayment(
-            id=_text(data["id"]),
+            id=_object_id(data["id"]),
             status=_status(PAYMENT_STATUSES, data["status"]),
             paid=_flag(data["paid"]),
             amount_kopecks=amount,
@@ -268,8 +272,8 @@ def parse_refund(data: Mapping[str, Any]) -> YooRefund:
     try:
         amount, _ = parse_amount(data["amount"])
         return YooRefund(
-            id=_text(data["id"]),
-            payment_id=_text(data["payment_id"]),
+            id=_object_id(data["id"]),
+            payment_id=_object_id(data["payment_id"]),
             status=_status(REFUND_STATUSES, data["status"]),
             amount_kopecks=amount,
         )
@@ -284,12 +288,18 @@ def parse_notification(body: Any) -> YooNotification:
     try:
         event = NotificationEvent(str(body.get("event")))
     except ValueError as exc:
-        raise InvalidNotification(f"unexpected event {body.get('event')!r}") from exc
+        raise InvalidNotification(f"unexpected event {str(body.get('event'))[:64]!r}") from exc
     obj = body.get("object")
     object_id = obj.get("id") if isinstance(obj, Mapping) else None
-    if not isinstance(object_id, str) or not object_id:
-        raise InvalidNotification("the notification object has no id")
+    if not is_object_id(object_id):
+        raise InvalidNotification("the notification object has no YooKassa id")
     return YooNotification(event, object_id)
+
+
+def is_object_id(value: object) -> TypeGuard[str]:
+    """Whether `value` is a payment or refund id in YooKassa's format (checked before any call
+    that puts it into a URL: `.` or `..` there would name another resource)."""
+    return isinstance(value, str) and _OBJECT_ID.fullmatch(value) is not None
 
 
 def parse_amount(data: Mapping[str, Any]) -> tuple[int, str]:
@@ -315,6 +325,13 @@ def _status(statuses: Mapping[str, _Status], value: Any) -> _Status:
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _object_id(value: Any) -> str:
+    """An id YooKassa answered with: we store it and put it into later URLs."""
+    if not is_object_id(value):
+        raise ValueError(f"not a YooKassa id: {str(value)[:64]!r}")
     return value
 
 
