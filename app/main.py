@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 
 from app.db import close_db, connection, init_db
 from app.integrations.payments.registry import PaymentProviders, build_providers
+from app.limits import BodyCap, BodyLimitMiddleware, graphql_too_large
 from app.middleware import RequestIdMiddleware
 from app.schema import build_schema
 from app.schema.context import Context
 from app.services.jobs import JobQueue
+from app.services.tokens import authenticate_token
 from app.settings import Settings
 from app.webhooks import yookassa_notifications
 from app.workers.queue import ArqQueue
@@ -31,6 +37,9 @@ log = structlog.get_logger("app")
 
 
 Clock = Callable[[], datetime]
+
+GRAPHQL_PATH = "/graphql"
+YOOKASSA_PATH = "/integrations/payments/yookassa"
 
 
 def utc_now() -> datetime:
@@ -56,6 +65,37 @@ class VitrinaGraphQL(GraphQL[Context, None]):
         self.jobs = jobs
         self.payments = payments
         self.redis = redis
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as error:
+            response = _refusal(error)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> dict[str, object] | list[object]:
+        """The body as an operation (or a batch of them), or HTTP 400: never a crash on `null`,
+        a scalar, bytes that are not UTF-8 or nesting deeper than Python's recursion limit."""
+        try:
+            value = json.loads(data)
+        except (ValueError, RecursionError) as error:
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
+        if isinstance(value, dict):
+            return value
+        if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+            return value  # a batch: refused by strawberry while batching is off
+        raise HTTPException(400, "The request body must be a JSON object")
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string")
+        return data
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -119,12 +159,35 @@ def create_app(
         routes=[
             Route("/health/live", live),
             Route("/health/ready", ready),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/integrations/payments/yookassa", notifications, methods=["POST"]),
+            Route(GRAPHQL_PATH, graphql, methods=["GET", "POST"]),
+            Route(YOOKASSA_PATH, notifications, methods=["POST"]),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware), _body_limits(settings, clock)],
         lifespan=lifespan,
     )
+
+
+def _body_limits(settings: Settings, clock: Clock) -> Middleware:
+    async def is_integration(token: str) -> bool:
+        return await authenticate_token(raw=token, now=clock()) is not None
+
+    graphql = BodyCap(
+        settings.max_body_bytes, settings.max_integration_body_bytes, graphql_too_large
+    )
+    return Middleware(
+        BodyLimitMiddleware,
+        caps={GRAPHQL_PATH: graphql},
+        default=BodyCap(settings.max_webhook_body_bytes),  # the webhook and every other path
+        is_integration=is_integration,
+    )
+
+
+def _refusal(error: HTTPException) -> Response:
+    """A request strawberry refused before running it: 400s as typed GraphQL errors."""
+    if error.status_code != 400:
+        return PlainTextResponse(error.reason, status_code=error.status_code)
+    body = {"errors": [{"message": error.reason, "extensions": {"code": "BAD_REQUEST"}}]}
+    return JSONResponse(body, status_code=400)
 
 
 async def _check_database() -> str:

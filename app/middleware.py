@@ -10,6 +10,8 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.logging import clip
+
 log = structlog.get_logger("app.http")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -45,7 +47,7 @@ class RequestIdMiddleware:
                     _level(status),
                     "request",
                     method=scope["method"],
-                    path=scope["path"],
+                    path=clip(scope["path"], 200),  # the caller chose it
                     status=status,
                     ms=round((time.perf_counter() - started) * 1000, 1),
                 )
