@@ -38,6 +38,28 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 5000
     max_intake_batch: int = 20000
+    # Request bodies (app/limits.py): refused with 413 before they are read past the cap.
+    max_body_bytes: int = Field(
+        default=256 * 1024, description="/graphql without an integration token"
+    )
+    max_integration_body_bytes: int = Field(
+        # a 20,000-row applyStockSnapshots is 3.3 MiB compact, 5.1 MiB indented by 4 spaces
+        default=8 * 1024 * 1024,
+        description="/graphql with a valid integration token (1C batches)",
+    )
+    max_webhook_body_bytes: int = Field(
+        default=64 * 1024, description="payment notifications and every other path"
+    )
+    # Query cost (app/schema/cost.py): objects returned, lists sized by first: or an estimate.
+    max_query_cost: int = Field(default=10000, description="per request, without a token")
+    max_query_cost_integration: int = Field(
+        default=50000, description="per request with an integration token (1C, admin tools)"
+    )
+    query_budget_per_second: int | None = Field(
+        default=None,
+        description="cost per client IP per second, no token; at least MAX_QUERY_COST; "
+        "0: off; default: 20000, off when ENVIRONMENT=test",
+    )
     payment_timeout_minutes: int = Field(default=15, description="unpaid orders cancel after")
     payment_return_url: str | None = Field(
         default=None, description="default: this service's own address (HOST:PORT)"
@@ -128,6 +150,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite://{(self.data_dir / 'vitrina.sqlite3').resolve()}"
+
+    @property
+    def resolved_query_budget_per_second(self) -> int:
+        if self.query_budget_per_second is not None:
+            return self.query_budget_per_second
+        # tests send thousands of requests from one address at one frozen instant
+        return 0 if self.environment == "test" else 20000
 
     @property
     def graphiql_enabled(self) -> bool:

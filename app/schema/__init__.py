@@ -16,23 +16,43 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from app.schema.accounts.resolvers import AccountMutation, AccountQuery
 from app.schema.admin.outbox import OutboxAdminMutation, OutboxAdminQuery
 from app.schema.admin.payments import PaymentAdminMutation, PaymentAdminQuery
+from app.schema.admin.tokens import TokenAdminMutation, TokenAdminQuery
 from app.schema.catalog.intake import IntakeMutation
 from app.schema.catalog.queries import CatalogQuery
 from app.schema.checkout.resolvers import CheckoutMutation, CheckoutQuery
+from app.schema.cost import QueryCostLimiter
+from app.schema.operations import RequireOperationName
+from app.schema.reporting import VitrinaSchema
+from app.schema.validation import ValidateInput
 from app.settings import Settings
 
 Query = merge_types(
     "Query",
-    (CatalogQuery, CheckoutQuery, OutboxAdminQuery, PaymentAdminQuery, AccountQuery),
+    (
+        CatalogQuery,
+        CheckoutQuery,
+        OutboxAdminQuery,
+        PaymentAdminQuery,
+        AccountQuery,
+        TokenAdminQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (CheckoutMutation, IntakeMutation, OutboxAdminMutation, PaymentAdminMutation, AccountMutation),
+    (
+        CheckoutMutation,
+        IntakeMutation,
+        OutboxAdminMutation,
+        PaymentAdminMutation,
+        AccountMutation,
+        TokenAdminMutation,
+    ),
 )
 
 
@@ -49,14 +69,19 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: QueryCostLimiter(settings),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
+        ValidateInput,  # every string argument: length, no NUL or controls (validation.py)
     ]
+    extensions.append(RequireOperationName)  # after ValidationCache: it adds to its errors
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
     if settings.environment == "prod":
         extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    # no "Did you mean …?" naming the schema to callers who may not introspect it
+    config = StrawberryConfig(disable_field_suggestions=not settings.introspection_enabled)
+    return VitrinaSchema(query=Query, mutation=Mutation, extensions=extensions, config=config)
 
 
 def contract_schema() -> strawberry.Schema:

@@ -72,6 +72,10 @@ class ReplayOutboxPayload:
     replayed: int = strawberry.field(description="dead events made pending again")
     errors: list[UserError]
 
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> ReplayOutboxPayload:
+        return cls(replayed=0, errors=errors)
+
 
 def _connection(page: outbox_admin.EventPage, after: str | None) -> OutboxEventConnection:
     info = PageInfo(

@@ -5,12 +5,14 @@ from __future__ import annotations
 from enum import Enum
 
 import strawberry
+from strawberry import Parent
 
 from app.domain.access import Scope
 from app.domain.errors import DomainError
 from app.schema.catalog.types import WarehouseKind
 from app.schema.context import Info
 from app.schema.errors import UserError, require_scope
+from app.schema.validation import ITEMWISE, RejectedItems
 from app.services.catalog import intake as catalog
 from app.services.catalog import products
 from app.services.inventory import stock_snapshots as stock
@@ -46,6 +48,11 @@ class CategoryInput:
     slug: str | None = None
     position: int = 0
 
+    def to_data(self) -> catalog.CategoryData:
+        return catalog.CategoryData(
+            self.guid, self.name, self.parent_guid, self.slug, self.position
+        )
+
 
 @strawberry.enum
 class CollectionHoldMode(Enum):
@@ -71,6 +78,18 @@ class CollectionInput:
     purchase_limit: int | None = strawberry.field(
         default=None, description="most units of one variant per shopper in this drop"
     )
+
+    def to_data(self) -> catalog.CollectionData:
+        return catalog.CollectionData(
+            self.guid,
+            self.name,
+            self.release_at,
+            self.slug,
+            self.description,
+            self.hold_mode.value if self.hold_mode else None,
+            self.hold_minutes,
+            self.purchase_limit,
+        )
 
 
 @strawberry.input
@@ -190,41 +209,39 @@ def _errors(*reports: catalog.IntakeReport) -> list[UserError]:
 
 @strawberry.type
 class IntakeMutation:
-    @strawberry.mutation(description="1C: create or update warehouses by GUID (catalog:write)")
+    """Per item: an item whose input text is refused (`found`, from ValidateInput) or that
+    breaks a rule is reported with its path and leaves nothing; every other item is applied."""
+
+    @strawberry.mutation(
+        description="1C: create or update warehouses by GUID (catalog:write)", metadata=ITEMWISE
+    )
     async def upsert_warehouses(
-        self, info: Info, warehouses: list[WarehouseInput]
+        self, info: Info, warehouses: list[WarehouseInput], found: Parent[RejectedItems]
     ) -> UpsertWarehousesPayload:
         await require_scope(info, Scope.CATALOG_WRITE)
-        report = await catalog.upsert_warehouses(items=[w.to_data() for w in warehouses])
+        rejected = found.by_item().get("warehouses")
+        items = [w.to_data() for w in warehouses]
+        report = await catalog.upsert_warehouses(items=items, rejected=rejected)
         return UpsertWarehousesPayload(result=_result(report), errors=_errors(report))
 
     @strawberry.mutation(
-        description="1C: categories, then collections, then products with variants (catalog:write)"
+        description="1C: categories, then collections, then products with variants (catalog:write)",
+        metadata=ITEMWISE,
     )
-    async def upsert_catalog(self, info: Info, input: CatalogInput) -> UpsertCatalogPayload:
+    async def upsert_catalog(
+        self, info: Info, input: CatalogInput, found: Parent[RejectedItems]
+    ) -> UpsertCatalogPayload:
         await require_scope(info, Scope.CATALOG_WRITE)
+        rejected = found.by_item(under=("input",))
         cats = await catalog.upsert_categories(
-            items=[
-                catalog.CategoryData(c.guid, c.name, c.parent_guid, c.slug, c.position)
-                for c in input.categories
-            ]
+            items=[c.to_data() for c in input.categories], rejected=rejected.get("categories")
         )
         cols = await catalog.upsert_collections(
-            items=[
-                catalog.CollectionData(
-                    c.guid,
-                    c.name,
-                    c.release_at,
-                    c.slug,
-                    c.description,
-                    c.hold_mode.value if c.hold_mode else None,
-                    c.hold_minutes,
-                    c.purchase_limit,
-                )
-                for c in input.collections
-            ]
+            items=[c.to_data() for c in input.collections], rejected=rejected.get("collections")
         )
-        prods = await catalog.upsert_products(items=[p.to_data() for p in input.products])
+        prods = await catalog.upsert_products(
+            items=[p.to_data() for p in input.products], rejected=rejected.get("products")
+        )
         return UpsertCatalogPayload(
             categories=_result(cats),
             collections=_result(cols),
@@ -232,19 +249,23 @@ class IntakeMutation:
             errors=_errors(cats, cols, prods),
         )
 
-    @strawberry.mutation(description="1C: set variant prices (catalog:write)")
-    async def update_prices(self, info: Info, prices: list[PriceInput]) -> UpdatePricesPayload:
+    @strawberry.mutation(description="1C: set variant prices (catalog:write)", metadata=ITEMWISE)
+    async def update_prices(
+        self, info: Info, prices: list[PriceInput], found: Parent[RejectedItems]
+    ) -> UpdatePricesPayload:
         await require_scope(info, Scope.CATALOG_WRITE)
         report = await catalog.update_prices(
-            items=[catalog.PriceData(p.variant_guid, p.price, p.old_price) for p in prices]
+            items=[catalog.PriceData(p.variant_guid, p.price, p.old_price) for p in prices],
+            rejected=found.by_item().get("prices"),
         )
         return UpdatePricesPayload(updated=report.updated, errors=_errors(report))
 
     @strawberry.mutation(
-        description="1C: stock figures per variant and warehouse; newest asOf wins (stock:write)"
+        description="1C: stock figures per variant and warehouse; newest asOf wins (stock:write)",
+        metadata=ITEMWISE,
     )
     async def apply_stock_snapshots(
-        self, info: Info, rows: list[StockSnapshotInput]
+        self, info: Info, rows: list[StockSnapshotInput], found: Parent[RejectedItems]
     ) -> ApplyStockSnapshotsPayload:
         await require_scope(info, Scope.STOCK_WRITE)
         raw = [
@@ -253,7 +274,9 @@ class IntakeMutation:
         ]
         try:
             report = await stock.apply_stock_snapshots(
-                rows=raw, max_rows=info.context.settings.max_intake_batch
+                rows=raw,
+                max_rows=info.context.settings.max_intake_batch,
+                rejected=found.by_item().get("rows"),
             )
         except DomainError as error:
             return ApplyStockSnapshotsPayload(

@@ -1,14 +1,17 @@
 """Upsert what 1C owns: warehouses, categories, collections, products with variants, prices.
 
-Every item is validated and written on its own: a bad item is reported with its path and
-leaves nothing behind, the valid ones land.
+Per item: every item of a call is checked first (the rules that need no database), then each
+valid one is written in its own transaction. A bad item is reported with its path and leaves
+nothing behind; the valid ones land. Items the caller's input validation already refused
+(`rejected`, by index) are reported as given and never written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import KW_ONLY, dataclass, field
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field, replace
+from datetime import datetime
+from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -25,10 +28,16 @@ from app.models.catalog import (
     Warehouse,
     WarehouseKind,
 )
-from app.services.catalog.products import ProductData, refresh_price_from, upsert_product
+from app.services.catalog.products import (
+    ProductData,
+    check_product,
+    refresh_price_from,
+    write_product,
+)
 from app.services.catalog.slugs import slug_for
 
 T = TypeVar("T")
+C = TypeVar("C")  # an item once checked
 Path = tuple[str | int, ...]
 
 
@@ -73,23 +82,41 @@ class CollectionData:
     purchase_limit: int | None = None
 
 
+Rejected = Mapping[int, Problem]  # item index → why the caller's input validation refused it
+
+
 async def _each(
-    items: Sequence[T], field_name: str, write: Callable[[T, Path], Awaitable[bool]]
+    items: Sequence[T],
+    field_name: str,
+    check: Callable[[T, Path], C],
+    write: Callable[[C, Path], Awaitable[bool]],
+    rejected: Rejected | None,
 ) -> IntakeReport:
-    """Write items one by one, each in its own transaction; collect per-item problems."""
+    """Check every item, then write each valid one in its own transaction; collect problems."""
     report = IntakeReport()
+    checked: list[tuple[Path, C]] = []
     for index, item in enumerate(items):
+        path: Path = (field_name, index)
+        if rejected and index in rejected:
+            report.problems.append(rejected[index])
+            continue
+        try:
+            checked.append((path, check(item, path)))
+        except DomainError as error:
+            report.problems.append(error.as_problem())
+    for path, clean in checked:
         try:
             async with in_transaction():
-                created = await write(item, (field_name, index))
+                created = await write(clean, path)
         except DomainError as error:
             report.problems.append(error.as_problem())
         except IntegrityError:
             message = "conflicts with existing data (a unique GUID, SKU or slug)"
-            report.problems.append(Problem(ErrorCode.INVALID, (field_name, index), message))
+            report.problems.append(Problem(ErrorCode.INVALID, path, message))
         else:
             report.created += created
             report.updated += not created
+    report.problems.sort(key=lambda problem: int(problem.path[1]))  # in the order sent
     return report
 
 
@@ -99,59 +126,79 @@ def _require_name(name: str, path: Path) -> str:
     return name.strip()
 
 
-async def upsert_warehouses(*, items: Sequence[WarehouseData]) -> IntakeReport:
+async def upsert_warehouses(
+    *, items: Sequence[WarehouseData], rejected: Rejected | None = None
+) -> IntakeReport:
     """Create or update warehouses by 1C GUID."""
-    return await _each(items, "warehouses", _upsert_warehouse)
+    return await _each(items, "warehouses", _check_warehouse, _write_warehouse, rejected)
 
 
-async def _upsert_warehouse(item: WarehouseData, path: Path) -> bool:
+@dataclass(frozen=True)
+class _CheckedWarehouse:
+    guid: str
+    defaults: dict[str, Any]
+
+
+def _check_warehouse(item: WarehouseData, path: Path) -> _CheckedWarehouse:
     guid = parse_guid(item.guid, path=(*path, "guid"))
     try:
         kind = WarehouseKind(item.kind.lower())
     except ValueError:
         raise DomainError(ErrorCode.INVALID, "kind is online or shop", (*path, "kind")) from None
-    _, created = await Warehouse.update_or_create(
-        guid=guid,
-        defaults={
-            "name": _require_name(item.name, path),
-            "kind": kind,
-            "address": item.address,
-            "sellable_online": item.sellable_online,
-            "priority": item.priority,
-            "slack_channel": item.slack_channel,
-        },
-    )
+    defaults = {
+        "name": _require_name(item.name, path),
+        "kind": kind,
+        "address": item.address,
+        "sellable_online": item.sellable_online,
+        "priority": item.priority,
+        "slack_channel": item.slack_channel,
+    }
+    return _CheckedWarehouse(guid, defaults)
+
+
+async def _write_warehouse(item: _CheckedWarehouse, path: Path) -> bool:
+    _, created = await Warehouse.update_or_create(guid=item.guid, defaults=item.defaults)
     return created
 
 
-async def upsert_categories(*, items: Sequence[CategoryData]) -> IntakeReport:
+async def upsert_categories(
+    *, items: Sequence[CategoryData], rejected: Rejected | None = None
+) -> IntakeReport:
     """Create or update categories by GUID; a parent may come earlier in the same batch."""
-    return await _each(items, "categories", _upsert_category)
+    return await _each(items, "categories", _check_category, _write_category, rejected)
 
 
-async def _upsert_category(item: CategoryData, path: Path) -> bool:
-    guid = parse_guid(item.guid, path=(*path, "guid"))
+def _check_category(item: CategoryData, path: Path) -> CategoryData:
+    return replace(
+        item,
+        guid=parse_guid(item.guid, path=(*path, "guid")),
+        name=_require_name(item.name, path),
+        parent_guid=parse_guid(item.parent_guid, path=(*path, "parentGuid"))
+        if item.parent_guid
+        else None,
+    )
+
+
+async def _write_category(item: CategoryData, path: Path) -> bool:
     parent_id = None
     if item.parent_guid:
-        parent_guid = parse_guid(item.parent_guid, path=(*path, "parentGuid"))
-        parent = await Category.get_or_none(guid=parent_guid)
+        parent = await Category.get_or_none(guid=item.parent_guid)
         if parent is None:
             raise DomainError(
-                ErrorCode.UNKNOWN_CATEGORY, f"no parent {parent_guid}", (*path, "parentGuid")
+                ErrorCode.UNKNOWN_CATEGORY, f"no parent {item.parent_guid}", (*path, "parentGuid")
             )
-        if guid in await _ancestry(parent):
+        if item.guid in await _ancestry(parent):
             raise DomainError(
                 ErrorCode.INVALID,
                 "this parent would make a loop in the tree",
                 (*path, "parentGuid"),
             )
         parent_id = parent.id
-    name = _require_name(item.name, path)
     _, created = await Category.update_or_create(
-        guid=guid,
+        guid=item.guid,
         defaults={
-            "name": name,
-            "slug": await slug_for(Category, guid=guid, name=name, explicit=item.slug),
+            "name": item.name,
+            "slug": await slug_for(Category, guid=item.guid, name=item.name, explicit=item.slug),
             "parent_id": parent_id,
             "position": item.position,
         },
@@ -173,27 +220,43 @@ async def _ancestry(category: Category) -> set[str]:
     return seen
 
 
-async def upsert_collections(*, items: Sequence[CollectionData]) -> IntakeReport:
+async def upsert_collections(
+    *, items: Sequence[CollectionData], rejected: Rejected | None = None
+) -> IntakeReport:
     """Create or update monthly collections by GUID; a moved drop moves its products' dates."""
-    return await _each(items, "collections", _upsert_collection)
+    return await _each(items, "collections", _check_collection, _write_collection, rejected)
 
 
-async def _upsert_collection(item: CollectionData, path: Path) -> bool:
+@dataclass(frozen=True)
+class _CheckedCollection:
+    guid: str
+    name: str
+    release_at: datetime
+    item: CollectionData
+    rules: dict[str, object]
+
+
+def _check_collection(item: CollectionData, path: Path) -> _CheckedCollection:
     guid = parse_guid(item.guid, path=(*path, "guid"))
     release_at = parse_instant(item.release_at, path=(*path, "releaseAt"))
     name = _require_name(item.name, path)
+    return _CheckedCollection(guid, name, release_at, item, _drop_rules(item, path))
+
+
+async def _write_collection(checked: _CheckedCollection, path: Path) -> bool:
+    guid, name = checked.guid, checked.name
     collection, created = await Collection.update_or_create(
         guid=guid,
         defaults={
             "name": name,
-            "slug": await slug_for(Collection, guid=guid, name=name, explicit=item.slug),
-            "release_at": release_at,
-            "description": item.description,
-            **_drop_rules(item, path),
+            "slug": await slug_for(Collection, guid=guid, name=name, explicit=checked.item.slug),
+            "release_at": checked.release_at,
+            "description": checked.item.description,
+            **checked.rules,
         },
     )
     if not created:
-        await Product.filter(collection_id=collection.id).update(sort_date=release_at)
+        await Product.filter(collection_id=collection.id).update(sort_date=checked.release_at)
     return created
 
 
@@ -217,9 +280,11 @@ def _drop_rules(item: CollectionData, path: Path) -> dict[str, object]:
     return rules
 
 
-async def upsert_products(*, items: Sequence[ProductData]) -> IntakeReport:
+async def upsert_products(
+    *, items: Sequence[ProductData], rejected: Rejected | None = None
+) -> IntakeReport:
     """Create or update products with their variants and images by 1C GUID."""
-    return await _each(items, "products", upsert_product)
+    return await _each(items, "products", check_product, write_product, rejected)
 
 
 @dataclass(frozen=True)
@@ -229,18 +294,33 @@ class PriceData:
     old_price: str | None = None
 
 
-async def update_prices(*, items: Sequence[PriceData]) -> IntakeReport:
+@dataclass(frozen=True)
+class _CheckedPrice:
+    variant_guid: str
+    price: int
+    old_price: int | None
+
+
+async def update_prices(
+    *, items: Sequence[PriceData], rejected: Rejected | None = None
+) -> IntakeReport:
     """Set variant prices (roubles as decimal strings); keep products' lowest price in step."""
-    return await _each(items, "prices", _update_price)
+    return await _each(items, "prices", _check_price, _write_price, rejected)
 
 
-async def _update_price(item: PriceData, path: Path) -> bool:
+def _check_price(item: PriceData, path: Path) -> _CheckedPrice:
     guid = parse_guid(item.variant_guid, path=(*path, "variantGuid"))
     price = parse_rub(item.price, path=(*path, "price"))
     old = parse_rub(item.old_price, path=(*path, "oldPrice")) if item.old_price else None
-    variant = await Variant.get_or_none(guid=guid)
+    return _CheckedPrice(guid, price, old)
+
+
+async def _write_price(item: _CheckedPrice, path: Path) -> bool:
+    variant = await Variant.get_or_none(guid=item.variant_guid)
     if variant is None:
-        raise DomainError(ErrorCode.UNKNOWN_VARIANT, f"no variant {guid}", (*path, "variantGuid"))
-    await Variant.filter(id=variant.id).update(price=price, old_price=old)
+        raise DomainError(
+            ErrorCode.UNKNOWN_VARIANT, f"no variant {item.variant_guid}", (*path, "variantGuid")
+        )
+    await Variant.filter(id=variant.id).update(price=item.price, old_price=item.old_price)
     await refresh_price_from(variant.product_id)
     return False

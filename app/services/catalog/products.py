@@ -1,4 +1,5 @@
-"""Upsert one product with its variants and images, as 1C describes it."""
+"""Upsert one product with its variants and images, as 1C describes it: first checked on its
+own (`check_product`, no database), then written (`write_product`, references resolved)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from app.domain.catalog import parse_guid, parse_rub
+from app.domain.catalog import check_image_url, parse_guid, parse_rub
 from app.domain.errors import DomainError, ErrorCode
 from app.models.catalog import Category, Collection, Product, ProductImage, Variant
 from app.services.catalog.slugs import slug_for
@@ -53,12 +54,44 @@ class _CleanVariant:
     old_price: int | None
 
 
-async def upsert_product(item: ProductData, path: Path) -> bool:
-    """Write one product; the caller owns the transaction. Returns True if it was created."""
+@dataclass(frozen=True)
+class CheckedProduct:
+    """A product whose every field passed the rules that need no database."""
+
+    item: ProductData
+    guid: str
+    name: str
+    variants: list[_CleanVariant]
+    images: list[ImageData] | None
+
+
+def check_product(item: ProductData, path: Path) -> CheckedProduct:
+    """Validate one product as 1C sent it, before anything is read or written."""
     guid = parse_guid(item.guid, path=(*path, "guid"))
     if not item.name.strip():
         raise DomainError(ErrorCode.INVALID, "name must not be empty", (*path, "name"))
     variants = _clean_variants(item.variants, path)
+    for name, value in (
+        ("categoryGuid", item.category_guid),
+        ("collectionGuid", item.collection_guid),
+    ):
+        if value:
+            parse_guid(value, path=(*path, name))
+    return CheckedProduct(item, guid, item.name.strip(), variants, _check_images(item, path))
+
+
+def _check_images(item: ProductData, path: Path) -> list[ImageData] | None:
+    if item.images is None:
+        return None
+    return [
+        ImageData(check_image_url(i.url, path=(*path, "images", n, "url")), i.alt)
+        for n, i in enumerate(item.images)
+    ]
+
+
+async def write_product(checked: CheckedProduct, path: Path) -> bool:
+    """Write one checked product; the caller owns the transaction. True if it was created."""
+    item, guid, variants = checked.item, checked.guid, checked.variants
     category = await _category(item.category_guid, path)
     collection = await _collection(item.collection_guid, path)
     await _check_variants_belong_here(variants, guid, path)
@@ -70,7 +103,7 @@ async def upsert_product(item: ProductData, path: Path) -> bool:
         else (product.created_at if product else datetime.now(UTC))
     )
     fields: dict[str, Any] = {
-        "name": item.name.strip(),
+        "name": checked.name,
         "slug": await slug_for(Product, guid=guid, name=item.name, explicit=item.slug),
         "description": item.description,
         "category_id": category.id if category else None,
@@ -83,8 +116,8 @@ async def upsert_product(item: ProductData, path: Path) -> bool:
     else:
         await Product.filter(id=product.id).update(**fields)
     await _write_variants(product.id, variants)
-    if item.images is not None:
-        await _replace_images(product.id, item.images)
+    if checked.images is not None:
+        await _replace_images(product.id, checked.images)
     await refresh_price_from(product.id)
     return created
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -40,14 +41,15 @@ class StockIntakeReport:
 
 
 async def apply_stock_snapshots(
-    *, rows: list[RawStockSnapshot], max_rows: int
+    *, rows: list[RawStockSnapshot], max_rows: int, rejected: Mapping[int, Problem] | None = None
 ) -> StockIntakeReport:
-    """Validate, resolve and apply a batch of 1C stock snapshots; valid rows land."""
+    """Validate, resolve and apply a batch of 1C stock snapshots; valid rows land. Rows the
+    caller's input validation refused (`rejected`, by index) are reported as given."""
     if len(rows) > max_rows:
         raise DomainError(ErrorCode.BATCH_TOO_LARGE, f"at most {max_rows} rows per call", ("rows",))
     report = StockIntakeReport()
     now = datetime.now(UTC)
-    parsed = _parse_rows(rows, report, now=now)
+    parsed = _parse_rows(rows, report, now=now, rejected=rejected or {})
     resolved = await _resolve_positions(parsed, report)
     keep, older = latest_per_position([snap for _, snap, _ in resolved])
     for i in older:
@@ -80,10 +82,17 @@ async def apply_stock_snapshots(
 
 
 def _parse_rows(
-    rows: list[RawStockSnapshot], report: StockIntakeReport, *, now: datetime
+    rows: list[RawStockSnapshot],
+    report: StockIntakeReport,
+    *,
+    now: datetime,
+    rejected: Mapping[int, Problem],
 ) -> list[tuple[int, StockSnapshot]]:
     parsed: list[tuple[int, StockSnapshot]] = []
     for index, row in enumerate(rows):
+        if index in rejected:
+            report.problems.append(rejected[index])
+            continue
         try:
             snap = parse_snapshot(
                 variant_guid=row.variant_guid,
