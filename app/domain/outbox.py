@@ -33,7 +33,7 @@ class EventState(StrEnum):
 class RetryPolicy:
     base: timedelta = timedelta(seconds=1)
     cap: timedelta = timedelta(minutes=10)
-    max_attempts: int = 12  # about 1.7 hours of trying with the defaults
+    max_attempts: int = 12  # 13.5 to 27 minutes of trying with the defaults (equal jitter)
 
     def next_delay(
         self, attempts: int, retry_after: float | None, rng: random.Random | None = None

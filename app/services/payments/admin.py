@@ -104,7 +104,7 @@ async def _new_refund(
             left = payment.amount - payment.refunded - in_flight
             wanted = left if amount is None else amount
             check_refund(wanted, payment.amount, payment.refunded, in_flight)
-            return await new_refund(payment, wanted, reason.strip(), requested_by, guid=guid)
+            return await new_refund(payment, wanted, reason.strip(), requested_by[:100], guid=guid)
     except IntegrityError:  # the same key, a moment ago
         return await Refund.get(guid=guid)
 
