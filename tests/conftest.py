@@ -219,21 +219,31 @@ def sql_counter() -> Iterator[QueryCounter]:
         logger.setLevel(previous)
 
 
-async def graphql(
+async def graphql_whole(
     client: httpx.AsyncClient,
     query: str,
     variables: dict[str, Any] | None = None,
     token: str | None = None,
 ) -> dict[str, Any]:
-    """POST one GraphQL operation; return the decoded body."""
+    """POST one GraphQL operation; return the decoded body as it came, extensions included."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = await client.post(
         "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
-    # Every answer carries its cost; tests/schema/test_query_cost.py checks it, the rest
-    # compare what the operation answered.
+    return body
+
+
+async def graphql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """POST one GraphQL operation; return what it answered (without the cost every answer
+    carries: tests/schema/test_query_cost.py checks that through `graphql_whole`)."""
+    body = await graphql_whole(client, query, variables, token)
     extensions = body.get("extensions") or {}
     extensions.pop("cost", None)
     if not extensions:

@@ -38,7 +38,7 @@ from app.schema.cost import (
 )
 from app.settings import Settings
 from tests import factories
-from tests.conftest import Clock, QueryCounter, graphql
+from tests.conftest import Clock, QueryCounter, graphql_whole
 from tests.contract.documents import OPERATIONS, document
 from tests.schema.accounts.flows import flush_redis
 
@@ -195,7 +195,7 @@ def error_codes(body: dict[str, Any]) -> list[str]:
 async def test_the_attack_is_refused_with_its_cost_and_nothing_runs(
     client: httpx.AsyncClient, sql_counter: QueryCounter
 ) -> None:
-    body = await graphql(client, ATTACK)
+    body = await graphql_whole(client, ATTACK)
     assert body["data"] is None
     [error] = body["errors"]
     assert error["extensions"] == {"code": "QUERY_TOO_COSTLY", "cost": cost(ATTACK), "limit": LIMIT}
@@ -241,7 +241,7 @@ async def test_every_contract_operation_runs_and_reports_its_cost(
 ) -> None:
     text = document(name)
     token = await factories.token(Scope.ADMIN) if for_integrations(name) else None
-    body = await graphql(client, text, fake_variables(text), token)
+    body = await graphql_whole(client, text, fake_variables(text), token)
     # it ran: any error is a resolver's (it has a path), none is the cost limiter's
     assert all("path" in e for e in body.get("errors", [])), body
     requested = cost(text)
@@ -275,13 +275,13 @@ async def test_a_client_over_its_budget_waits_for_the_refill(
     assert admitted >= 2
     async with from_address(app, "203.0.113.7") as shopper, from_address(app, "10.1.1.1") as other:
         for n in range(1, admitted + 1):
-            body = await graphql(shopper, COSTLY)
+            body = await graphql_whole(shopper, COSTLY)
             assert "errors" not in body, body
             assert body["extensions"]["cost"]["remaining"] == BUDGET - n * price
         left = BUDGET - admitted * price
 
         sql_counter.statements.clear()
-        refused = await graphql(shopper, COSTLY)
+        refused = await graphql_whole(shopper, COSTLY)
         wait = math.ceil((price - left) / BUDGET)
         assert refused["data"] is None
         assert [e["extensions"] for e in refused["errors"]] == [
@@ -295,10 +295,10 @@ async def test_a_client_over_its_budget_waits_for_the_refill(
         assert sql_counter.statements == []
 
         # another address has its own budget
-        assert "errors" not in await graphql(other, COSTLY)
+        assert "errors" not in await graphql_whole(other, COSTLY)
 
         clock.advance(seconds=wait)
-        again = await graphql(shopper, COSTLY)
+        again = await graphql_whole(shopper, COSTLY)
         assert "errors" not in again, again
         assert again["extensions"]["cost"]["remaining"] == BUDGET - price
 
@@ -309,16 +309,16 @@ async def test_an_integration_token_gets_the_larger_maximum_and_no_budget(
     token = await factories.token(Scope.CATALOG_WRITE)
     page = cost(FULL_PAGE)
 
-    anonymous = await graphql(client, FULL_PAGE)
+    anonymous = await graphql_whole(client, FULL_PAGE)
     assert error_codes(anonymous) == ["QUERY_TOO_COSTLY"]
     assert anonymous["extensions"]["cost"] == {"requested": page, "limit": LIMIT}
 
     for _ in range(BUDGET // page + 2):  # more than an anonymous budget holds, at one instant
-        body = await graphql(client, FULL_PAGE, token=token)
+        body = await graphql_whole(client, FULL_PAGE, token=token)
         assert "errors" not in body, body
         assert body["extensions"]["cost"] == {"requested": page, "limit": INTEGRATION_LIMIT}
 
-    attack = await graphql(client, ATTACK, token=token)
+    attack = await graphql_whole(client, ATTACK, token=token)
     assert attack["errors"][0]["extensions"] == {
         "code": "QUERY_TOO_COSTLY",
         "cost": cost(ATTACK),
@@ -327,6 +327,6 @@ async def test_an_integration_token_gets_the_larger_maximum_and_no_budget(
 
 
 async def test_an_unknown_token_is_priced_as_anonymous(client: httpx.AsyncClient) -> None:
-    body = await graphql(client, FULL_PAGE, token="vit_not-a-token")
+    body = await graphql_whole(client, FULL_PAGE, token="vit_not-a-token")
     assert error_codes(body) == ["QUERY_TOO_COSTLY"]
     assert body["extensions"]["cost"] == {"requested": cost(FULL_PAGE), "limit": LIMIT}
