@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 SHUTDOWN_GRACE_SECONDS = 10
 MAX_TOKEN_DAYS = 3650
 MAX_TOKEN_NAME = 200  # IntegrationToken.name
+DOCUMENTS_FILE = Path(__file__).resolve().parents[1] / "frontend-contract/persisted-documents.json"
 
 
 @asynccontextmanager
@@ -312,6 +313,15 @@ def cmd_export_schema(path: Path | None) -> None:
         path.write_text(sdl)
 
 
+def cmd_export_documents(path: Path) -> None:
+    """Write the storefront's operations as trusted documents (documentId → name, text)."""
+    from app.schema.documents import build_manifest, manifest_json
+
+    manifest = build_manifest()
+    path.write_text(manifest_json(manifest))
+    print(f"{len(manifest)} documents written to {path}")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vitrina", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -343,6 +353,10 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("token", metavar="NAME|ID", help="a token id, or the name of one token")
     export = sub.add_parser("export-schema", help="print the GraphQL SDL (or write it to a file)")
     export.add_argument("--output", type=Path)
+    documents = sub.add_parser(
+        "export-documents", help="write frontend-contract/persisted-documents.json"
+    )
+    documents.add_argument("--output", type=Path, default=DOCUMENTS_FILE)
     outbox = sub.add_parser("outbox", help="inspect the outbox, replay dead letters")
     outbox_sub = outbox.add_subparsers(dest="action", required=True)
     listing = outbox_sub.add_parser("list", help="counts per system and state, then events")
@@ -392,6 +406,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     if args.command == "export-schema":
         cmd_export_schema(args.output)
+        return
+    if args.command == "export-documents":
+        cmd_export_documents(args.output)
         return
     try:
         if args.command == "serve" and args.workers > 1:

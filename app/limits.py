@@ -25,7 +25,7 @@ TokenCheck = Callable[[str], Awaitable[bool]]
 
 
 # The rest of a refused body is not read: the connection must not be reused for another request.
-_CLOSE = {"Connection": "close"}
+_REFUSED = {"Connection": "close", "Cache-Control": "no-store"}  # and errors are never cached
 
 
 def graphql_too_large(limit: int) -> Response:
@@ -34,12 +34,12 @@ def graphql_too_large(limit: int) -> Response:
         "message": f"the request body is larger than {limit} bytes",
         "extensions": {"code": "REQUEST_TOO_LARGE", "limit": limit},
     }
-    return JSONResponse({"errors": [error]}, status_code=413, headers=_CLOSE)
+    return JSONResponse({"errors": [error]}, status_code=413, headers=_REFUSED)
 
 
 def plain_too_large(limit: int) -> Response:
     return PlainTextResponse(
-        f"request body larger than {limit} bytes", status_code=413, headers=_CLOSE
+        f"request body larger than {limit} bytes", status_code=413, headers=_REFUSED
     )
 
 

@@ -20,13 +20,16 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from app.db import close_db, connection, init_db
 from app.integrations.payments.registry import PaymentProviders, build_providers
 from app.limits import BodyCap, BodyLimitMiddleware, graphql_too_large
 from app.middleware import RequestIdMiddleware
-from app.schema import build_schema
+from app.schema import build_schema, documents
 from app.schema.context import Context
+from app.schema.documents import DocumentRefused, TrustedDocuments
 from app.services.jobs import JobQueue
 from app.services.tokens import authenticate_token
 from app.settings import Settings
@@ -58,8 +61,9 @@ class VitrinaGraphQL(GraphQL[Context, None]):
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
-            allow_queries_via_get=False,
+            allow_queries_via_get=True,  # queries only: documents.py answers mutations 405
         )
+        self.documents = TrustedDocuments(settings)
         self.settings = settings
         self.clock = clock
         self.jobs = jobs
@@ -70,11 +74,43 @@ class VitrinaGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope, receive)
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self.run(request)
         except HTTPException as error:
             response = _refusal(error)
-        await response(scope, receive, send)
+        except DocumentRefused as error:
+            response = documents.refusal(error)
+        await documents.finish(request, response)(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        named = documents.names_a_document(request.query_params)
+        return not named and super().should_render_graphql_ide(request)
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        if isinstance(request_data, list):  # batching is off: strawberry refused it already
+            raise HTTPException(400, "Batching is not enabled")
+        method = request_adapter.method
+        asked = None
+        if request_data.query is None:  # the id matters only to a request without a query
+            asked = documents.requested_id(method, request.query_params, await request.body())
+        needs_trust = self.documents.needs_trust(request_data)
+        trusted = needs_trust and await context.integration() is not None
+        admitted = self.documents.admit(method, request_data, asked, trusted)
+        result = await super().execute_operation(
+            request, request_adapter, admitted.data, context, root_value, sub_response
+        )
+        policy = self.documents.cache_control(method, admitted, context.authorization, result)
+        sub_response.headers["cache-control"] = policy
+        return result
 
     def parse_json(self, data: str | bytes) -> dict[str, object] | list[object]:
         """The body as an operation (or a batch of them), or HTTP 400: never a crash on `null`,

@@ -60,6 +60,17 @@ class Settings(BaseSettings):
         description="cost per client IP per second, no token; at least MAX_QUERY_COST; "
         "0: off; default: 20000, off when ENVIRONMENT=test",
     )
+    # Trusted documents and HTTP caching (app/schema/documents.py).
+    trusted_documents: Literal["off", "permissive", "strict"] | None = Field(
+        default=None, description="default: strict in prod, else permissive"
+    )
+    persisted_documents_file: Path | None = Field(
+        default=None, description="default: frontend-contract/persisted-documents.json"
+    )
+    catalog_cache_seconds: int = Field(default=5, description="max-age of anonymous catalog GETs")
+    catalog_stale_seconds: int = Field(
+        default=30, description="stale-while-revalidate of anonymous catalog GETs"
+    )
     payment_timeout_minutes: int = Field(default=15, description="unpaid orders cancel after")
     payment_return_url: str | None = Field(
         default=None, description="default: this service's own address (HOST:PORT)"
@@ -157,6 +168,12 @@ class Settings(BaseSettings):
             return self.query_budget_per_second
         # tests send thousands of requests from one address at one frozen instant
         return 0 if self.environment == "test" else 20000
+
+    @property
+    def trusted_documents_mode(self) -> Literal["off", "permissive", "strict"]:
+        if self.trusted_documents is not None:
+            return self.trusted_documents
+        return "strict" if self.environment == "prod" else "permissive"
 
     @property
     def graphiql_enabled(self) -> bool:

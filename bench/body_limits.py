@@ -60,6 +60,7 @@ def uvicorn_server(redis_url: str, env: dict[str, str] | None = None) -> Iterato
     environment = {
         **os.environ,
         "ENVIRONMENT": "prod",
+        "TRUSTED_DOCUMENTS": "permissive",  # the bench sends its own documents
         "DATA_DIR": str(data_dir),
         "DATABASE_URL": f"sqlite://{data_dir / 'vitrina.sqlite3'}",
         "REDIS_URL": redis_url,

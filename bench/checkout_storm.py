@@ -168,6 +168,7 @@ async def serving(
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
         "ENVIRONMENT": "prod",
+        "TRUSTED_DOCUMENTS": "permissive",  # the bench sends its own documents
         # every simulated buyer comes from 127.0.0.1: the per-address query budget would
         # throttle the storm itself, not a bot
         "QUERY_BUDGET_PER_SECOND": "0",

@@ -30,6 +30,8 @@ async def prod_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
         environment="prod",
+        # every layer under test, not only the trusted-documents gate in front of them
+        trusted_documents="permissive",
         data_dir=tmp_path,
         database_url=database_url,
         password_time_cost=1,

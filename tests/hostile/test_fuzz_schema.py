@@ -41,6 +41,8 @@ async def prod_client(
     """The app as production runs it: errors masked, introspection off."""
     settings = Settings(
         environment="prod",
+        # every layer under test, not only the trusted-documents gate in front of them
+        trusted_documents="permissive",
         data_dir=tmp_path,
         database_url=database_url,
         password_time_cost=1,

@@ -52,7 +52,7 @@ async def test_too_many_aliases_are_refused(client: httpx.AsyncClient) -> None:
 async def test_introspection_and_graphiql_are_off_in_prod(
     db: str, redis_url: str, settings: Settings
 ) -> None:
-    prod = settings.model_copy(update={"environment": "prod"})
+    prod = settings.model_copy(update={"environment": "prod", "trusted_documents": "permissive"})
     app = create_app(prod, redis_url=redis_url, manage_db=False)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
@@ -79,7 +79,7 @@ async def test_unexpected_errors_are_masked_in_prod_but_typed_ones_are_not(
         raise RuntimeError("secret connection string")
 
     monkeypatch.setattr(catalog_queries, "list_categories", crash)
-    prod = settings.model_copy(update={"environment": "prod"})
+    prod = settings.model_copy(update={"environment": "prod", "trusted_documents": "permissive"})
     app = create_app(prod, redis_url=redis_url, manage_db=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -76,6 +76,7 @@ async def test_a_declared_body_over_the_cap_is_refused_before_a_byte_is_read(
     )
     assert (answer.status_code, answer.json()) == (413, too_large(settings.max_body_bytes))
     assert answer.headers["connection"] == "close"
+    assert answer.headers["cache-control"] == "no-store"
     assert body.taken == 0
     assert graphql_runs == []
 
@@ -205,7 +206,12 @@ async def test_a_body_that_is_not_one_operation_is_a_bad_request_and_runs_nothin
 async def prod_client(
     db: str, tmp_path: Path, database_url: str, redis_url: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(environment="prod", data_dir=tmp_path, database_url=database_url)
+    settings = Settings(
+        environment="prod",
+        trusted_documents="permissive",  # free-form typos, as a developer would send them
+        data_dir=tmp_path,
+        database_url=database_url,
+    )
     app = create_app(settings, redis_url=redis_url, manage_db=False, clock=Clock())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -101,7 +101,7 @@ async def test_a_bad_product_slug_is_invalid_at_its_field(
 async def test_query_refusals_are_typed_not_masked_in_prod(
     db: str, redis_url: str, settings: Settings
 ) -> None:
-    prod = settings.model_copy(update={"environment": "prod"})
+    prod = settings.model_copy(update={"environment": "prod", "trusted_documents": "permissive"})
     app = create_app(prod, redis_url=redis_url, manage_db=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
