@@ -4,8 +4,6 @@ status and code it must answer, nothing written, and at most one short log line 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,39 +12,12 @@ from structlog.testing import capture_logs
 from tortoise import connections
 
 from app.domain.access import Scope
-from app.main import create_app
-from app.settings import Settings
 from tests import factories
-from tests.conftest import TABLES, Clock
+from tests.conftest import TABLES
 from tests.hostile.corpus import CASES, Case
 
 MAX_LOGGED = 2_000  # characters about one refused request, whatever its size
 OURS_NOT = {"app.http", "httpx"}  # the access line; the test client's own
-
-
-@pytest.fixture
-async def prod_client(
-    db: str, tmp_path: Path, database_url: str, redis_url: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        environment="prod",
-        # every layer under test, not only the trusted-documents gate in front of them
-        trusted_documents="permissive",
-        data_dir=tmp_path,
-        database_url=database_url,
-        password_time_cost=1,
-        password_memory_kib=64,
-        # configured but never reached: a hostile notification must be refused before any call
-        yookassa_url="http://127.0.0.1:9/v3/",
-        yookassa_shop_id="123456",
-        yookassa_secret_key="test_secret",
-        yookassa_notification_ips=[],
-    )
-    app = create_app(settings, redis_url=redis_url, manage_db=False, clock=Clock())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://vitrina.test") as c:
-            yield c
 
 
 async def _row_counts() -> dict[str, int]:

@@ -4,20 +4,14 @@ with a server error or an unexpected (masked) error."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.core.result import Err, Ok
-
-from app.main import create_app
-from app.settings import Settings
-from tests.conftest import Clock
 
 SDL = Path(__file__).parents[2] / "frontend-contract" / "schema.graphql"
 SCHEMA = schemathesis.graphql.from_path(str(SDL))
@@ -32,27 +26,6 @@ def _loaded(result: Ok[Any] | Err[Any]) -> Any:
 OPERATIONS = [_loaded(result) for result in SCHEMA.get_all_operations()]
 DOCUMENTS = st.one_of([operation.as_strategy() for operation in OPERATIONS])
 MASKED = "Unexpected error."
-
-
-@pytest.fixture
-async def prod_client(
-    db: str, tmp_path: Path, database_url: str, redis_url: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The app as production runs it: errors masked, introspection off."""
-    settings = Settings(
-        environment="prod",
-        # every layer under test, not only the trusted-documents gate in front of them
-        trusted_documents="permissive",
-        data_dir=tmp_path,
-        database_url=database_url,
-        password_time_cost=1,
-        password_memory_kib=64,
-    )
-    app = create_app(settings, redis_url=redis_url, manage_db=False, clock=Clock())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://vitrina.test") as c:
-            yield c
 
 
 def test_the_fuzzer_covers_every_operation() -> None:
