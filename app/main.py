@@ -33,6 +33,7 @@ from app.schema.documents import DocumentRefused, TrustedDocuments
 from app.services.jobs import JobQueue
 from app.services.tokens import authenticate_token
 from app.settings import Settings
+from app.slack_actions import SLACK_ACTIONS_PATH, slack_actions
 from app.webhooks import yookassa_notifications
 from app.workers.queue import ArqQueue
 
@@ -197,6 +198,7 @@ def create_app(
             Route("/health/ready", ready),
             Route(GRAPHQL_PATH, graphql, methods=["GET", "POST"]),
             Route(YOOKASSA_PATH, notifications, methods=["POST"]),
+            Route(SLACK_ACTIONS_PATH, slack_actions(settings, clock), methods=["POST"]),
         ],
         middleware=[Middleware(RequestIdMiddleware), _body_limits(settings, clock)],
         lifespan=lifespan,
@@ -212,7 +214,7 @@ def _body_limits(settings: Settings, clock: Clock) -> Middleware:
     )
     return Middleware(
         BodyLimitMiddleware,
-        caps={GRAPHQL_PATH: graphql},
+        caps={GRAPHQL_PATH: graphql, SLACK_ACTIONS_PATH: BodyCap(settings.max_slack_body_bytes)},
         default=BodyCap(settings.max_webhook_body_bytes),  # the webhook and every other path
         is_integration=is_integration,
     )

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.domain.outbox import RetryPolicy
+from app.domain.shop_confirmation import AskWhen, ShopRules
 
 DEFAULT_DATA_DIR = Path("var")
 
@@ -51,6 +52,9 @@ class Settings(BaseSettings):
         default=64 * 1024, description="payment notifications and every other path"
     )
     # Query cost (app/schema/cost.py): objects returned, lists sized by first: or an estimate.
+    max_slack_body_bytes: int = Field(
+        default=256 * 1024, description="Slack clicks (they carry the whole message)"
+    )
     max_query_cost: int = Field(default=10000, description="per request, without a token")
     max_query_cost_integration: int = Field(
         default=50000, description="per request with an integration token (1C, admin tools)"
@@ -126,6 +130,24 @@ class Settings(BaseSettings):
     onec_lanes: int = Field(default=8, description="aggregates delivered to 1C at once")
     retailcrm_lanes: int = Field(default=2, description="aggregates sent to RetailCRM at once")
     notify_lanes: int = Field(default=2, description="customers messaged at once")
+    slack_lanes: int = Field(default=4, description="shop channels posted to at once")
+
+    # Shop confirmations in Slack
+    slack_bot_token: str = Field(default="", description="xoxb-…; empty: `vitrina dev` simulates")
+    slack_signing_secret: str = Field(default="", description="checks interactivity requests")
+    slack_url: str = Field(default="https://slack.com/api/", description="the Web API base")
+    slack_socket_mode: bool = Field(
+        default=False, description="receive clicks over Socket Mode instead of a public URL"
+    )
+    slack_app_token: str = Field(default="", description="xapp-…, for Socket Mode")
+    shop_confirmation_minutes: int = Field(default=20, description="a shop has to answer")
+    shop_confirmation_max_hops: int = Field(default=3, description="moves of a line at most")
+    shop_confirmation_ask: Literal["paid", "placed"] = Field(
+        default="paid", description="ask shops once the order is paid, or as soon as it is placed"
+    )
+    slack_post_timeout_minutes: int = Field(
+        default=20, description="a request Slack has not accepted by then moves on"
+    )
     outbox_max_attempts: int = 12
     outbox_backoff_base_seconds: float = 1.0
     outbox_backoff_cap_seconds: float = 600.0
@@ -136,6 +158,15 @@ class Settings(BaseSettings):
             base=timedelta(seconds=self.outbox_backoff_base_seconds),
             cap=timedelta(seconds=self.outbox_backoff_cap_seconds),
             max_attempts=self.outbox_max_attempts,
+        )
+
+    @property
+    def shop_rules(self) -> ShopRules:
+        return ShopRules(
+            window=timedelta(minutes=self.shop_confirmation_minutes),
+            max_hops=self.shop_confirmation_max_hops,
+            post_timeout=timedelta(minutes=self.slack_post_timeout_minutes),
+            ask_when=AskWhen(self.shop_confirmation_ask),
         )
 
     @property

@@ -42,6 +42,18 @@ async def warehouses() -> None:
     assert not report.problems, report.problems
 
 
+async def upsert_shop_b_channel(channel: str | None = "#shop-b", priority: int = 30) -> None:
+    """Give shop B a Slack channel (or take it away) and a priority."""
+    report = await catalog.upsert_warehouses(
+        items=[
+            catalog.WarehouseData(
+                SHOP_B, "Shop B", "shop", "Невский, 2", priority=priority, slack_channel=channel
+            )
+        ]
+    )
+    assert not report.problems, report.problems
+
+
 async def collection(name: str, release_at: datetime) -> str:
     g = guid(f"collection/{name}")
     report = await catalog.upsert_collections(

@@ -15,12 +15,17 @@ class DeliveryKind(StrEnum):
 class OrderStatus(StrEnum):
     AWAITING_PAYMENT = "awaiting_payment"
     PAID = "paid"
+    # every shop asked to confirm a line has answered (or the line moved on): ship it. An order
+    # served only from the online warehouse is ready as soon as it is paid and stays PAID.
+    READY_FOR_SHIPPING = "ready_for_shipping"
     CANCELLED = "cancelled"
 
 
 _MOVES: dict[OrderStatus, set[OrderStatus]] = {
     OrderStatus.AWAITING_PAYMENT: {OrderStatus.PAID, OrderStatus.CANCELLED},
-    OrderStatus.PAID: {OrderStatus.CANCELLED},  # only when the money that paid it is given back
+    # cancelled only when the money that paid it is given back, or nothing is left to ship
+    OrderStatus.PAID: {OrderStatus.READY_FOR_SHIPPING, OrderStatus.CANCELLED},
+    OrderStatus.READY_FOR_SHIPPING: {OrderStatus.CANCELLED},
     OrderStatus.CANCELLED: set(),
 }
 

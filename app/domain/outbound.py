@@ -91,3 +91,14 @@ class CustomerMessageRecord:
     to: str  # an e-mail address or an E.164 phone
     template: str  # e.g. "signup_code", "password_reset"
     params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShopRequestCall:
+    """A Slack call about one shop confirmation request. The message itself is built from the
+    request's state when the call is made, so a late call never shows an old state."""
+
+    request_id: int
+    channel: str  # as configured (a name or an id) before posting; Slack's id after
+    user: str | None = None  # for a note to one person
+    text: str = ""  # the note

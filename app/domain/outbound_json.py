@@ -16,10 +16,18 @@ from app.domain.outbound import (
     OrderRecord,
     OrderStatusRecord,
     PaymentRecord,
+    ShopRequestCall,
 )
 from app.domain.payments import PaymentStatus
 
-Record = CustomerRecord | OrderRecord | OrderStatusRecord | PaymentRecord | CustomerMessageRecord
+Record = (
+    CustomerRecord
+    | OrderRecord
+    | OrderStatusRecord
+    | PaymentRecord
+    | CustomerMessageRecord
+    | ShopRequestCall
+)
 
 
 def to_json(record: Record) -> dict[str, Any]:
@@ -86,3 +94,7 @@ def message_from_json(data: dict[str, Any]) -> CustomerMessageRecord:
         template=data["template"],
         params=dict(data.get("params", {})),
     )
+
+
+def shop_request_call_from_json(data: dict[str, Any]) -> ShopRequestCall:
+    return ShopRequestCall(**data)

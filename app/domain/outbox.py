@@ -13,6 +13,7 @@ class Target(StrEnum):
     ONEC = "onec"
     RETAILCRM = "retailcrm"
     NOTIFY = "notify"  # messages to the customer (e-mail, SMS); logged until a provider is set up
+    SLACK = "slack"  # shop confirmation requests in the shops' channels
 
 
 class EventKind(StrEnum):
@@ -21,6 +22,11 @@ class EventKind(StrEnum):
     ORDER_STATUS_CHANGED = "order.status_changed"
     PAYMENT_STATUS_CHANGED = "payment.status_changed"
     CUSTOMER_MESSAGE = "customer.message"
+    ORDER_CHANGED = "order.changed"  # its lines moved between warehouses (a shop declined)
+    SHOP_REQUEST_POST = "shop_request.post"  # chat.postMessage of a request
+    SHOP_REQUEST_UPDATE = "shop_request.update"  # chat.update after decisions
+    SHOP_REQUEST_REMIND = "shop_request.remind"  # a thread reply mentioning the on-duty group
+    SHOP_REQUEST_NOTE = "shop_request.note"  # chat.postEphemeral to one clicker
 
 
 class EventState(StrEnum):
@@ -51,6 +57,19 @@ class RetryPolicy:
         if retry_after is not None:
             delay = max(delay, timedelta(seconds=retry_after))
         return delay
+
+
+SLACK_CALLS = (
+    EventKind.SHOP_REQUEST_POST,
+    EventKind.SHOP_REQUEST_UPDATE,
+    EventKind.SHOP_REQUEST_REMIND,
+    EventKind.SHOP_REQUEST_NOTE,
+)
+
+
+def slack_aggregate(channel: str) -> str:
+    """Slack calls go in order per channel, one channel's queue at a time (≤ 1 message/s)."""
+    return f"slack:{channel}"
 
 
 def aggregate_key(

@@ -11,6 +11,8 @@ class ReservationState(StrEnum):
     ACTIVE = "active"  # an order's units, counts until released or reconciled
     RELEASED = "released"  # given back (cancelled, expired, re-allocated)
     RECONCILED = "reconciled"  # 1C's stock figure already subtracts it
+    WITHHELD = "withheld"  # a shop said the unit is missing or faulty: off sale until 1C's
+    # next figure for that position (which is the shop's own count), then released
 
 
 class ShopConfirmation(StrEnum):
@@ -21,7 +23,8 @@ class ShopConfirmation(StrEnum):
     TIMED_OUT = "timed_out"
 
 
-IN_BUFFER = (ReservationState.HELD, ReservationState.ACTIVE)
+IN_BUFFER = (ReservationState.HELD, ReservationState.ACTIVE, ReservationState.WITHHELD)
+SERVING_ORDER = (ReservationState.ACTIVE, ReservationState.RECONCILED)  # an order's live units
 
 
 def shop_confirmation_for(*, from_shop: bool, state: ReservationState) -> ShopConfirmation:

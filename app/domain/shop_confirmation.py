@@ -22,6 +22,29 @@ class DeclineReason(StrEnum):
     OTHER = "other"
 
 
+class RequestState(StrEnum):
+    POSTING = "posting"  # written; Slack has not accepted the message yet (the clock waits)
+    OPEN = "open"  # posted: the shop's staff decide until the deadline
+    CLOSED = "closed"  # every line decided, timed out or moved on
+
+
+class AskWhen(StrEnum):
+    """When a shop is asked: once the order is paid (default), or as soon as it is placed."""
+
+    PAID = "paid"
+    PLACED = "placed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShopRules:
+    """The brand's settings for shop confirmations."""
+
+    window: timedelta = timedelta(minutes=20)  # SHOP_CONFIRMATION_MINUTES
+    max_hops: int = DEFAULT_MAX_HOPS  # SHOP_CONFIRMATION_MAX_HOPS
+    post_timeout: timedelta = timedelta(minutes=20)  # SLACK_POST_TIMEOUT_MINUTES
+    ask_when: AskWhen = AskWhen.PAID  # SHOP_CONFIRMATION_ASK
+
+
 def takes_unit_off_sale(reason: DeclineReason) -> bool:
     """Tell whether a decline stops offering the shop's unit until 1C's next figure for it."""
     return reason in (DeclineReason.NOT_FOUND, DeclineReason.DEFECT)

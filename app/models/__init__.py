@@ -8,4 +8,5 @@ MODEL_MODULES = [
     "app.models.customers",
     "app.models.outbox",
     "app.models.auth",
+    "app.models.shops",
 ]

@@ -125,6 +125,9 @@ class Warehouse(Model):
     sellable_online = fields.BooleanField(default=True)
     priority = fields.IntField(default=100, description="lower is tried first")
     slack_channel = fields.CharField(max_length=100, null=True)
+    slack_on_duty = fields.CharField(
+        max_length=100, null=True, description="mentioned in reminders, e.g. <!subteam^S123>"
+    )
 
     class Meta:
         table = "warehouse"

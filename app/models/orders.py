@@ -64,6 +64,7 @@ class OrderLine(Model):
     unit_price = fields.BigIntField(description="kopecks, as sold")
     product_name = fields.CharField(max_length=300)
     sku = fields.CharField(max_length=64)
+    unavailable = fields.IntField(default=0, description="units no warehouse could serve")
 
     order_id: int
     variant_id: int

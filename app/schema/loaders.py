@@ -11,11 +11,13 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from app.domain.availability import StockPosition
-from app.domain.reservations import ReservationState
+from app.domain.reservations import SERVING_ORDER
+from app.domain.shop_confirmation import LineState
 from app.models.catalog import Category, Collection, ProductImage, Variant, Warehouse
 from app.models.orders import OrderLine, OrderStatusChange, Payment, Refund
 from app.models.stock import Reservation
 from app.services.inventory.availability import stock_positions
+from app.services.shops.progress import line_states
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -65,12 +67,14 @@ async def _lines_by_order(ids: list[int]) -> list[list[OrderLine]]:
 
 
 async def _allocations_by_line(ids: list[int]) -> list[list[Reservation]]:
-    rows = (
-        await Reservation.filter(order_line_id__in=ids)
-        .exclude(state=ReservationState.RELEASED)
-        .order_by("id")
+    rows = await Reservation.filter(order_line_id__in=ids, state__in=list(SERVING_ORDER)).order_by(
+        "id"
     )
     return _grouped(ids, rows, lambda r: r.order_line_id)
+
+
+async def _line_states_by_order(ids: list[int]) -> list[dict[int, LineState]]:
+    return [await line_states(order_id) for order_id in ids]  # an order page asks for one
 
 
 async def _history_by_order(ids: list[int]) -> list[list[OrderStatusChange]]:
@@ -112,6 +116,9 @@ class Loaders:
     )
     allocations_by_line: DataLoader[int, list[Reservation]] = field(
         default_factory=lambda: _loader(_allocations_by_line)
+    )
+    line_states_by_order: DataLoader[int, dict[int, LineState]] = field(
+        default_factory=lambda: _loader(_line_states_by_order)
     )
     history_by_order: DataLoader[int, list[OrderStatusChange]] = field(
         default_factory=lambda: _loader(_history_by_order)

@@ -61,6 +61,7 @@ RULES: Mapping[str, TextRule] = {
     "WarehouseInput.name": _stored("warehouse.name", 200),
     "WarehouseInput.address": _stored("warehouse.address", 500, multiline=True),
     "WarehouseInput.slackChannel": _stored("warehouse.slack_channel", 100),
+    "WarehouseInput.slackOnDuty": _stored("warehouse.slack_on_duty", 100),
     "CategoryInput.name": _stored("category.name", 200),
     "CategoryInput.slug": SLUG,
     "CollectionInput.name": _stored("collection.name", 200),

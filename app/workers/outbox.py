@@ -11,8 +11,11 @@ from app.domain.outbox import Target
 from app.integrations.notify.log import LoggingNotifier
 from app.integrations.onec.client import OneCClient
 from app.integrations.retailcrm.client import RetailCrmClient
+from app.integrations.slack.client import SlackClient
+from app.services.jobs import JobQueue, NoQueue
 from app.services.outbox.delivery import Senders, deliver_aggregate, due_aggregates
 from app.services.outbox.record import delivery_job_id, delivery_queue
+from app.services.shops.slack_calls import ShopSlack
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -22,8 +25,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def build_senders(settings: Settings) -> Senders:
-    """Clients for the systems that are configured (the others' events wait, pending)."""
+def build_senders(settings: Settings, jobs: JobQueue | None = None) -> Senders:
+    """Clients for the systems that are configured (the others' events wait, pending).
+
+    `jobs`: where the Slack sender schedules a posted request's reminder and deadline."""
     onec = None
     if settings.onec_url:
         onec = OneCClient(settings.onec_url, settings.onec_username, settings.onec_password)
@@ -35,13 +40,19 @@ def build_senders(settings: Settings) -> Senders:
             settings.retailcrm_site,
             max_rps=settings.retailcrm_max_rps,
         )
-    return Senders(onec=onec, retailcrm=crm, notify=LoggingNotifier())
+    slack = None
+    if settings.slack_bot_token:
+        client = SlackClient(settings.slack_bot_token, base_url=settings.slack_url)
+        slack = ShopSlack(client, settings.shop_rules, jobs or NoQueue())
+    return Senders(onec=onec, retailcrm=crm, notify=LoggingNotifier(), slack=slack)
 
 
 async def close_senders(senders: Senders) -> None:
     for client in (senders.onec, senders.retailcrm):
         if isinstance(client, OneCClient | RetailCrmClient):
             await client.aclose()
+    if isinstance(senders.slack, ShopSlack):
+        await senders.slack.aclose()
 
 
 async def deliver_outbox(ctx: dict[str, Any], target: str, aggregate: str) -> int:

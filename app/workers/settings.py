@@ -24,6 +24,8 @@ from app.services.outbox.record import delivery_queue
 from app.settings import Settings
 from app.workers.jobs import expire_order, heartbeat, poll_payments, sweep
 from app.workers.outbox import build_senders, close_senders, deliver_outbox, sweep_outbox
+from app.workers.queue import ArqQueue
+from app.workers.shops import shop_request_deadline, shop_request_remind, sweep_shop_requests
 
 EVERY_SECOND = set(range(60))
 log = structlog.get_logger(__name__)
@@ -55,9 +57,18 @@ def build_worker(
             await close_db()
 
     return Worker(
-        functions=[heartbeat, expire_order, sweep, poll_payments],
+        functions=[
+            heartbeat,
+            expire_order,
+            sweep,
+            poll_payments,
+            shop_request_deadline,
+            shop_request_remind,
+            sweep_shop_requests,
+        ],
         cron_jobs=[
             cron(heartbeat, second={0, 30}, run_at_startup=True),
+            cron(sweep_shop_requests, second=set(range(0, 60, 5)), run_at_startup=True),
             cron(sweep, second=15, run_at_startup=True),
             cron(poll_payments, second=poll_seconds(settings), run_at_startup=True),
         ],
@@ -80,9 +91,11 @@ def build_delivery_worker(settings: Settings, target: Target, *, redis_url: str)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         # arq hands each job a shallow copy of ctx: shared state must exist before any job.
+        jobs = ArqQueue(redis_url)
         ctx.update(
             settings=settings,
-            senders=build_senders(settings),
+            jobs=jobs,
+            senders=build_senders(settings, jobs),
             target=target,
             paused={},
             failures={},
@@ -92,11 +105,14 @@ def build_delivery_worker(settings: Settings, target: Target, *, redis_url: str)
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         if (senders := ctx.get("senders")) is not None:  # None: stopped while starting
             await close_senders(senders)
+        if (jobs := ctx.get("jobs")) is not None:
+            await jobs.aclose()
 
     lanes = {
         Target.ONEC: settings.onec_lanes,
         Target.RETAILCRM: settings.retailcrm_lanes,
         Target.NOTIFY: settings.notify_lanes,
+        Target.SLACK: settings.slack_lanes,
     }[target]
     return Worker(
         functions=[deliver_outbox],

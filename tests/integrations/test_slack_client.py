@@ -108,10 +108,12 @@ async def test_the_official_client_sees_slack_errors(api_url: str) -> None:
 
 
 async def test_post_update_and_ephemeral(slack: SlackClient, sim: SlackSimulator) -> None:
-    ts = await slack.post_message(SHOP, "Заказ №1", BLOCKS)
+    posted = await slack.post_message(SHOP, "Заказ №1", BLOCKS)
+    ts = posted.ts
     await slack.update_message(SHOP, ts, "Заказ №1: готово", [])
     await slack.post_ephemeral(SHOP, "U0ANNA", "Уже обработано")
 
+    assert posted.channel == SHOP
     assert [(m.ts, m.text) for m in sim.messages[SHOP]] == [(ts, "Заказ №1: готово")]
     assert [(e.channel, e.user, e.text) for e in sim.ephemerals] == [
         (SHOP, "U0ANNA", "Уже обработано")

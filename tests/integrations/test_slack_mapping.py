@@ -58,7 +58,7 @@ def buttons(key: str) -> dict[str, Any]:
             button("confirm", "Подтвердить", "primary"),
             button("decline:not_found", "Нет в наличии", "danger"),
             button("decline:defect", "Брак", "danger"),
-            button("decline:kept", "Отложен для покупателя", None),
+            button("decline:kept_for_customer", "Отложен для покупателя", None),
             button("decline:other", "Другое", None),
         ],
     }

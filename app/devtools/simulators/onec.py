@@ -32,7 +32,7 @@ Json = dict[str, Any]
 Apply = Callable[[Mapping[str, str], Json], Json]
 SERVICE_PATH = "/hs/vitrina"
 MOSCOW = timezone(timedelta(hours=3))
-ORDER_STATUSES = ("awaiting_payment", "paid", "cancelled")
+ORDER_STATUSES = ("awaiting_payment", "paid", "ready_for_shipping", "cancelled")
 PAYMENT_STATUSES = ("pending", "waiting_for_capture", "succeeded", "canceled", "refunded")
 
 CUSTOMER_FIELDS: dict[str, checks.Check] = {
@@ -211,6 +211,10 @@ class OneCSimulator(Simulator):
         created = order is None
         if order is None:
             order = self._register(body)
+        elif _reserved(order.body) != _reserved(body):
+            # its lines moved between warehouses (a shop declined): the new reservation is
+            # registered now, and that moment is what the answer carries
+            order.registered_at = self._now_registered()
         order.body, order.status = body, body["status"]
         self.state.orders[guid] = order
         return {
@@ -223,8 +227,10 @@ class OneCSimulator(Simulator):
     def _register(self, body: Json) -> OneCOrder:
         self.state.documents += 1
         number = f"ЗК-{self.state.documents:06d}"
-        registered_at = self.clock().astimezone(MOSCOW).isoformat(timespec="milliseconds")
-        return OneCOrder(body=body, number=number, registered_at=registered_at, status="")
+        return OneCOrder(body=body, number=number, registered_at=self._now_registered(), status="")
+
+    def _now_registered(self) -> str:
+        return self.clock().astimezone(MOSCOW).isoformat(timespec="milliseconds")
 
     def _apply_status(self, params: Mapping[str, str], body: Json) -> Json:
         guid = params["guid"]
@@ -273,3 +279,8 @@ async def _json_body(request: Request) -> Json:
 
 def _error(status: int, code: str, message: str) -> Response:
     return JSONResponse({"error": {"code": code, "message": message}}, status)
+
+
+def _reserved(body: Json) -> list[tuple[str, str, int]]:
+    """What an order reserves: units per characteristic and Склад."""
+    return sorted((ln["variantGuid"], ln["warehouseGuid"], ln["quantity"]) for ln in body["lines"])

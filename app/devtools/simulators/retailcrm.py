@@ -40,7 +40,8 @@ class Dictionaries:
     """The account's codes (a fresh account's defaults)."""
 
     order_statuses: frozenset[str] = frozenset(
-        {"new", "client-confirmed", "prepayed", "assembling", "delivering", "complete"}
+        {"new", "client-confirmed", "prepayed", "assembling", "assembling-complete"}
+        | {"delivering", "complete"}
         | {"cancel-other", "no-product"}
     )
     payment_types: frozenset[str] = frozenset({"bank-card", "cash", "bank-transfer", "credit"})

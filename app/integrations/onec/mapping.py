@@ -29,11 +29,14 @@ milliseconds and `Z` (`"2025-12-01T11:03:05.120Z"`), the form 1C already sends u
     {"number": "ЗК-000042", "registeredAt": "2025-12-01T14:03:05.120+03:00"}
 
     `registeredAt` is the moment 1C registered the order's reservation, by 1C's clock, with an
-    offset. Re-sending an order keeps its first number and registration moment.
+    offset. Re-sending an order keeps its first number and registration moment, unless its
+    lines moved between warehouses: then `registeredAt` is when the new reservation was
+    registered.
 
 `PUT /orders/{orderGuid}/status`::
 
-    {"status": "awaiting_payment" | "paid" | "cancelled", "changedAt": "…Z", "reason": ""}
+    {"status": "awaiting_payment" | "paid" | "ready_for_shipping" | "cancelled",
+     "changedAt": "…Z", "reason": ""}
 
 `PUT /orders/{orderGuid}/payments/{paymentGuid}`::
 

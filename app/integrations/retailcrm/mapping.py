@@ -52,10 +52,12 @@ DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def _order_statuses() -> dict[OrderStatus, str]:
-    # codes of a fresh RetailCRM account: "Новый", "Предоплата поступила", "Отменен по иной причине"
+    # codes of a fresh RetailCRM account: "Новый", "Предоплата поступила", "Укомплектован",
+    # "Отменен по иной причине"
     return {
         OrderStatus.AWAITING_PAYMENT: "new",
         OrderStatus.PAID: "prepayed",
+        OrderStatus.READY_FOR_SHIPPING: "assembling-complete",  # "Укомплектован"
         OrderStatus.CANCELLED: "cancel-other",
     }
 

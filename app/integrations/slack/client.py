@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -42,6 +43,12 @@ RETRY_LATER_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 RETRY_LATER_STATUSES = frozenset({408, 425, 429})
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    channel: str  # Slack's channel id (a message posted by name comes back with the id)
+    ts: str  # the message's id within the channel
 
 
 class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
@@ -88,13 +95,22 @@ class SlackClient:
         )
         self._session: aiohttp.ClientSession | None = None
 
-    async def post_message(self, channel: str, text: str, blocks: Sequence[dict[str, Any]]) -> str:
-        """`chat.postMessage`; the message's `ts` (its id within the channel)."""
-        answer = await self._call("chat.postMessage", channel=channel, text=text, blocks=blocks)
-        ts = answer.get("ts")
-        if not isinstance(ts, str):
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        blocks: Sequence[dict[str, Any]],
+        thread_ts: str | None = None,
+    ) -> PostedMessage:
+        """`chat.postMessage` (a reply in a thread with `thread_ts`): where it went and its ts."""
+        fields: dict[str, Any] = {"channel": channel, "text": text, "blocks": list(blocks)}
+        if thread_ts is not None:
+            fields["thread_ts"] = thread_ts
+        answer = await self._call("chat.postMessage", **fields)
+        ts, channel_id = answer.get("ts"), answer.get("channel", channel)
+        if not isinstance(ts, str) or not isinstance(channel_id, str):
             raise RejectedError("chat.postMessage answered without a ts", 200, json.dumps(answer))
-        return ts
+        return PostedMessage(channel=channel_id, ts=ts)
 
     async def update_message(
         self, channel: str, ts: str, text: str, blocks: Sequence[dict[str, Any]]

@@ -29,11 +29,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from slack_sdk.signature import Clock, SignatureVerifier
+
+from app.domain.shop_confirmation import DeclineReason
 
 Json = dict[str, Any]
 MAX_LINES = 15  # 3 blocks a line plus the header, the intro and the context: within 50
@@ -44,17 +45,10 @@ MAX_VALUE = 2000  # Slack's limit on a button value
 MAX_BUTTON_TEXT = 75
 
 
-class DeclineReason(StrEnum):
-    NOT_FOUND = "not_found"  # the item is not in the shop
-    DEFECT = "defect"  # it is there but damaged
-    KEPT = "kept"  # kept for a customer in the shop
-    OTHER = "other"
-
-
 DECLINE_LABELS: dict[DeclineReason, str] = {
     DeclineReason.NOT_FOUND: "Нет в наличии",
     DeclineReason.DEFECT: "Брак",
-    DeclineReason.KEPT: "Отложен для покупателя",
+    DeclineReason.KEPT_FOR_CUSTOMER: "Отложен для покупателя",
     DeclineReason.OTHER: "Другое",
 }
 DELIVERY_LABELS = {"courier": "Курьерская доставка", "pickup": "Самовывоз из магазина"}
@@ -116,6 +110,16 @@ def decided_message(
     else:
         text = _summary(request)
     return SlackMessage(text, _blocks(request, outcomes))
+
+
+def reminder_message(request: ConfirmationRequest) -> SlackMessage:
+    """A reply in the request's thread at half time, mentioning the on-duty group."""
+    mention = f"{request.on_duty} " if request.on_duty else ""
+    text = (
+        f"{mention}Напоминание: заказ №{request.order_number} ждёт ответа до "
+        f"{date_token(request.deadline, '{time}')}"
+    )
+    return SlackMessage(text, [{"type": "section", "text": _mrkdwn(text)}])
 
 
 def date_token(moment: datetime, style: str = "{date_short_pretty} {time}") -> str:

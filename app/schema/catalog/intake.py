@@ -27,6 +27,9 @@ class WarehouseInput:
     sellable_online: bool = True
     priority: int = strawberry.field(default=100, description="lower is allocated first")
     slack_channel: str | None = None
+    slack_on_duty: str | None = strawberry.field(
+        default=None, description="mentioned in reminders: <!subteam^S…> or <@U…>"
+    )
 
     def to_data(self) -> catalog.WarehouseData:
         return catalog.WarehouseData(
@@ -37,6 +40,7 @@ class WarehouseInput:
             sellable_online=self.sellable_online,
             priority=self.priority,
             slack_channel=self.slack_channel,
+            slack_on_duty=self.slack_on_duty,
         )
 
 

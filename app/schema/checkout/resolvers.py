@@ -196,6 +196,7 @@ class CheckoutMutation:
             now=ctx.now,
             payment_timeout=timeout,
             jobs=ctx.jobs,
+            ask_shops_now=ctx.settings.shop_confirmation_ask == "placed",
         )
         return await _order(_order_of(placed))
 

@@ -13,6 +13,7 @@ from app.domain.checkout import PricedLine, order_total
 from app.domain.orders import DeliveryKind, OrderStatus
 from app.domain.payments import PaymentStatus, RefundStatus
 from app.domain.reservations import ShopConfirmation
+from app.domain.shop_confirmation import LineState
 from app.models.catalog import Variant as VariantRow
 from app.models.checkout import Cart as CartRow
 from app.models.checkout import CartLine as CartLineRow
@@ -30,6 +31,7 @@ strawberry.enum(OrderStatus, name="OrderStatus")
 strawberry.enum(PaymentStatus, name="PaymentStatus")
 strawberry.enum(RefundStatus, name="RefundStatus")
 strawberry.enum(ShopConfirmation, name="ShopConfirmation")
+strawberry.enum(LineState, name="OrderLineState")
 
 
 @strawberry.enum
@@ -186,6 +188,18 @@ class OrderLine:
     async def allocations(self, info: Info) -> list[Allocation]:
         rows = await info.context.loaders.allocations_by_line.load(self.row.id)
         return [Allocation(row=r) for r in rows]
+
+    @strawberry.field(
+        description="where the line stands: a shop confirming it, confirmed, moved to the next "
+        "warehouse after a shop declined, unavailable (its money goes back), or ready"
+    )
+    async def state(self, info: Info) -> LineState:
+        states = await info.context.loaders.line_states_by_order.load(self.row.order_id)
+        return states[self.row.id]
+
+    @strawberry.field(description="units no warehouse could serve: refunded by themselves")
+    def unavailable_quantity(self) -> int:
+        return self.row.unavailable
 
 
 @strawberry.type

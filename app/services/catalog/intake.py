@@ -58,6 +58,7 @@ class WarehouseData:
     sellable_online: bool = True
     priority: int = 100
     slack_channel: str | None = None
+    slack_on_duty: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ def _check_warehouse(item: WarehouseData, path: Path) -> _CheckedWarehouse:
         "sellable_online": item.sellable_online,
         "priority": item.priority,
         "slack_channel": item.slack_channel,
+        "slack_on_duty": item.slack_on_duty,
     }
     return _CheckedWarehouse(guid, defaults)
 

@@ -40,6 +40,7 @@ from app.services.outbox.record import (
     record_event,
     status_record,
 )
+from app.services.shops.asking import ask_shops
 
 log = structlog.get_logger(__name__)
 
@@ -57,15 +58,19 @@ async def place_order(
     now: datetime,
     payment_timeout: timedelta,
     jobs: JobQueue,
+    ask_shops_now: bool = False,
 ) -> PlacedOrder:
-    """Turn the cart into an order awaiting payment, reserving every line or none."""
+    """Turn the cart into an order awaiting payment, reserving every line or none.
+
+    `ask_shops_now`: shops serving lines are asked to confirm at once, not once it is paid.
+    """
     key = check_idempotency_key(idempotency_key)
     cart = await find_cart(cart_token)
     earlier = await Order.get_or_none(idempotency_key=key)
     if earlier is not None:
         return _same_cart_or_refuse(earlier, cart)
     try:
-        order = await _place(cart, key, now, payment_timeout)
+        order = await _place(cart, key, now, payment_timeout, ask_shops_now)
     except IntegrityError:  # the same key won a race a moment ago
         earlier = await Order.get_or_none(idempotency_key=key)
         if earlier is None:
@@ -116,7 +121,9 @@ def _check_ready(cart: Cart, lines: Sequence[CartLine], now: datetime) -> None:
     )
 
 
-async def _place(cart: Cart, key: str, now: datetime, payment_timeout: timedelta) -> Order:
+async def _place(
+    cart: Cart, key: str, now: datetime, payment_timeout: timedelta, ask_shops_now: bool
+) -> Order:
     infos = await warehouse_infos()
     ranked = ranked_for(infos, cart.pickup_warehouse_id)
     shops = {w for w, info in infos.items() if info.is_shop}
@@ -160,6 +167,8 @@ async def _place(cart: Cart, key: str, now: datetime, payment_timeout: timedelta
         )
         await CartLine.filter(cart_id=cart.id).delete()
         await _record_placed(order, cart, now)
+        if ask_shops_now:
+            await ask_shops(order, now=now)
     return order
 
 

@@ -82,4 +82,24 @@ async def reconcile_snapshots(
             if (r.variant_id, r.warehouse_id) in applied
             and reconciled_by_snapshot(r.registered_at, applied[(r.variant_id, r.warehouse_id)])
         ]
-    return await release(conn, counted, now=now, locked=True, to_state=ReservationState.RECONCILED)
+    reconciled = await release(
+        conn, counted, now=now, locked=True, to_state=ReservationState.RECONCILED
+    )
+    return reconciled + await _end_withholding(conn, applied, variant_ids, now)
+
+
+async def _end_withholding(
+    conn: BaseDBAsyncClient,
+    applied: Mapping[Position, datetime],
+    variant_ids: list[int],
+    now: datetime,
+) -> int:
+    """Units a shop said were missing or faulty stay off sale until 1C's next figure for that
+    position: that figure is the shop's own count, so they go back into the free stock now."""
+    withheld: list[int] = []
+    for start in range(0, len(variant_ids), _CHUNK):
+        rows = await Reservation.filter(
+            variant_id__in=variant_ids[start : start + _CHUNK], state=ReservationState.WITHHELD
+        )
+        withheld += [r.id for r in rows if (r.variant_id, r.warehouse_id) in applied]
+    return await release(conn, withheld, now=now, locked=True)

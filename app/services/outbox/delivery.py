@@ -16,6 +16,7 @@ from app.domain.outbound import (
     OrderRecord,
     OrderStatusRecord,
     PaymentRecord,
+    ShopRequestCall,
 )
 from app.domain.outbound_json import (
     customer_from_json,
@@ -23,6 +24,7 @@ from app.domain.outbound_json import (
     order_from_json,
     order_status_from_json,
     payment_from_json,
+    shop_request_call_from_json,
 )
 from app.domain.outbox import EventKind, EventState, RetryPolicy, Target, kept_after_delivery
 from app.integrations.errors import RejectedError, RetryableError
@@ -51,6 +53,10 @@ class NotifyPort(Protocol):
     async def send(self, message: CustomerMessageRecord, event_id: str) -> None: ...
 
 
+class SlackPort(Protocol):
+    async def perform(self, kind: EventKind, call: ShopRequestCall, now: datetime) -> None: ...
+
+
 @dataclass(frozen=True)
 class Senders:
     """The configured systems; a system left out keeps its events pending until it is set up."""
@@ -58,10 +64,16 @@ class Senders:
     onec: OneCPort | None = None
     retailcrm: RetailCrmPort | None = None
     notify: NotifyPort | None = None
+    slack: SlackPort | None = None
 
     def configured(self, target: Target) -> bool:
-        senders = {Target.ONEC: self.onec, Target.RETAILCRM: self.retailcrm}
-        return senders.get(target, self.notify) is not None
+        senders = {
+            Target.ONEC: self.onec,
+            Target.RETAILCRM: self.retailcrm,
+            Target.NOTIFY: self.notify,
+            Target.SLACK: self.slack,
+        }
+        return senders[target] is not None
 
 
 Clock = Callable[[], datetime]
@@ -98,10 +110,12 @@ async def deliver_aggregate(
 
 
 async def _head(target: Target, aggregate: str) -> OutboxEvent | None:
+    # A Slack channel's calls are about separate requests: a parked one holds up no other.
+    holding = (
+        [EventState.PENDING] if target is Target.SLACK else [EventState.PENDING, EventState.DEAD]
+    )
     return (
-        await OutboxEvent.filter(
-            target=target, aggregate=aggregate, state__in=[EventState.PENDING, EventState.DEAD]
-        )
+        await OutboxEvent.filter(target=target, aggregate=aggregate, state__in=holding)
         .order_by("id")
         .first()
     )
@@ -175,6 +189,9 @@ async def _send(event: OutboxEvent, senders: Senders, now: datetime) -> None:
     elif event.target is Target.NOTIFY:
         assert senders.notify is not None
         await senders.notify.send(message_from_json(event.payload), event.event_id)
+    elif event.target is Target.SLACK:
+        assert senders.slack is not None
+        await senders.slack.perform(event.kind, shop_request_call_from_json(event.payload), now)
     else:
         assert senders.retailcrm is not None
         await _to_retailcrm(senders.retailcrm, event.kind, event.payload)
@@ -185,7 +202,7 @@ async def _to_onec(
 ) -> None:
     if kind is EventKind.CUSTOMER_UPSERTED:
         await onec.put_customer(customer_from_json(payload), event_id)
-    elif kind is EventKind.ORDER_PLACED:
+    elif kind in (EventKind.ORDER_PLACED, EventKind.ORDER_CHANGED):
         order = order_from_json(payload)
         registration = await onec.put_order(order, event_id)
         # 1C's registration time makes the reconciliation of this order's reservations exact.
@@ -208,6 +225,8 @@ async def _to_retailcrm(crm: RetailCrmPort, kind: EventKind, payload: dict[str, 
         order = order_from_json(payload)
         await crm.upsert_customer(order.customer)  # RetailCRM refuses orders of unknown customers
         await crm.upsert_order(order)
+    elif kind is EventKind.ORDER_CHANGED:
+        await crm.upsert_order(order_from_json(payload))
     elif kind is EventKind.ORDER_STATUS_CHANGED:
         await crm.update_order_status(order_status_from_json(payload))
     else:

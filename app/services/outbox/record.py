@@ -18,7 +18,7 @@ from app.domain.outbound import (
 from app.domain.outbound_json import Record, to_json
 from app.domain.outbox import EventKind, Target, aggregate_key
 from app.domain.payments import PaymentStatus
-from app.domain.reservations import ReservationState
+from app.domain.reservations import SERVING_ORDER
 from app.models.catalog import Warehouse
 from app.models.customers import Customer
 from app.models.orders import Order, OrderLine, Payment
@@ -97,7 +97,7 @@ async def order_record(order: Order, customer: Customer) -> OrderRecord:
         .prefetch_related("variant__product")
     )
     reservations = await Reservation.filter(
-        order_line__order_id=order.id, state__not=ReservationState.RELEASED
+        order_line__order_id=order.id, state__in=list(SERVING_ORDER)
     ).prefetch_related("warehouse")
     pickup = None
     if order.pickup_warehouse_id is not None:

@@ -15,8 +15,9 @@ from app.domain.payments import PaymentStatus, RefundStatus, check_capture, chec
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.base import PaymentProvider, ProviderPayment
 from app.models.orders import Order, Payment, Refund, lock_order
-from app.services.payments.apply import apply_report, issue_refund, new_refund
+from app.services.payments.apply import apply_report, issue_refund
 from app.services.payments.receipts import receipt_for
+from app.services.payments.refunds import new_refund
 
 ProviderFor = Callable[[str], PaymentProvider | None]
 REFUND_KEYS = uuid.UUID("5f0e1f4e-6b7a-4c1e-9d36-2f1c9b7f0a11")  # namespace: key → refund guid

@@ -7,7 +7,6 @@ itself, and each such case is logged for the finance team.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,10 +32,10 @@ from app.services.checkout.orders import announce_order, cancel_within, move_ord
 from app.services.jobs import JobQueue
 from app.services.outbox.record import payment_record, record_event
 from app.services.payments.receipts import receipt_for
+from app.services.payments.refunds import AUTO, new_refund
+from app.services.shops.hooks import on_paid
 
 log = structlog.get_logger(__name__)
-
-AUTO = "auto"
 
 
 class UnknownPayment(Exception):
@@ -129,6 +128,7 @@ async def _settle(conn: BaseDBAsyncClient, row: Payment, order: Order, now: date
     decision = settle(order_status=order.status, payment=row.status, other_holds=other_holds)
     if decision is Settlement.PAYS_ORDER:
         await move_order(order, OrderStatus.PAID, reason=f"paid ({row.provider})", now=now)
+        await on_paid(conn, order, now=now)
     elif decision is Settlement.SURPLUS:
         await Payment.filter(id=row.id).update(surplus=True)
         row.surplus = True
@@ -155,20 +155,6 @@ async def _money_gone(conn: BaseDBAsyncClient, row: Payment, order: Order, now: 
     if order.status is OrderStatus.PAID and not await others.exclude(id=row.id).exists():
         await cancel_within(conn, order, reason=f"payment cancelled ({row.provider})", now=now)
         log.warning("payment.order_cancelled", order=order.number, payment=row.guid)
-
-
-async def new_refund(
-    payment: Payment, amount: int, reason: str, requested_by: str, *, guid: str | None = None
-) -> Refund:
-    """A refund to ask the provider for, written in the caller's transaction."""
-    return await Refund.create(
-        guid=guid or str(uuid.uuid4()),
-        payment_id=payment.id,
-        amount=amount,
-        status=RefundStatus.PENDING,
-        reason=reason[:250],
-        requested_by=requested_by,
-    )
 
 
 # --- after commit: the provider calls the decisions above asked for ----------------------------
