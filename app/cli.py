@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -127,6 +127,11 @@ async def simulated_systems(settings: Settings) -> AsyncIterator[Settings]:
             "yookassa_shop_id": payments.shop_id,
             "yookassa_secret_key": payments.secret_key,
         }
+    slack = None
+    if not settings.slack_bot_token:
+        slack, server, update_slack = await _simulated_slack(settings)
+        servers.append(server)
+        update |= update_slack
     for name, url in update.items():
         if name.endswith("_url"):
             print(f"simulated {name.removesuffix('_url')}: {url}", flush=True)
@@ -135,8 +140,34 @@ async def simulated_systems(settings: Settings) -> AsyncIterator[Settings]:
     finally:
         for server in servers:
             await server.stop()
-        if payments is not None:
-            await payments.aclose()
+        for simulator in (payments, slack):
+            if simulator is not None:
+                await simulator.aclose()
+
+
+async def _simulated_slack(settings: Settings) -> tuple[Any, Any, dict[str, object]]:
+    """A local Slack with a channel per shop (its page at `/` has working buttons), posting
+    signed clicks to this service."""
+    from app.devtools.simulators.server import LocalServer
+    from app.devtools.simulators.slack import SlackSimulator
+    from app.models.catalog import Warehouse, WarehouseKind
+
+    actions = f"http://{settings.host}:{settings.port}/integrations/slack/actions"
+    slack = SlackSimulator(
+        token="xoxb-dev", signing_secret="dev-signing-secret", interactivity_url=actions
+    )
+    for n, shop in enumerate(await Warehouse.filter(kind=WarehouseKind.SHOP).order_by("id")):
+        if shop.slack_channel:
+            slack.add_channel(f"C0DEV{n:04d}", shop.slack_channel.lstrip("#"))
+    server = LocalServer(slack.app)
+    await server.start()
+    print(f"simulated Slack, with a page to click on: {server.url}/", flush=True)
+    update: dict[str, object] = {
+        "slack_url": f"{server.url}/api/",
+        "slack_bot_token": "xoxb-dev",
+        "slack_signing_secret": "dev-signing-secret",
+    }
+    return slack, server, update
 
 
 async def _seed(settings: Settings) -> None:

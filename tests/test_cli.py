@@ -65,6 +65,7 @@ def test_dev_runs_redis_worker_and_api_with_demo_data(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert "GraphiQL: http://" in output
+    assert "simulated Slack, with a page to click on: http://" in output
     assert process.returncode in (0, -signal.SIGINT)
 
 
