@@ -15,6 +15,7 @@ run: uv .venv
 	$(UV) run --frozen vitrina dev
 
 test: uv .venv
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	$(UV) run --frozen ruff check app tests bench
 	$(UV) run --frozen ruff format --check app tests bench
 	$(UV) run --frozen mypy

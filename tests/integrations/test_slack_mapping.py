@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 
 import pytest
 
+from app.domain.shop_confirmation import DeclineReason
 from app.integrations.slack import mapping
 from app.integrations.slack.mapping import (
     ConfirmationLine,
     ConfirmationRequest,
-    DeclineReason,
     LineOutcome,
     MalformedAction,
     ShopAction,

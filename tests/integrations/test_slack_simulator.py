@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from app.devtools.simulators.server import LocalServer
 from app.devtools.simulators.slack import SlackSimulator
+from app.domain.shop_confirmation import DeclineReason
 from app.integrations.slack import mapping
 from app.integrations.slack.mapping import ConfirmationLine, ConfirmationRequest, SignatureError
 from tests.integrations.stands import Front
@@ -164,6 +165,39 @@ async def test_our_request_message_is_valid_block_kit_for_the_simulator(
     assert sim.message(SHOP, ts).blocks == mapping.request_message(REQUEST).blocks
 
 
+async def test_a_reply_in_a_thread_is_stored_and_answered_with_its_thread_ts(
+    http: httpx.AsyncClient, sim: SlackSimulator
+) -> None:
+    sim.burst = 5  # three messages in a channel within a second
+    parent = await post_request(http)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    text = "<!subteam^S0DUTY> напоминание: ответьте до 11:23"
+
+    reply = await http.post(
+        "/api/chat.postMessage",
+        json={"channel": SHOP, "text": text, "thread_ts": parent},
+        headers=auth,
+    )
+    nested = await http.post(
+        "/api/chat.postMessage",
+        data={"token": TOKEN, "channel": SHOP, "text": "ещё раз", "thread_ts": reply.json()["ts"]},
+    )
+    lost = await http.post(
+        "/api/chat.postMessage",
+        json={"channel": SHOP, "text": "x", "thread_ts": "1.000001"},
+        headers=auth,
+    )
+
+    assert reply.json()["message"]["thread_ts"] == parent
+    assert reply.json()["message"]["parent_user_id"] == "U0SIMBOT"
+    assert nested.json()["message"]["thread_ts"] == parent  # a reply to a reply: same thread
+    assert lost.json() == {"ok": False, "error": "thread_not_found"}
+    assert [m.text for m in sim.replies(SHOP, parent)] == [text, "ещё раз"]
+    assert sim.message(SHOP, parent).thread_ts is None
+    page = (await http.get("/")).text
+    assert page.count("class='msg reply'") == 2 and "@S0DUTY напоминание" in page
+
+
 # --- clicks ---------------------------------------------------------------------------------
 
 
@@ -192,7 +226,7 @@ async def test_a_click_posts_a_signed_block_actions_form_to_the_app(
     assert float(action["action_ts"]) >= float(ts)
     assert mapping.parse_interaction(body) == mapping.ShopAction(
         kind="decline",
-        reason=mapping.DeclineReason.DEFECT,
+        reason=DeclineReason.DEFECT,
         line_key="res-2",
         user_id="U0ANNA",
         user_name="shop.staff",

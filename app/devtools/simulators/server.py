@@ -49,7 +49,9 @@ class LocalServer:
             access_log=False,
             lifespan="off",
             http="h11",
-            ws="none",
+            # The sans-I/O implementation: uvicorn's older "websockets" one warns (deprecated
+            # websockets.legacy), and the test suite turns warnings into errors.
+            ws="websockets-sansio",
             timeout_graceful_shutdown=1,
         )
         self._server = _EmbeddedServer(config)
