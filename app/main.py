@@ -25,6 +25,7 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from app.db import close_db, connection, init_db
 from app.integrations.payments.registry import PaymentProviders, build_providers
+from app.integrations.slack.socket_mode import SocketModeListener
 from app.limits import BodyCap, BodyLimitMiddleware, graphql_too_large
 from app.middleware import RequestIdMiddleware
 from app.schema import build_schema, documents
@@ -33,7 +34,7 @@ from app.schema.documents import DocumentRefused, TrustedDocuments
 from app.services.jobs import JobQueue
 from app.services.tokens import authenticate_token
 from app.settings import Settings
-from app.slack_actions import SLACK_ACTIONS_PATH, slack_actions
+from app.slack_actions import SLACK_ACTIONS_PATH, on_socket_payload, slack_actions
 from app.webhooks import yookassa_notifications
 from app.workers.queue import ArqQueue
 
@@ -175,13 +176,19 @@ def create_app(
             status_code=200 if healthy else 503,
         )
 
+    socket = _socket_mode(settings, clock)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if manage_db:
             await init_db(settings.resolved_database_url)
         try:
+            if socket is not None:
+                await socket.start()
             yield
         finally:
+            if socket is not None:
+                await socket.close()
             await redis.aclose()
             await jobs.aclose()
             await providers.aclose()
@@ -203,6 +210,17 @@ def create_app(
         middleware=[Middleware(RequestIdMiddleware), _body_limits(settings, clock)],
         lifespan=lifespan,
     )
+
+
+def _socket_mode(settings: Settings, clock: Clock) -> SocketModeListener | None:
+    """With SLACK_SOCKET_MODE, clicks come over Slack's socket instead of a public URL."""
+    if not settings.slack_socket_mode:
+        return None
+
+    async def handler(payload: dict[str, Any]) -> None:
+        await on_socket_payload(payload, settings, clock)
+
+    return SocketModeListener(settings.slack_app_token, handler, base_url=settings.slack_url)
 
 
 def _body_limits(settings: Settings, clock: Clock) -> Middleware:

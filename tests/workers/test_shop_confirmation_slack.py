@@ -26,6 +26,7 @@ from app.settings import Settings
 from app.slack_actions import SLACK_ACTIONS_PATH
 from tests.conftest import Clock
 from tests.services.shops.test_shop_confirmation import RULES, _given, _paid_order
+from tests.waiting import wait_until
 
 TOKEN, SECRET = "xoxb-flow", "flow-signing-secret"
 
@@ -114,3 +115,37 @@ async def test_a_decline_in_slack_asks_the_next_shop_in_its_channel(
     assert await ShopRequest.filter(order_id=order.id).count() == 2
     assert [e.user for e in stand.sim.ephemerals] == ["U0BORIS"]
     assert "Уже обработано" in stand.sim.ephemerals[0].text
+
+
+async def test_with_socket_mode_a_click_arrives_over_slacks_socket(
+    db: str, settings: Settings, redis_url: str, clock: Clock
+) -> None:
+    sim = SlackSimulator(token=TOKEN, signing_secret=SECRET, app_token="xapp-1", socket_mode=True)
+    sim.add_channel("C0SHOPA", "shop-a")
+    async with LocalServer(sim.app) as slack:
+        socket_settings = settings.model_copy(
+            update={
+                "slack_socket_mode": True,
+                "slack_app_token": "xapp-1",
+                "slack_url": slack.url + "/api/",
+            }
+        )
+        app = create_app(socket_settings, redis_url=redis_url, manage_db=False, clock=clock)
+        client = SlackClient(TOKEN, base_url=slack.url + "/api/", timeout=3.0)
+        stand = Stand(sim, Senders(slack=ShopSlack(client, RULES, NoQueue())))
+        async with app.router.lifespan_context(app):
+            await _given(shop_a=1)
+            order = await _paid_order()
+            clock.now = datetime.now(UTC)
+            await _deliver(stand)
+            (message,) = sim.messages["C0SHOPA"]
+            await sim.press("C0SHOPA", message.ts, "confirm", user="U0ANNA")
+            await wait_until(lambda: _confirmed(order.id), within=10)
+        await client.close()
+        await sim.aclose()
+    assert sim.clicks[-1].acked_at is not None
+
+
+async def _confirmed(order_id: int) -> bool:
+    line = await ShopRequestLine.get(request__order_id=order_id)
+    return line.state is ShopConfirmation.CONFIRMED
