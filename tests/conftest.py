@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,8 +26,11 @@ from app.db import close_db, connection, init_db, is_sqlite, run_migrations
 from app.main import create_app
 from app.settings import Settings
 from tests.infra import postgres_server, redis_server
+from tests.warm import WarmPython
 
 TABLES = [
+    "shop_request_line",
+    "shop_request",
     "outbox_event",
     "refund",
     "customer_session",
@@ -52,20 +57,27 @@ TABLES = [
 STALL_REPORT_SECONDS = 240  # pytest-timeout ends the run at 300 s (pyproject.toml)
 
 
-def _print_tasks() -> None:
-    print(
-        f"\n=== a test is still running after {STALL_REPORT_SECONDS} s; its tasks:", file=sys.stderr
-    )
+def _print_tasks(config: pytest.Config, test: str) -> None:
+    report = io.StringIO()
+    print(f"\n=== {test} is still running after {STALL_REPORT_SECONDS} s; its tasks:", file=report)
     for task in asyncio.all_tasks():
-        stack = io.StringIO()
-        task.print_stack(limit=15, file=stack)
-        print(stack.getvalue(), file=sys.stderr)
+        task.print_stack(limit=15, file=report)
+        print(file=report)
+    # Past the capture, to the terminal at once: a pytest-xdist worker that pytest-timeout
+    # then ends takes the test's captured output with it.
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print(report.getvalue(), file=sys.stderr, flush=True)
 
 
 @pytest.fixture(autouse=True)
-async def _report_a_stall() -> AsyncIterator[None]:
-    """pytest-timeout prints threads, which show an idle event loop; this prints the awaits."""
-    report = asyncio.get_running_loop().call_later(STALL_REPORT_SECONDS, _print_tasks)
+async def _report_a_stall(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Threads' stacks (faulthandler_timeout, pyproject.toml) show an idle event loop; this
+    prints the awaits."""
+    loop = asyncio.get_running_loop()
+    report = loop.call_later(
+        STALL_REPORT_SECONDS, _print_tasks, request.config, request.node.nodeid
+    )
     yield
     report.cancel()
 
@@ -77,16 +89,39 @@ def cli_env(data_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def warm_python() -> Iterator[WarmPython]:
+    """`python -m app|tortoise …` as processes that skip the startup imports (tests/warm.py)."""
+    with WarmPython("app.cli", "tortoise.cli") as warm:
+        yield warm
+
+
+@dataclass(frozen=True)
+class Vitrina:
+    """`vitrina ARGS` as an operator runs it, on a data directory of its own."""
+
+    warm: WarmPython
+    env: dict[str, str]
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A process of its own, forked with `python -m app`'s startup imports done."""
+        return self.warm.run("app", *args, env=self.env)
+
+    def cold(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A new interpreter, as a shell starts one."""
+        return subprocess.run(
+            [sys.executable, "-m", "app", *args],
+            env=self.env,
+            text=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory, warm_python: WarmPython) -> Path:
     """A SQLite file `vitrina migrate` made, once per session (it takes seconds of CPU)."""
     data_dir = tmp_path_factory.mktemp("migrated")
-    done = subprocess.run(
-        [sys.executable, "-m", "app", "migrate"],
-        env=cli_env(data_dir),
-        text=True,
-        capture_output=True,
-        timeout=120,
-    )
+    done = warm_python.run("app", "migrate", env=cli_env(data_dir))
     assert done.returncode == 0, done.stderr
     return data_dir / "vitrina.sqlite3"
 

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from app.redis_setup import free_port, start_embedded_redis
 
@@ -24,14 +25,46 @@ def _listening(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+REDIS_DATABASES = 16  # redis' default `databases`: numbers 0..15
+
+
+def _xdist_worker() -> tuple[int, int]:
+    """(this worker's index, how many workers) under pytest-xdist; (0, 1) in a plain run."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw")), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+
+
+def worker_redis_url(base: str | None) -> str:
+    """The redis database of this test process: each pytest-xdist worker has one of its own,
+    since tests flush theirs (FLUSHDB) and count the keys and commands in it.
+
+    Worker gwN of a run uses the database of `base` plus N: TEST_REDIS_URL=redis://host/8
+    gives 8 to a plain run, 8 and 9 to `-n 2`. Without TEST_REDIS_URL (`base` None) the
+    machine's redis lends the last databases, one per worker: 15 to a plain run, 14 and 15
+    to `-n 2`. A number past 15 is refused rather than wrapped onto another worker's."""
+    index, count = _xdist_worker()
+    if base is None:
+        base = f"redis://127.0.0.1:6379/{REDIS_DATABASES - count}"
+    parts = urlsplit(base)
+    first = int(parts.path.strip("/") or 0)
+    if first + index >= REDIS_DATABASES:
+        raise RuntimeError(
+            f"{count} test workers need redis databases {first}..{first + count - 1} from "
+            f"{base}, but redis has only 0..{REDIS_DATABASES - 1}: lower the number in "
+            "TEST_REDIS_URL or run fewer workers (-n)"
+        )
+    return urlunsplit(parts._replace(path=f"/{first + index}"))
+
+
 @asynccontextmanager
 async def redis_server() -> AsyncIterator[str]:
-    """TEST_REDIS_URL, else the machine's redis on 6379, else a redis-server we start."""
+    """This worker's database of TEST_REDIS_URL, else of the machine's redis on 6379, else a
+    redis-server we start (one per worker: database 0 is then its own)."""
     if url := os.environ.get("TEST_REDIS_URL"):
-        yield url
+        yield worker_redis_url(url)
         return
     if _listening("127.0.0.1", 6379):
-        yield "redis://127.0.0.1:6379/15"
+        yield worker_redis_url(None)
         return
     embedded = await start_embedded_redis(
         Path(tempfile.mkdtemp(prefix="vitrina-redis-")), persist=False

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from app.redis_setup import free_port
-from tests.conftest import cli_env, copy_sqlite
+from tests.conftest import cli_env
 
 CATALOG = "{ products(first: 100) { totalCount } shops { id } collections { slug } }"
 
@@ -67,29 +67,3 @@ def test_dev_runs_redis_worker_and_api_with_demo_data(tmp_path: Path) -> None:
     assert "GraphiQL: http://" in output
     assert "simulated Slack, with a page to click on: http://" in output
     assert process.returncode in (0, -signal.SIGINT)
-
-
-def test_the_worker_stops_cleanly_on_sigterm(tmp_path: Path, migrated_sqlite: Path) -> None:
-    copy_sqlite(migrated_sqlite, tmp_path)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "worker"],
-        env=_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        started = 0
-        for line in process.stdout:  # every worker of the group announces itself
-            started += "worker.started" in line
-            if started == 4 or time.monotonic() > deadline:
-                break
-        assert started == 4, "the workers did not start"
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    finally:
-        process.kill()
-    assert process.returncode == 0, output
-    assert "Traceback" not in output

@@ -1,16 +1,14 @@
 """Migrations that move data: a database written before one comes out in today's words.
 
-Each test migrates its own empty database in a `tortoise migrate` process (the session's
-databases are already at the latest migration), writes rows as the older code did, then
-migrates on and reads the rows back with plain SQL.
+Each test migrates its own empty database in `tortoise migrate` processes (the session's
+databases are already at the latest migration; tests/warm.py forks them with the imports done),
+writes rows as the older code did, then migrates on and reads the rows back with plain SQL.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import closing
@@ -20,6 +18,7 @@ import asyncpg
 import pytest
 
 from tests.infra import postgres_server
+from tests.warm import WarmPython
 
 NOW = "2026-11-20 10:00:00"
 # Rows as the code before 0006 wrote them: one order, two payments and two refunds.
@@ -75,14 +74,10 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
             await admin.close()
 
 
-def migrate(url: str, *args: str) -> None:
+def migrate(warm: WarmPython, url: str, *args: str) -> None:
     """`tortoise migrate|downgrade models [name]` on the database at `url`."""
-    done = subprocess.run(
-        [sys.executable, "-m", "tortoise", "-c", "app.db.TORTOISE_ORM", *args],
-        env={**os.environ, "DATABASE_URL": url},
-        text=True,
-        capture_output=True,
-        timeout=120,
+    done = warm.run(
+        "tortoise", "-c", "app.db.TORTOISE_ORM", *args, env={**os.environ, "DATABASE_URL": url}
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -103,16 +98,16 @@ async def run_sql(url: str, *statements: str) -> set[tuple[object, ...]]:
 
 
 async def test_0006_respells_old_canceled_rows_and_going_back_restores_them(
-    empty_database: str,
+    empty_database: str, warm_python: WarmPython
 ) -> None:
     indexes = INDEXES["sqlite" if empty_database.startswith("sqlite://") else "postgres"]
-    migrate(empty_database, "migrate", "models", "0005_payment_surplus")
+    migrate(warm_python, empty_database, "migrate", "models", "0005_payment_surplus")
     indexes_before = await run_sql(empty_database, *BEFORE_0006, indexes)
 
-    migrate(empty_database, "migrate", "models")
+    migrate(warm_python, empty_database, "migrate", "models")
     after = await run_sql(empty_database, STATUSES)
     indexes_after = await run_sql(empty_database, indexes)
-    migrate(empty_database, "downgrade", "models", "0005_payment_surplus")
+    migrate(warm_python, empty_database, "downgrade", "models", "0005_payment_surplus")
     back = await run_sql(empty_database, STATUSES)
 
     assert after == {

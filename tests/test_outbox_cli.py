@@ -1,4 +1,5 @@
-"""`vitrina outbox` as an operator runs it: a real process on a fresh SQLite data directory."""
+"""`vitrina outbox` as an operator runs it: a process per command on a fresh SQLite data
+directory (forked with the startup imports done, tests/warm.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli_env, copy_sqlite
+from tests.conftest import Vitrina, cli_env, copy_sqlite
+from tests.warm import WarmPython
 
 DEAD = "0b5f3c1e-0000-4000-8000-00000000dead"
 PENDING = "0b5f3c1e-0000-4000-8000-0000000000aa"
@@ -41,12 +43,6 @@ asyncio.run(seed())
 """
 
 
-def _vitrina(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args], env=env, text=True, capture_output=True, timeout=120
-    )
-
-
 @pytest.fixture(scope="module")
 def seeded_sqlite(migrated_sqlite: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One dead and one pending event in a migrated database, made once for these tests."""
@@ -64,14 +60,14 @@ def seeded_sqlite(migrated_sqlite: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture
-def env(seeded_sqlite: Path, tmp_path: Path) -> dict[str, str]:
+def vitrina(seeded_sqlite: Path, tmp_path: Path, warm_python: WarmPython) -> Vitrina:
     """An operator's data directory holding its own copy of the seeded database."""
     copy_sqlite(seeded_sqlite, tmp_path)
-    return cli_env(tmp_path)
+    return Vitrina(warm_python, cli_env(tmp_path))
 
 
-def test_list_shows_counts_per_system_then_the_dead_letters(env: dict[str, str]) -> None:
-    listed = _vitrina("outbox", "list", env=env)
+def test_list_shows_counts_per_system_then_the_dead_letters(vitrina: Vitrina) -> None:
+    listed = vitrina("outbox", "list")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert lines[0].split() == ["system", "pending", "delivered", "dead"]
@@ -84,34 +80,34 @@ def test_list_shows_counts_per_system_then_the_dead_letters(env: dict[str, str])
     assert PENDING not in listed.stdout
 
 
-def test_list_filters_by_state_and_system_and_checks_the_limit(env: dict[str, str]) -> None:
-    pending = _vitrina("outbox", "list", "--state", "pending", "--target", "retailcrm", env=env)
+def test_list_filters_by_state_and_system_and_checks_the_limit(vitrina: Vitrina) -> None:
+    pending = vitrina("outbox", "list", "--state", "pending", "--target", "retailcrm")
     assert pending.returncode == 0, pending.stderr
     assert PENDING in pending.stdout and DEAD not in pending.stdout
-    none = _vitrina("outbox", "list", "--state", "pending", "--target", "onec", env=env)
+    none = vitrina("outbox", "list", "--state", "pending", "--target", "onec")
     assert none.stdout.splitlines()[-1] == "no pending events"
-    too_many = _vitrina("outbox", "list", "--limit", "500", env=env)
+    too_many = vitrina("outbox", "list", "--limit", "500")
     assert too_many.returncode == 1
     assert "a page holds 1..200 events" in too_many.stderr
-    unknown = _vitrina("outbox", "list", "--state", "lost", env=env)
+    unknown = vitrina("outbox", "list", "--state", "lost")
     assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
 
 
-def test_replay_by_id_makes_the_dead_letter_pending_again(env: dict[str, str]) -> None:
-    replayed = _vitrina("outbox", "replay", DEAD, "no-such-event", env=env)
+def test_replay_by_id_makes_the_dead_letter_pending_again(vitrina: Vitrina) -> None:
+    replayed = vitrina("outbox", "replay", DEAD, "no-such-event")
     assert replayed.returncode == 0, replayed.stderr
     assert replayed.stdout.startswith("replayed 1 dead event(s)")
-    after = _vitrina("outbox", "list", env=env)
+    after = vitrina("outbox", "list")
     assert after.stdout.splitlines()[1].split() == ["onec", "1", "0", "0"]
     assert after.stdout.splitlines()[-1] == "no dead events"
-    again = _vitrina("outbox", "replay", "--all", env=env)
+    again = vitrina("outbox", "replay", "--all")
     assert again.returncode == 0 and again.stdout.startswith("replayed 0 dead event(s)")
 
 
-def test_replay_needs_ids_or_all_but_not_both(env: dict[str, str]) -> None:
-    neither = _vitrina("outbox", "replay", env=env)
+def test_replay_needs_ids_or_all_but_not_both(vitrina: Vitrina) -> None:
+    neither = vitrina("outbox", "replay")
     assert neither.returncode == 1 and "at least one event id" in neither.stderr
-    both = _vitrina("outbox", "replay", DEAD, "--all", env=env)
+    both = vitrina("outbox", "replay", DEAD, "--all")
     assert both.returncode == 1 and "not both" in both.stderr
-    listed = _vitrina("outbox", "list", env=env)
+    listed = vitrina("outbox", "list")
     assert listed.stdout.splitlines()[1].split() == ["onec", "0", "0", "1"]
