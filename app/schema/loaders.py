@@ -74,7 +74,8 @@ async def _allocations_by_line(ids: list[int]) -> list[list[Reservation]]:
 
 
 async def _line_states_by_order(ids: list[int]) -> list[dict[int, LineState]]:
-    return [await line_states(order_id) for order_id in ids]  # an order page asks for one
+    states = await line_states(ids)
+    return [states[order_id] for order_id in ids]
 
 
 async def _history_by_order(ids: list[int]) -> list[list[OrderStatusChange]]:

@@ -14,7 +14,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from app.domain.orders import OrderStatus
 from app.domain.outbox import EventKind
 from app.domain.payments import HOLDING, PaymentStatus, RefundStatus
-from app.domain.reservations import SERVING_ORDER
+from app.domain.reservations import SERVING_ORDER, ShopConfirmation
 from app.domain.shop_confirmation import (
     LineFacts,
     LineState,
@@ -37,33 +37,38 @@ MISSING_UNITS = "auto: units no shop had"  # requested_by of the refunds written
 
 async def line_facts(order_id: int) -> dict[int, LineFacts]:
     """Each order line as its reservations and shop answers tell it, by order line id."""
-    lines = await OrderLine.filter(order_id=order_id).order_by("id")
-    confirmations: dict[int, list[object]] = defaultdict(list)
+    return (await _facts_of([order_id]))[order_id]
+
+
+async def line_states(order_ids: list[int]) -> dict[int, dict[int, LineState]]:
+    """What the shopper sees of each line, by order id then order line id (three queries)."""
+    facts = await _facts_of(order_ids)
+    return {oid: {lid: line_state(f) for lid, f in lines.items()} for oid, lines in facts.items()}
+
+
+async def _facts_of(order_ids: list[int]) -> dict[int, dict[int, LineFacts]]:
+    lines = await OrderLine.filter(order_id__in=order_ids).order_by("id")
+    confirmations: dict[int, list[ShopConfirmation]] = defaultdict(list)
     for line_id, confirmation in await Reservation.filter(
-        order_line__order_id=order_id, state__in=list(SERVING_ORDER)
+        order_line__order_id__in=order_ids, state__in=list(SERVING_ORDER)
     ).values_list("order_line_id", "shop_confirmation"):
-        confirmations[line_id].append(confirmation)
+        confirmations[line_id].append(ShopConfirmation(confirmation))
     moved = {
         line.order_line_id
         for line in await ShopRequestLine.filter(
-            order_line__order_id=order_id, state__in=list(MOVED_ON)
+            order_line__order_id__in=order_ids, state__in=list(MOVED_ON)
         )
     }
-    return {
-        line.id: LineFacts(
+    facts: dict[int, dict[int, LineFacts]] = {oid: {} for oid in order_ids}
+    for line in lines:
+        facts[line.order_id][line.id] = LineFacts(
             unit_price=line.unit_price,
             quantity=line.quantity,
-            confirmations=tuple(confirmations[line.id]),  # type: ignore[arg-type]
+            confirmations=tuple(confirmations[line.id]),
             unavailable=line.unavailable,
             moved=line.id in moved,
         )
-        for line in lines
-    }
-
-
-async def line_states(order_id: int) -> dict[int, LineState]:
-    """What the shopper sees of each line, by order line id."""
-    return {line_id: line_state(f) for line_id, f in (await line_facts(order_id)).items()}
+    return facts
 
 
 async def settle_order(

@@ -183,6 +183,9 @@ async def test_counts_cover_every_system_and_state(client: httpx.AsyncClient) ->
         {"target": "NOTIFY", "state": "PENDING", "count": 0},
         {"target": "NOTIFY", "state": "DELIVERED", "count": 0},
         {"target": "NOTIFY", "state": "DEAD", "count": 0},
+        {"target": "SLACK", "state": "PENDING", "count": 0},
+        {"target": "SLACK", "state": "DELIVERED", "count": 0},
+        {"target": "SLACK", "state": "DEAD", "count": 0},
     ]
 
 

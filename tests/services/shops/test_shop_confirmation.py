@@ -147,7 +147,7 @@ async def test_a_paid_shop_order_asks_the_shop_once_and_a_confirm_makes_it_ready
         NOW + RULES.window,
     )
     assert slack.posts[0][0] == "#shop-a" and "V-" in slack.posts[0][1]
-    assert (await line_states(order.id)) == {line.order_line_id: LineState.CONFIRMING}
+    assert (await line_states([order.id]))[order.id] == {line.order_line_id: LineState.CONFIRMING}
 
     result = await deciding.handle_click(
         _click(line, request, "confirm"), rules=RULES, now=NOW + timedelta(minutes=3)
@@ -161,7 +161,7 @@ async def test_a_paid_shop_order_asks_the_shop_once_and_a_confirm_makes_it_ready
     ).shop_confirmation is ShopConfirmation.CONFIRMED
     assert (await Order.get(id=order.id)).status is OrderStatus.READY_FOR_SHIPPING
     assert (await ShopRequest.get(id=request.id)).state is RequestState.CLOSED
-    assert (await line_states(order.id)) == {line.order_line_id: LineState.CONFIRMED}
+    assert (await line_states([order.id]))[order.id] == {line.order_line_id: LineState.CONFIRMED}
     await _send_slack(slack)
     assert [u[:2] for u in slack.updates] == [("C0SHOPA", request.message_ts)]
     assert "actions" not in [b["type"] for b in slack.updates[0][2]]
@@ -193,7 +193,7 @@ async def test_a_decline_not_found_withholds_the_unit_and_asks_the_next_shop(db:
     assert [(r.warehouse.guid, r.shop_confirmation) for r in serving] == [
         (factories.SHOP_B, ShopConfirmation.REQUESTED)
     ]
-    assert (await line_states(order.id)) == {line.order_line_id: LineState.MOVED}
+    assert (await line_states([order.id]))[order.id] == {line.order_line_id: LineState.MOVED}
     assert EventKind.ORDER_CHANGED in await _kinds(Target.ONEC)
     b_request, _ = await _open_request(slack, factories.SHOP_B)
     assert b_request.channel == "C0SHOPB"
@@ -250,7 +250,7 @@ async def test_when_every_shop_declines_the_order_is_cancelled_and_refunded_and_
 
     order_line = await OrderLine.get(order_id=order.id)
     assert order_line.unavailable == 1
-    assert (await line_states(order.id)) == {order_line.id: LineState.UNAVAILABLE}
+    assert (await line_states([order.id]))[order.id] == {order_line.id: LineState.UNAVAILABLE}
     assert (await Order.get(id=order.id)).status is OrderStatus.CANCELLED
     refunds = await Refund.filter(payment__order_id=order.id)
     assert [(r.amount, r.requested_by) for r in refunds] == [(500000, "auto: units no shop had")]
