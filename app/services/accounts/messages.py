@@ -11,12 +11,11 @@ from redis.asyncio import Redis
 
 from app.domain.accounts import CODE_DIGITS, MAX_CODE_TRIES
 from app.domain.outbound import CustomerMessageRecord, MessageChannel
-from app.domain.outbound_json import to_json
 from app.domain.outbox import EventKind, Target, aggregate_key
 from app.models.outbox import OutboxEvent
 from app.services.accounts.caller import AccountCall
 from app.services.jobs import JobQueue
-from app.services.outbox.record import announce
+from app.services.outbox.record import announce, write_event
 
 
 async def record_message(
@@ -25,15 +24,8 @@ async def record_message(
     """Queue a message to a customer (an outbox row for the notify worker; call it inside the
     transaction of the change it tells about, if any)."""
     record = CustomerMessageRecord(str(uuid.uuid4()), channel, to, template, params)
-    return await OutboxEvent.create(
-        event_id=str(uuid.uuid4()),
-        target=Target.NOTIFY,
-        aggregate=aggregate_key(EventKind.CUSTOMER_MESSAGE, None, None, record.guid),
-        kind=EventKind.CUSTOMER_MESSAGE,
-        payload=to_json(record),
-        next_attempt_at=now,
-        created_at=now,
-    )
+    aggregate = aggregate_key(EventKind.CUSTOMER_MESSAGE, None, None, record.guid)
+    return await write_event(Target.NOTIFY, aggregate, EventKind.CUSTOMER_MESSAGE, record, now)
 
 
 async def send_now(jobs: JobQueue, event: OutboxEvent) -> None:

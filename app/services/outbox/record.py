@@ -38,21 +38,22 @@ async def record_event(
         record.guid if isinstance(record, OrderRecord) else getattr(record, "order_guid", None)
     )
     aggregate = aggregate_key(kind, customer_guid, order_guid)
-    payload = to_json(record)
-    events = []
-    for target in targets:
-        events.append(
-            await OutboxEvent.create(
-                event_id=str(uuid.uuid4()),
-                target=target,
-                aggregate=aggregate,
-                kind=kind,
-                payload=payload,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    return events
+    return [await write_event(t, aggregate, kind, record, now) for t in targets]
+
+
+async def write_event(
+    target: Target, aggregate: str, kind: EventKind, record: Record, now: datetime
+) -> OutboxEvent:
+    """One outbox row, due now, in the caller's transaction."""
+    return await OutboxEvent.create(
+        event_id=str(uuid.uuid4()),
+        target=target,
+        aggregate=aggregate,
+        kind=kind,
+        payload=to_json(record),
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 async def announce(jobs: JobQueue, events: Iterable[OutboxEvent]) -> None:

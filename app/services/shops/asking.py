@@ -7,20 +7,18 @@ nothing. The clock of a request starts when Slack accepts its message (`mark_pos
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 
 from app.domain.outbound import ShopRequestCall
-from app.domain.outbound_json import to_json
 from app.domain.outbox import EventKind, Target, slack_aggregate
 from app.domain.reservations import SERVING_ORDER, ShopConfirmation
 from app.domain.shop_confirmation import RequestState, deadline_for, reminder_at
 from app.models.catalog import Warehouse
 from app.models.orders import Order
-from app.models.outbox import OutboxEvent
 from app.models.shops import ShopRequest, ShopRequestLine
 from app.models.stock import Reservation
+from app.services.outbox.record import write_event
 
 
 async def ask_shops(order: Order, *, now: datetime) -> list[ShopRequest]:
@@ -74,15 +72,7 @@ async def _request(
 
 async def record_slack_call(kind: EventKind, call: ShopRequestCall, *, now: datetime) -> None:
     """An outbox row for the Slack worker, in the caller's transaction."""
-    await OutboxEvent.create(
-        event_id=str(uuid.uuid4()),
-        target=Target.SLACK,
-        aggregate=slack_aggregate(call.channel),
-        kind=kind,
-        payload=to_json(call),
-        next_attempt_at=now,
-        created_at=now,
-    )
+    await write_event(Target.SLACK, slack_aggregate(call.channel), kind, call, now)
 
 
 async def mark_posted(

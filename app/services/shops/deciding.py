@@ -32,7 +32,7 @@ from app.domain.shop_confirmation import (
     decide,
     time_out,
 )
-from app.integrations.slack.mapping import ShopAction
+from app.integrations.slack.mapping import ShopAction, date_token
 from app.models.orders import Order, lock_order
 from app.models.shops import ShopRequest, ShopRequestLine, decide_once
 from app.models.stock import Reservation
@@ -152,11 +152,7 @@ async def _already_handled(
     if decision.by is None and decision.state is ShopConfirmation.TIMED_OUT:
         await _time_out_open(conn, request, rules, now)  # due, the sweep has not come yet
     who = f"<@{decision.by}>" if decision.by else "истечение срока"
-    when = (
-        f"<!date^{int(decision.at.timestamp())}^{{time}}|{decision.at:%H:%M} UTC>"
-        if decision.at
-        else ""
-    )
+    when = date_token(decision.at, "{time}") if decision.at else ""
     await _note(action, f"Уже обработано: {who} {when}. Ничего не изменено.", now)
 
 

@@ -78,13 +78,14 @@ async def settle_order(
     order = await Order.get(id=order.id)
     facts = await line_facts(order.id)
     states = [line_state(f) for f in facts.values()]
+    nothing_left = nothing_to_ship(states)
     if moved:
         customer = await Customer.get(id=order.customer_id) if order.customer_id else None
         if customer is not None:
             record = await order_record(order, customer)
             await record_event(kind=EventKind.ORDER_CHANGED, record=record, now=now)
-    await _give_back_missing(order, list(facts.values()), nothing_left=nothing_to_ship(states))
-    if nothing_to_ship(states) and order.status is not OrderStatus.CANCELLED:
+    await _give_back_missing(order, list(facts.values()), nothing_left=nothing_left)
+    if nothing_left and order.status is not OrderStatus.CANCELLED:
         await cancel_within(conn, order, reason="no shop had the items", now=now)
     elif order.status is OrderStatus.PAID and order_settled(states):
         if await ShopRequest.exists(order_id=order.id):

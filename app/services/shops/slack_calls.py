@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -145,11 +146,11 @@ class ShopSlack:
             )
         )
 
-    async def _quietly(self, call: object) -> None:
+    async def _quietly(self, call: Awaitable[object]) -> None:
         """An update, a reminder or a note Slack refuses (the message was deleted, its edit
         window closed) is logged, not parked: it must not hold up the channel's next request."""
         try:
-            await call  # type: ignore[misc]
+            await call
         except RejectedError as error:
             log.warning("slack.call_refused", error=str(error)[:300])
 

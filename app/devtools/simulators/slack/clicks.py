@@ -11,13 +11,12 @@ import httpx
 from app.devtools.simulators.slack.socket import SlackSocket
 from app.devtools.simulators.slack.state import (
     APP_ID,
-    BOT_ID,
-    BOT_USER,
     FORM,
     TEAM_ID,
     Click,
     Json,
     Message,
+    shape,
 )
 from app.integrations.slack.mapping import sign
 
@@ -60,13 +59,11 @@ class SlackClicks(SlackSocket):
         value: str | None = None,
     ) -> Click:
         """Press a button as `click` does, delivered the way the app listens; what happened."""
-        if not self.socket_mode:
-            url = self._http_target()
-            payload = self.payload_for(channel, ts, action_id, user, user_name, block_id, value)
-            record, _ = await self._post(url, payload)
-            return record
         payload = self.payload_for(channel, ts, action_id, user, user_name, block_id, value)
-        return await self.send_envelope(payload)
+        if self.socket_mode:
+            return await self.send_envelope(payload)
+        record, _ = await self._post(self._http_target(), payload)
+        return record
 
     def payload_for(
         self,
@@ -138,16 +135,7 @@ class SlackClicks(SlackSocket):
             "enterprise": None,
             "is_enterprise_install": False,
             "channel": {"id": channel.id, "name": channel.name},
-            "message": {
-                "type": "message",
-                "subtype": "bot_message",
-                "user": BOT_USER,
-                "bot_id": BOT_ID,
-                "ts": message.ts,
-                "text": message.text,
-                "blocks": message.blocks,
-            }
-            | thread,
+            "message": shape(message),
             "state": {"values": {}},
             "response_url": f"{base}/response/{channel.id}/{message.ts}",
             "actions": [action],
