@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import graphlib
 import io
 import logging
 import os
@@ -182,7 +183,38 @@ async def empty_tables() -> None:
             f"PRAGMA foreign_keys=OFF;{deletes}DELETE FROM sqlite_sequence;PRAGMA foreign_keys=ON;"
         )
     else:
-        await connection().execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE;")
+        await connection().execute_script(await _postgres_emptying())
+
+
+_emptying: list[str] = []  # the PostgreSQL script, made once: every database has one schema
+
+
+async def _postgres_emptying() -> str:
+    """DELETE, referencing tables first, then restart the ids (what TRUNCATE … RESTART IDENTITY
+    CASCADE did). TRUNCATE gives every table and index new files: about 130 ms a test, and tens
+    of thousands of files for the next checkpoint to fsync, which each CREATE or DROP DATABASE
+    waits for. A DELETE of a test's few rows and setval() write in place: about 10 ms."""
+    if not _emptying:
+        keys = await connection().execute_query_dict(
+            "SELECT child.relname AS child, parent.relname AS parent FROM pg_constraint"
+            " JOIN pg_class child ON child.oid = conrelid"
+            " JOIN pg_class parent ON parent.oid = confrelid WHERE contype = 'f'"
+        )
+        referencing: dict[str, set[str]] = {t: set() for t in TABLES}
+        for child, parent in ((key["child"], key["parent"]) for key in keys):
+            if child != parent and {child, parent} <= referencing.keys():
+                referencing[parent].add(child)
+        order = list(graphlib.TopologicalSorter(referencing).static_order())  # children first
+        owned = await connection().execute_query_dict(
+            "SELECT seq.relname AS seq, owner.relname AS owner FROM pg_class seq"
+            " JOIN pg_depend ON objid = seq.oid AND deptype IN ('a', 'i')"
+            " JOIN pg_class owner ON owner.oid = refobjid WHERE seq.relkind = 'S'"
+        )
+        sequences = sorted(row["seq"] for row in owned if row["owner"] in referencing)
+        deletes = "".join(f"DELETE FROM {t};" for t in order)
+        restarts = ", ".join(f"setval('{seq}', 1, false)" for seq in sequences)
+        _emptying.append(f"{deletes}SELECT {restarts};" if sequences else deletes)
+    return _emptying[0]
 
 
 @pytest.fixture
