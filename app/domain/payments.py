@@ -76,11 +76,16 @@ def settle(*, order_status: OrderStatus, payment: PaymentStatus, other_holds: bo
     return Settlement.SURPLUS
 
 
-def check_capture(amount: int | None, authorised: int) -> None:
-    """A capture takes all of the authorised money or less, never more."""
-    if amount is not None and not 0 < amount <= authorised:
+def check_capture(amount: int | None, capturable: int) -> None:
+    """A capture takes all that may be captured or less, never more; with nothing left to take
+    (every unit became unavailable) there is nothing to capture: the payment is voided instead."""
+    if capturable <= 0:
         raise DomainError(
-            ErrorCode.INVALID, f"capture 1..{authorised} kopecks (all when omitted)", ("amount",)
+            ErrorCode.INVALID, "nothing is left to capture: void the payment", ("amount",)
+        )
+    if amount is not None and not 0 < amount <= capturable:
+        raise DomainError(
+            ErrorCode.INVALID, f"capture 1..{capturable} kopecks (all when omitted)", ("amount",)
         )
 
 

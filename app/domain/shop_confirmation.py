@@ -291,6 +291,7 @@ def refund_due(lines: Iterable[LineFacts]) -> int:
     return sum(line.unit_price * min(line.unavailable, line.quantity) for line in lines)
 
 
-def amount_to_capture(lines: Iterable[LineFacts]) -> int:
-    """Give the kopecks to capture with two-stage payments: the units still served."""
-    return sum(line.unit_price * max(0, line.quantity - line.unavailable) for line in lines)
+def capturable(authorised: int, lines: Iterable[LineFacts]) -> int:
+    """Give the kopecks a two-stage payment may still take: what was authorised less the units
+    that became unavailable (a capture never takes the price of a dress nobody had)."""
+    return max(0, authorised - refund_due(lines))

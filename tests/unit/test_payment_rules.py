@@ -85,3 +85,13 @@ def test_a_capture_takes_at_most_what_was_authorised() -> None:
         with pytest.raises(DomainError) as refused:
             check_capture(amount, 1000)
         assert (refused.value.code, refused.value.path) == (ErrorCode.INVALID, ("amount",))
+
+
+def test_with_nothing_left_to_capture_every_capture_is_refused() -> None:
+    for amount in (None, 1):
+        with pytest.raises(DomainError) as refused:
+            check_capture(amount, 0)
+        assert (refused.value.code, refused.value.message) == (
+            ErrorCode.INVALID,
+            "nothing is left to capture: void the payment",
+        )

@@ -22,7 +22,7 @@ from app.domain.shop_confirmation import (
     Unavailable,
     UnavailableReason,
     WrongChannel,
-    amount_to_capture,
+    capturable,
     deadline_for,
     decide,
     is_due,
@@ -341,7 +341,8 @@ def test_the_refund_is_the_price_of_the_units_that_became_unavailable() -> None:
         line(ShopConfirmation.NOT_NEEDED, quantity=2, unit_price=45_000),
     ]
     assert refund_due(lines) == 799_000 + 2 * 150_000
-    assert amount_to_capture(lines) == 150_000 + 2 * 45_000
+    assert capturable(799_000 + 3 * 150_000 + 2 * 45_000, lines) == 150_000 + 2 * 45_000
+    assert capturable(100_000, lines) == 0  # never below nothing
 
 
 def test_nothing_is_refunded_when_every_line_is_served() -> None:

@@ -12,12 +12,14 @@ from tortoise.transactions import in_transaction
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.idempotency import check_idempotency_key
 from app.domain.payments import PaymentStatus, RefundStatus, check_capture, check_refund
+from app.domain.shop_confirmation import capturable
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.payments.base import PaymentProvider, ProviderPayment
 from app.models.orders import Order, Payment, Refund, lock_order
 from app.services.payments.apply import apply_report, issue_refund
 from app.services.payments.receipts import receipt_for
 from app.services.payments.refunds import new_refund
+from app.services.shops.progress import line_facts
 
 ProviderFor = Callable[[str], PaymentProvider | None]
 REFUND_KEYS = uuid.UUID("5f0e1f4e-6b7a-4c1e-9d36-2f1c9b7f0a11")  # namespace: key → refund guid
@@ -37,22 +39,26 @@ async def find_payment(guid: str) -> Payment:
 async def capture(
     *, payment_guid: str, amount: int | None, providers: ProviderFor, now: datetime
 ) -> Payment:
-    """Take all or part of an authorised (two-stage) payment."""
+    """Take an authorised (two-stage) payment: by default all that is still served (less the
+    units no shop had), or a given part of that."""
     payment = await find_payment(payment_guid)
     _require(payment, PaymentStatus.WAITING_FOR_CAPTURE)
-    check_capture(amount, payment.amount)
-    receipt = await receipt_for(await Order.get(id=payment.order_id), amount or payment.amount)
+    most = capturable(payment.amount, (await line_facts(payment.order_id)).values())
+    check_capture(amount, most)
+    wanted = amount or most
+    partial = None if wanted == payment.amount else wanted
+    receipt = await receipt_for(await Order.get(id=payment.order_id), wanted)
     view = await _call(
         payment,
         providers,
         lambda p, pid: p.capture_payment(
             pid,
-            amount_kopecks=amount,
-            idempotency_key=f"capture-{payment.guid}-{amount or 'all'}",
+            amount_kopecks=partial,
+            idempotency_key=f"capture-{payment.guid}-{partial or 'all'}",
             receipt=receipt,
         ),
     )
-    return (await apply_report(payment=payment, view=view, now=now, captured=amount)).payment
+    return (await apply_report(payment=payment, view=view, now=now, captured=partial)).payment
 
 
 async def void(*, payment_guid: str, providers: ProviderFor, now: datetime) -> Payment:
