@@ -21,6 +21,7 @@ class ShopConfirmation(StrEnum):
     CONFIRMED = "confirmed"
     DECLINED = "declined"
     TIMED_OUT = "timed_out"
+    WITHDRAWN = "withdrawn"  # the order was cancelled before the shop answered
 
 
 IN_BUFFER = (ReservationState.HELD, ReservationState.ACTIVE, ReservationState.WITHHELD)

@@ -186,6 +186,20 @@ def test_a_partly_decided_request_keeps_the_open_lines_buttons() -> None:
     assert message.text.startswith("Заказ №V-000123: подтвердите")
 
 
+def test_a_request_of_a_cancelled_order_says_so_and_has_no_buttons() -> None:
+    outcomes = {key: LineOutcome("withdrawn", DEADLINE) for key in ("res-1", "res-2")}
+
+    message = mapping.decided_message(REQUEST, outcomes)
+
+    assert message.text == "Заказ №V-000123 отменён: ничего делать не нужно"
+    assert not [b for b in message.blocks if b["type"] == "actions"]
+    assert message.blocks[3]["elements"][0]["text"] == (
+        ":no_entry_sign: Заказ отменён, "
+        "<!date^1764588180^{date_short_pretty} {time}|2025-12-01 11:23 UTC>: "
+        "ничего делать не нужно"
+    )
+
+
 @pytest.mark.parametrize(
     "request_",
     [

@@ -78,7 +78,7 @@ class ConfirmationRequest:
 class LineOutcome:
     """How one line was settled, for the decided message."""
 
-    kind: Literal["confirmed", "declined", "expired"]
+    kind: Literal["confirmed", "declined", "expired", "withdrawn"]
     at: datetime
     user_id: str | None = None  # who clicked (None for "expired")
     reason: DeclineReason | None = None
@@ -105,7 +105,9 @@ def decided_message(
     unknown = set(outcomes) - {line.key for line in request.lines}
     if unknown:
         raise ValueError(f"outcomes for lines not in the request: {sorted(unknown)}")
-    if len(outcomes) == len(request.lines):
+    if outcomes and all(o.kind == "withdrawn" for o in outcomes.values()):
+        text = f"Заказ №{request.order_number} отменён: ничего делать не нужно"
+    elif len(outcomes) == len(request.lines):
         text = f"Заказ №{request.order_number}: все позиции обработаны"
     else:
         text = _summary(request)
@@ -213,6 +215,8 @@ def _line_outcome(line: ConfirmationLine, outcome: LineOutcome) -> Json:
     elif outcome.kind == "declined":
         reason = DECLINE_LABELS[outcome.reason or DeclineReason.OTHER]
         text = f":x: Отказ ({reason}) {who}, {when}"
+    elif outcome.kind == "withdrawn":
+        text = f":no_entry_sign: Заказ отменён, {when}: ничего делать не нужно"
     else:
         text = f":hourglass: Нет ответа в срок, {when}: запрос передан дальше"
     return {"type": "context", "block_id": f"act:{line.key}", "elements": [_mrkdwn(text)]}

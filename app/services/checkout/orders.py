@@ -41,6 +41,7 @@ from app.services.outbox.record import (
     status_record,
 )
 from app.services.shops.asking import ask_shops
+from app.services.shops.withdrawing import withdraw_requests
 
 log = structlog.get_logger(__name__)
 
@@ -329,6 +330,7 @@ async def cancel_within(
         order_line__order_id=order.id, state=ReservationState.ACTIVE
     ).values_list("id", "quantity")
     await release(conn, [rid for rid, _ in ids], now=now)
+    await withdraw_requests(order.id, now=now)
     return True
 
 

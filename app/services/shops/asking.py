@@ -1,4 +1,5 @@
-"""Ask shops to confirm an order's units: one request (one Slack message) per shop.
+"""Ask shops to confirm an order's units: one request (one Slack message) per shop, or one per
+`MAX_LINES` of its lines when more than a Slack message can show.
 
 Written in the caller's transaction (the payment's, or the placement's when the brand asks at
 placement), with the Slack calls as outbox rows of their own target, so a Slack outage loses
@@ -14,6 +15,7 @@ from app.domain.outbound import ShopRequestCall
 from app.domain.outbox import EventKind, Target, slack_aggregate
 from app.domain.reservations import SERVING_ORDER, ShopConfirmation
 from app.domain.shop_confirmation import RequestState, deadline_for, reminder_at
+from app.integrations.slack.mapping import MAX_LINES
 from app.models.catalog import Warehouse
 from app.models.orders import Order
 from app.models.shops import ShopRequest, ShopRequestLine
@@ -41,8 +43,9 @@ async def ask_shops(order: Order, *, now: datetime) -> list[ShopRequest]:
             by_shop[reservation.warehouse_id].append(reservation)
     shops = {w.id: w for w in await Warehouse.filter(id__in=list(by_shop))}
     return [
-        await _request(order, shops[shop_id], units, now)
+        await _request(order, shops[shop_id], units[start : start + MAX_LINES], now)
         for shop_id, units in sorted(by_shop.items())
+        for start in range(0, len(units), MAX_LINES)
     ]
 
 

@@ -151,8 +151,11 @@ async def _already_handled(
 ) -> None:
     if decision.by is None and decision.state is ShopConfirmation.TIMED_OUT:
         await _time_out_open(conn, request, rules, now)  # due, the sweep has not come yet
-    who = f"<@{decision.by}>" if decision.by else "истечение срока"
     when = date_token(decision.at, "{time}") if decision.at else ""
+    if decision.state is ShopConfirmation.WITHDRAWN:
+        await _note(action, f"Заказ отменён {when}: ничего делать не нужно.", now)
+        return
+    who = f"<@{decision.by}>" if decision.by else "истечение срока"
     await _note(action, f"Уже обработано: {who} {when}. Ничего не изменено.", now)
 
 

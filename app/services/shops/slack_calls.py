@@ -56,10 +56,18 @@ class SlackWebPort(Protocol):
 class ShopSlack:
     """The Slack side of shop confirmations, as the outbox's sender for the Slack target."""
 
-    def __init__(self, web: SlackWebPort, rules: ShopRules, jobs: JobQueue) -> None:
+    def __init__(
+        self,
+        web: SlackWebPort,
+        rules: ShopRules,
+        jobs: JobQueue,
+        *,
+        per_channel_seconds: float = PER_CHANNEL_SECONDS,
+    ) -> None:
         self._web = web
         self._rules = rules
         self._jobs = jobs
+        self.per_channel_seconds = per_channel_seconds  # wall seconds between a channel's calls
         self._last: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -78,7 +86,7 @@ class ShopSlack:
                 self._last[call.channel] = time.monotonic()
 
     async def _pace(self, channel: str) -> None:
-        wait = self._last.get(channel, 0.0) + PER_CHANNEL_SECONDS - time.monotonic()
+        wait = self._last.get(channel, 0.0) + self.per_channel_seconds - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
 
@@ -201,10 +209,11 @@ async def _photos(product_ids: list[int]) -> dict[int, str]:
 
 
 async def _outcomes(request: ShopRequest) -> dict[str, LineOutcome]:
-    kinds: dict[ShopConfirmation, Literal["confirmed", "declined", "expired"]] = {
+    kinds: dict[ShopConfirmation, Literal["confirmed", "declined", "expired", "withdrawn"]] = {
         ShopConfirmation.CONFIRMED: "confirmed",
         ShopConfirmation.DECLINED: "declined",
         ShopConfirmation.TIMED_OUT: "expired",
+        ShopConfirmation.WITHDRAWN: "withdrawn",
     }
     return {
         str(line.id): LineOutcome(
