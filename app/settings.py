@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -9,7 +10,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.domain.outbox import RetryPolicy
+from app.domain.outbox import RetryPolicy, Target
 from app.domain.shop_confirmation import AskWhen, ShopRules
 
 DEFAULT_DATA_DIR = Path("var")
@@ -148,9 +149,38 @@ class Settings(BaseSettings):
     slack_post_timeout_minutes: int = Field(
         default=20, description="a request Slack has not accepted by then moves on"
     )
+    # Partners' webhooks (docs/partners.md)
+    partner_secret_key: str = Field(
+        default="", description="derives each subscription's signing secret; required in prod"
+    )
+    partner_lanes: int = Field(default=16, description="subscriptions delivered to at once")
+    partner_subscription_concurrency: int = Field(
+        default=4, description="requests in flight to one subscription"
+    )
+    partner_timeout_seconds: float = Field(default=5.0, description="a webhook request's limit")
+    partner_max_attempts: int = Field(
+        default=16, description="tries of one event: 2 to 4 hours with the default backoff"
+    )
+    partner_backoff_cap_seconds: float = 3600.0
+    partner_pause_after_hours: float = Field(
+        default=24.0, description="a subscription whose receiver fails this long is paused"
+    )
+    partner_stock_window_seconds: float = Field(
+        default=5.0, description="a variant's stock changes within it are one event"
+    )
+    partner_rate_limit_per_second: float = Field(
+        default=4.0, description="a partner token's requests per second, sustained"
+    )
+    partner_rate_limit_burst: int = Field(default=40, description="a partner token's bucket")
+    webhook_allow_loopback: bool | None = Field(
+        default=None, description="webhooks to 127.0.0.1 (dev, tests); default: on unless prod"
+    )
     outbox_max_attempts: int = 12
     outbox_backoff_base_seconds: float = 1.0
     outbox_backoff_cap_seconds: float = 600.0
+    slack_backoff_cap_seconds: float = Field(
+        default=30.0, description="Slack calls are retried at least this often"
+    )
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -158,6 +188,20 @@ class Settings(BaseSettings):
             base=timedelta(seconds=self.outbox_backoff_base_seconds),
             cap=timedelta(seconds=self.outbox_backoff_cap_seconds),
             max_attempts=self.outbox_max_attempts,
+        )
+
+    def retry_policy_for(self, target: Target) -> RetryPolicy:
+        """The outbox's retries for one system. Slack calls are retried at least every
+        `slack_backoff_cap_seconds` (a shop is waiting for the message) and until the post
+        timeout has passed, when the request has moved on without them."""
+        if target is not Target.SLACK:
+            return self.retry_policy
+        cap = timedelta(seconds=self.slack_backoff_cap_seconds)
+        covering = math.ceil(self.shop_rules.post_timeout / (cap / 2)) + 8  # + the ramp to cap
+        return RetryPolicy(
+            base=timedelta(seconds=self.outbox_backoff_base_seconds),
+            cap=cap,
+            max_attempts=max(self.outbox_max_attempts, covering),
         )
 
     @property
@@ -168,6 +212,32 @@ class Settings(BaseSettings):
             post_timeout=timedelta(minutes=self.slack_post_timeout_minutes),
             ask_when=AskWhen(self.shop_confirmation_ask),
         )
+
+    @property
+    def partner_retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            base=timedelta(seconds=self.outbox_backoff_base_seconds),
+            cap=timedelta(seconds=self.partner_backoff_cap_seconds),
+            max_attempts=self.partner_max_attempts,
+        )
+
+    @property
+    def resolved_partner_secret_key(self) -> str:
+        """The key webhook secrets derive from; outside prod a fixed one stands in (dev
+        secrets are then predictable: never use them for a real partner)."""
+        if self.partner_secret_key or self.environment == "prod":
+            return self.partner_secret_key
+        return "vitrina-dev-partner-secret-key"
+
+    @property
+    def webhook_loopback_allowed(self) -> bool:
+        if self.webhook_allow_loopback is not None:
+            return self.webhook_allow_loopback
+        return self.environment != "prod"
+
+    @property
+    def webhook_https_required(self) -> bool:
+        return self.environment == "prod"
 
     @property
     def resolved_payment_provider(self) -> str:

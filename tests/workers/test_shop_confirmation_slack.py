@@ -4,28 +4,32 @@ simulator posts the signed click to our app, and the message is updated without 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.devtools.simulators.server import LocalServer
 from app.devtools.simulators.slack import SlackSimulator
 from app.domain.orders import OrderStatus
-from app.domain.outbox import RetryPolicy, Target
+from app.domain.outbox import Target
 from app.domain.reservations import ShopConfirmation
 from app.integrations.slack.client import SlackClient
 from app.main import create_app
 from app.models.orders import Order
+from app.models.outbox import OutboxEvent
 from app.models.shops import ShopRequest, ShopRequestLine
 from app.services.jobs import NoQueue
 from app.services.outbox.delivery import Senders, deliver_aggregate, due_aggregates
 from app.services.shops.slack_calls import ShopSlack
 from app.settings import Settings
 from app.slack_actions import SLACK_ACTIONS_PATH
+from tests import factories
 from tests.conftest import Clock
-from tests.services.shops.test_shop_confirmation import RULES, _given, _paid_order
+from tests.services.shops.test_shop_confirmation import NOW, RULES, _given, _paid_order
 from tests.waiting import wait_until
 
 TOKEN, SECRET = "xoxb-flow", "flow-signing-secret"
@@ -39,7 +43,16 @@ class Stand:
 
 @pytest.fixture
 async def stand(db: str, settings: Settings, redis_url: str, clock: Clock) -> AsyncIterator[Stand]:
-    sim = SlackSimulator(token=TOKEN, signing_secret=SECRET)
+    async with _standing(
+        SlackSimulator(token=TOKEN, signing_secret=SECRET), settings, redis_url, clock
+    ) as stand:
+        yield stand
+
+
+@asynccontextmanager
+async def _standing(
+    sim: SlackSimulator, settings: Settings, redis_url: str, clock: Clock, pace: float = 1.0
+) -> AsyncIterator[Stand]:
     sim.add_channel("C0SHOPA", "shop-a")
     sim.add_channel("C0SHOPB", "shop-b")
     app = create_app(
@@ -55,20 +68,20 @@ async def stand(db: str, settings: Settings, redis_url: str, clock: Clock) -> As
     ):
         sim.interactivity_url = ours.url + SLACK_ACTIONS_PATH
         client = SlackClient(TOKEN, base_url=slack.url + "/api/", timeout=3.0)
-        yield Stand(sim, Senders(slack=ShopSlack(client, RULES, NoQueue())))
+        slack_calls = ShopSlack(client, RULES, NoQueue(), per_channel_seconds=pace)
+        yield Stand(sim, Senders(slack=slack_calls))
         await client.close()
         await sim.aclose()
 
 
-async def _deliver(stand: Stand) -> None:
-    now = datetime.now(UTC)
-    for aggregate in await due_aggregates(now=now, target=Target.SLACK):
+async def _deliver(stand: Stand, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    for aggregate in await due_aggregates(now=clock(), target=Target.SLACK):
         await deliver_aggregate(
             target=Target.SLACK,
             aggregate=aggregate,
             senders=stand.senders,
-            policy=RetryPolicy(),
-            clock=lambda: datetime.now(UTC),
+            policy=Settings().retry_policy_for(Target.SLACK),
+            clock=clock,
         )
 
 
@@ -149,3 +162,36 @@ async def test_with_socket_mode_a_click_arrives_over_slacks_socket(
 async def _confirmed(order_id: int) -> bool:
     line = await ShopRequestLine.get(request__order_id=order_id)
     return line.state is ShopConfirmation.CONFIRMED
+
+
+async def test_slack_down_for_ten_minutes_posts_when_it_is_back_and_the_clock_starts_then(
+    db: str, settings: Settings, redis_url: str, clock: Clock
+) -> None:
+    sim = SlackSimulator(
+        token=TOKEN, signing_secret=SECRET, clock=lambda: clock.now.timestamp(), burst=100
+    )
+    async with _standing(sim, settings, redis_url, clock, pace=0) as stand:  # clock compressed
+        await _given(shop_a=1, shop_b=1)
+        order = await _paid_order()
+        clock.now = NOW
+        sim.outage(600)
+        refused = 0
+        while not sim.messages["C0SHOPA"] and clock.now < NOW + timedelta(minutes=19):
+            before = await OutboxEvent.get(target=Target.SLACK)
+            await _deliver(stand, clock)
+            refused += (await OutboxEvent.get(id=before.id)).attempts > before.attempts
+            clock.advance(seconds=5)
+        request = await ShopRequest.get(order_id=order.id)
+        back = NOW + timedelta(minutes=10)
+
+        assert back <= request.posted_at <= back + timedelta(seconds=35)  # retried ≤ 30 s apart
+        assert request.deadline == request.posted_at + RULES.window  # the shop's full 20 minutes
+        assert (
+            refused >= 8
+            and await ShopRequestLine.filter(state=ShopConfirmation.REQUESTED).count() == 1
+        )
+        (message,) = sim.messages["C0SHOPA"]
+        sim.clock = time.time  # clicks are signed with the wall clock, as Slack signs them
+        await sim.click("C0SHOPA", message.ts, "confirm", user="U0ANNA")
+        assert (await Order.get(id=order.id)).status is OrderStatus.READY_FOR_SHIPPING
+        assert not await ShopRequest.filter(warehouse__guid=factories.SHOP_B).exists()
