@@ -22,8 +22,12 @@ async def stock_positions(
     if warehouses is None:
         warehouses = await Warehouse.all().order_by("priority", "id")
     levels: dict[tuple[int, int], tuple[int, int]] = {}
-    for level in await StockLevel.filter(variant_id__in=list(variant_ids)):
-        levels[(level.variant_id, level.warehouse_id)] = (level.on_hand, level.buffer)
+    # four integers a row, not models: a catalog page reads hundreds of rows, and building a
+    # model parses its instants (a string each on SQLite) that availability never looks at
+    for variant_id, warehouse_id, on_hand, buffer in await StockLevel.filter(
+        variant_id__in=list(variant_ids)
+    ).values_list("variant_id", "warehouse_id", "on_hand", "buffer"):
+        levels[(variant_id, warehouse_id)] = (on_hand, buffer)
     stale = await _expired_holds(variant_ids, now)
     return {
         v: [
