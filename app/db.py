@@ -44,8 +44,11 @@ async def close_db() -> None:
 
 async def run_migrations(database_url: str) -> None:
     """Apply every pending migration (tortoise's own migration engine)."""
-    await migrate(config=tortoise_config(database_url))
-    await Tortoise.close_connections()
+    try:
+        await migrate(config=tortoise_config(database_url))
+    finally:
+        # a failed migration must not leave aiosqlite's thread holding the process open
+        await Tortoise.close_connections()
 
 
 def connection() -> BaseDBAsyncClient:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 
 from app.redis_setup import free_port
-from tests.conftest import cli_env
+from tests.conftest import Vitrina, cli_env
+from tests.warm import WarmPython
 
 CATALOG = "{ products(first: 100) { totalCount } shops { id } collections { slug } }"
 
@@ -67,3 +70,17 @@ def test_dev_runs_redis_worker_and_api_with_demo_data(tmp_path: Path) -> None:
     assert "GraphiQL: http://" in output
     assert "simulated Slack, with a page to click on: http://" in output
     assert process.returncode in (0, -signal.SIGINT)
+
+
+def test_a_failed_migration_exits_with_its_error_instead_of_hanging(
+    tmp_path: Path, warm_python: WarmPython
+) -> None:
+    database = tmp_path / "taken.sqlite3"
+    with closing(sqlite3.connect(database)) as db, db:
+        db.execute("CREATE TABLE warehouse (x INTEGER)")  # the first migration's table, taken
+    env = _env(tmp_path, DATABASE_URL=f"sqlite://{database}")
+
+    failed = Vitrina(warm_python, env)("migrate")  # before: hung on aiosqlite's thread
+
+    assert failed.returncode != 0
+    assert 'table "warehouse" already exists' in failed.stderr
