@@ -183,6 +183,7 @@ async def test_slack_down_for_ten_minutes_posts_when_it_is_back_and_the_clock_st
             clock.advance(seconds=5)
         request = await ShopRequest.get(order_id=order.id)
         back = NOW + timedelta(minutes=10)
+        assert request.posted_at is not None
 
         assert back <= request.posted_at <= back + timedelta(seconds=35)  # retried ≤ 30 s apart
         assert request.deadline == request.posted_at + RULES.window  # the shop's full 20 minutes
