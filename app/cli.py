@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from app.db import close_db, init_db, run_migrations
-from app.domain.access import parse_scopes
+from app.domain.access import Scope, parse_scopes
 from app.domain.outbox import EventState, Target
 from app.logging import configure_logging
 from app.redis_setup import start_embedded_redis
@@ -334,6 +334,37 @@ async def cmd_outbox(settings: Settings, args: argparse.Namespace) -> None:
         await close_db()
 
 
+async def cmd_shop_requests(settings: Settings, args: argparse.Namespace) -> None:
+    """`shop-requests`: each shop's answers over the period, then its requests, newest first."""
+    from app.domain.errors import DomainError
+    from app.domain.shop_confirmation import RequestState
+    from app.services.shops import reporting
+
+    now = datetime.now(UTC)
+    since = now - args.since
+    state = None if args.state == "all" else RequestState(args.state)
+    await init_db(settings.resolved_database_url)
+    try:
+        stats = await reporting.shop_stats(since=since, until=now, warehouse=args.shop)
+        print(f"shops, requests made since {since:%Y-%m-%d %H:%M} UTC:")
+        print(reporting.stats_table(stats), end="\n\n")
+        page = await reporting.list_requests(
+            warehouse=args.shop, state=state, since=since, first=args.limit, after=None
+        )
+        which = "" if state is None else f"{state.value} "
+        if not page.requests:
+            print(f"no {which}requests")
+            return
+        print(f"{which}requests, newest first:")
+        print(reporting.requests_table(page))
+        if page.has_next_page:
+            print(f"… and older ones (--limit up to {reporting.MAX_PAGE}, or a shorter --since)")
+    except DomainError as error:
+        sys.exit(f"vitrina: {error.message}")
+    finally:
+        await close_db()
+
+
 def cmd_export_schema(path: Path | None) -> None:
     from app.schema import contract_schema
 
@@ -369,7 +400,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         dest="scopes",
-        help="catalog:write, stock:write, payments:write or admin; repeat for several",
+        help=f"one of {', '.join(s.value for s in Scope)}; repeat for several",
     )
     token.add_argument(
         "--expires-in-days",
@@ -397,6 +428,19 @@ def _parser() -> argparse.ArgumentParser:
     replay = outbox_sub.add_parser("replay", help="send dead letters again")
     replay.add_argument("event_ids", nargs="*", metavar="EVENT_ID")
     replay.add_argument("--all", action="store_true", help="every dead letter")
+    shops = sub.add_parser(
+        "shop-requests", help="shop confirmations: each shop's answers, then its requests"
+    )
+    shops.add_argument("--shop", metavar="CODE", help="one warehouse, by its 1C GUID")
+    shops.add_argument("--state", choices=["open", "closed", "posting", "all"], default="all")
+    shops.add_argument(
+        "--since",
+        type=_period,
+        default=timedelta(days=7),
+        metavar="PERIOD",
+        help="requests made in the last PERIOD: 7d, 12h or 30m (default 7d)",
+    )
+    shops.add_argument("--limit", type=int, default=50, help="requests to show (1..200)")
     return parser
 
 
@@ -410,6 +454,21 @@ def _days(text: str) -> int:
     if not (text.isascii() and text.isdecimal()) or not 1 <= int(text) <= MAX_TOKEN_DAYS:
         raise argparse.ArgumentTypeError(f"a whole number of days, 1..{MAX_TOKEN_DAYS}")
     return int(text)
+
+
+_PERIOD_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+MAX_PERIOD = timedelta(days=3650)
+
+
+def _period(text: str) -> timedelta:
+    amount, unit = text[:-1], text[-1:]
+    digits = amount.isascii() and amount.isdecimal() and len(amount) <= 9  # timedelta's range
+    if unit not in _PERIOD_UNITS or not digits:
+        raise argparse.ArgumentTypeError("a number and d, h or m, e.g. 7d")
+    period = timedelta(**{_PERIOD_UNITS[unit]: int(amount)})
+    if not timedelta(0) < period <= MAX_PERIOD:
+        raise argparse.ArgumentTypeError(f"more than nothing and at most {MAX_PERIOD.days}d")
+    return period
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -434,6 +493,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
         "tokens": lambda: cmd_tokens(settings, args),
         "outbox": lambda: cmd_outbox(settings, args),
+        "shop-requests": lambda: cmd_shop_requests(settings, args),
     }
     if args.command == "export-schema":
         cmd_export_schema(args.output)

@@ -10,6 +10,7 @@ class Scope(StrEnum):
     CATALOG_WRITE = "catalog:write"
     STOCK_WRITE = "stock:write"
     PAYMENTS_WRITE = "payments:write"  # the finance team: capture, void, refund
+    SHOPS_READ = "shops:read"  # shop confirmations: requests and per-shop figures, read only
     ADMIN = "admin"
 
 

@@ -22,6 +22,7 @@ from strawberry.tools import merge_types
 from app.schema.accounts.resolvers import AccountMutation, AccountQuery
 from app.schema.admin.outbox import OutboxAdminMutation, OutboxAdminQuery
 from app.schema.admin.payments import PaymentAdminMutation, PaymentAdminQuery
+from app.schema.admin.shops import ShopAdminMutation, ShopAdminQuery
 from app.schema.admin.tokens import TokenAdminMutation, TokenAdminQuery
 from app.schema.catalog.intake import IntakeMutation
 from app.schema.catalog.queries import CatalogQuery
@@ -41,6 +42,7 @@ Query = merge_types(
         PaymentAdminQuery,
         AccountQuery,
         TokenAdminQuery,
+        ShopAdminQuery,
     ),
 )
 Mutation = merge_types(
@@ -52,6 +54,7 @@ Mutation = merge_types(
         PaymentAdminMutation,
         AccountMutation,
         TokenAdminMutation,
+        ShopAdminMutation,
     ),
 )
 

@@ -218,7 +218,9 @@ def fake_value(type_: GraphQLInputType) -> Any:
             if isinstance(field.type, GraphQLNonNull) and field.default_value is Undefined
         }
     assert isinstance(type_, GraphQLScalarType)
-    return {"Int": 1, "Boolean": False}.get(type_.name, "x")
+    return {"Int": 1, "Boolean": False, "DateTime": "2026-01-01T00:00:00+00:00"}.get(
+        type_.name, "x"
+    )
 
 
 def fake_variables(text: str) -> dict[str, Any]:

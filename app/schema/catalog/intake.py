@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 import strawberry
-from strawberry import Parent
+from strawberry import UNSET, Parent
 
 from app.domain.access import Scope
 from app.domain.errors import DomainError
@@ -26,9 +26,12 @@ class WarehouseInput:
     address: str = ""
     sellable_online: bool = True
     priority: int = strawberry.field(default=100, description="lower is allocated first")
-    slack_channel: str | None = None
+    slack_channel: str | None = strawberry.field(
+        default=UNSET, description="shops: where requests are posted; omit to keep, null clears"
+    )
     slack_on_duty: str | None = strawberry.field(
-        default=None, description="mentioned in reminders: <!subteam^S…> or <@U…>"
+        default=UNSET,
+        description="mentioned in reminders: <!subteam^S…> or <@U…>; omit to keep, null clears",
     )
 
     def to_data(self) -> catalog.WarehouseData:
@@ -39,9 +42,14 @@ class WarehouseInput:
             address=self.address,
             sellable_online=self.sellable_online,
             priority=self.priority,
-            slack_channel=self.slack_channel,
-            slack_on_duty=self.slack_on_duty,
+            slack_channel=keep_unset(self.slack_channel),
+            slack_on_duty=keep_unset(self.slack_on_duty),
         )
+
+
+def keep_unset(value: str | None) -> str | None | catalog.Keep:
+    """An argument or input field the caller left out keeps what is stored; null clears it."""
+    return catalog.KEEP if value is UNSET else value
 
 
 @strawberry.input

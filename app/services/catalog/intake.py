@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from enum import Enum
+from typing import Any, Final, TypeVar
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -48,6 +49,15 @@ class IntakeReport:
     problems: list[Problem] = field(default_factory=list)
 
 
+class Keep(Enum):
+    """A setting the caller left out: the stored value stays (None would clear it)."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP
+
+
 @dataclass(frozen=True)
 class WarehouseData:
     guid: str
@@ -57,8 +67,9 @@ class WarehouseData:
     _: KW_ONLY  # a flag and numbers that mean nothing without their names
     sellable_online: bool = True
     priority: int = 100
-    slack_channel: str | None = None
-    slack_on_duty: str | None = None
+    # Ours, not 1C's (an admin may set them, setShopSlack): left out, they stay as stored.
+    slack_channel: str | None | Keep = KEEP
+    slack_on_duty: str | None | Keep = KEEP
 
 
 @dataclass(frozen=True)
@@ -152,9 +163,13 @@ def _check_warehouse(item: WarehouseData, path: Path) -> _CheckedWarehouse:
         "address": item.address,
         "sellable_online": item.sellable_online,
         "priority": item.priority,
-        "slack_channel": item.slack_channel,
-        "slack_on_duty": item.slack_on_duty,
     }
+    for column, value in (
+        ("slack_channel", item.slack_channel),
+        ("slack_on_duty", item.slack_on_duty),
+    ):
+        if value is not KEEP:
+            defaults[column] = value
     return _CheckedWarehouse(guid, defaults)
 
 

@@ -149,6 +149,44 @@ async def test_warehouses_are_upserted_by_guid(client: httpx.AsyncClient) -> Non
     assert [w.name for w in await Warehouse.all()] == ["Shop on Tverskaya"]
 
 
+async def test_slack_settings_1c_leaves_out_stay_and_an_explicit_null_clears_them(
+    client: httpx.AsyncClient,
+) -> None:
+    token = await factories.token(Scope.CATALOG_WRITE)
+    w = {"guid": factories.SHOP_A, "name": "Shop", "kind": "SHOP"}
+    slack = {"slackChannel": "#shop-a", "slackOnDuty": "<!subteam^S0OPS>"}
+    await graphql(client, WAREHOUSES, {"w": [{**w, **slack}]}, token)
+
+    renamed = await graphql(client, WAREHOUSES, {"w": [{**w, "name": "Shop A"}]}, token)
+
+    assert renamed["data"]["upsertWarehouses"] == {
+        "result": {"created": 0, "updated": 1},
+        "errors": [],
+    }
+    shop = await Warehouse.get(guid=factories.SHOP_A)
+    assert (shop.name, shop.slack_channel, shop.slack_on_duty) == (
+        "Shop A",
+        "#shop-a",
+        "<!subteam^S0OPS>",
+    )
+    await graphql(client, WAREHOUSES, {"w": [{**w, "slackOnDuty": None}]}, token)
+    shop = await Warehouse.get(guid=factories.SHOP_A)
+    assert (shop.slack_channel, shop.slack_on_duty) == ("#shop-a", None)
+    await graphql(client, WAREHOUSES, {"w": [{**w, "slackChannel": None}]}, token)
+    assert (await Warehouse.get(guid=factories.SHOP_A)).slack_channel is None
+
+
+async def test_a_new_warehouse_without_slack_settings_has_none(client: httpx.AsyncClient) -> None:
+    token = await factories.token(Scope.CATALOG_WRITE)
+    w = {"guid": factories.SHOP_B, "name": "Shop B", "kind": "SHOP"}
+
+    body = await graphql(client, WAREHOUSES, {"w": [w]}, token)
+
+    assert body["data"]["upsertWarehouses"]["result"] == {"created": 1, "updated": 0}
+    shop = await Warehouse.get(guid=factories.SHOP_B)
+    assert (shop.slack_channel, shop.slack_on_duty) == (None, None)
+
+
 async def test_catalog_upsert_applies_valid_products_and_names_bad_ones(
     client: httpx.AsyncClient,
 ) -> None:
