@@ -1,23 +1,31 @@
-"""How fast the outbox reaches 1C and RetailCRM: steady delivery, then a 1C outage's backlog.
+"""How fast a drop's orders reach RetailCRM and 1C through the outbox: a burst, then outages.
 
 Creates a throwaway PostgreSQL database (migrated, one warehouse, one variant with plenty of
 stock, written through the catalog services), starts the 1C and RetailCRM simulators on
 127.0.0.1 and the worker group (housekeeping + one delivery worker per system) in this process,
-then places orders through the services, with a real arq queue so the after-commit wake-up runs:
+then places orders through the services, one shopper after another as fast as the bench can
+(every third paid), with a real arq queue so the after-commit wake-up runs. Phases:
 
-    A. steady   N orders (every 3rd paid) while both systems are up: events/s per system and
-                the delay from an event's creation (≈ its commit) to its `delivered_at`
-    B. backlog  1C's server is stopped, N more orders are placed, 1C comes back: how long
-                until no 1C event is pending, and at what rate it drained
+    burst       N orders while both systems are up
+    crm-outage  RetailCRM's server is stopped; N orders are placed; it comes back `--outage`
+                seconds after it stopped: how long until no RetailCRM event is pending
+    onec-outage the same for 1C (its server stopped while N orders are placed)
 
-Then checks: no dead letters, nothing pending, each 1C event applied exactly once, RetailCRM
-and 1C hold every order. RetailCRM's client is held to `--crm-rps` (the real API allows 10/s
-per key); at 10 or less the simulator also enforces 10/s and answers 503 past it, as the real
-API does. Placing and waiting share `--budget` seconds (the default keeps the run under 3
-minutes); whatever is still pending then is printed as such, with the checks it fails. Usage:
+Per phase and system: events delivered, commit (an event's creation) → delivered_at p50, p99
+and max. Then checks: dead letters, pending, 1C applied each event once, RetailCRM holds each
+order, customer and payment once (duplicates), paid orders paid and the others not, and the
+order per aggregate (the simulator refuses an order before its customer and a payment before
+its order: `order_violations` counts those refusals); RetailCRM calls per order, by endpoint.
 
-    uv run python bench/sync_drain.py [--orders 300] [--crm-rps 10] [--budget 165]
+RetailCRM's client is held to `--crm-rps` (production's default, 9); the simulator enforces
+RetailCRM's real 10 requests/s and answers 503 past it. Placing and waiting share `--budget`
+seconds; whatever is still pending then is printed as such, with the checks it fails. Usage:
+
+    uv run python bench/sync_drain.py [--orders 1000] [--phases burst,crm-outage]
+        [--outage 60] [--crm-rps 9] [--budget 600] [--redis redis://127.0.0.1:6379/13]
         [--postgres postgres://postgres@127.0.0.1:5432]
+
+A shorter run: `--orders 300 --outage 30`.
 """
 
 from __future__ import annotations
@@ -52,17 +60,17 @@ from app.services.checkout import carts
 from app.services.checkout.orders import PlacedOrder, place_order
 from app.services.inventory.stock_snapshots import RawStockSnapshot, apply_stock_snapshots
 from app.services.jobs import JobQueue
-from app.services.outbox.delivery import due_aggregates
-from app.services.outbox.record import delivery_queue
 from app.services.payments.start import pay_order
 from app.settings import Settings
 from app.workers.queue import ArqQueue
 from app.workers.settings import WorkerGroup, build_workers
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = "redis://127.0.0.1:6379/13"  # the default (bench/payment_burst.py uses it too)
 CRM_API_LIMIT = 10  # calls per second per API key, RetailCRM's own limit
 PAY_EVERY = 3
 POLL = 0.05
+SYSTEMS = (Target.ONEC, Target.RETAILCRM)
+PHASES = ("burst", "crm-outage", "onec-outage")
 
 
 def guid(name: str) -> str:
@@ -106,8 +114,8 @@ def stack_settings(url: str, onec: LocalServer, crm: LocalServer, crm_rps: float
     )
 
 
-async def flush_redis() -> None:
-    redis = Redis.from_url(REDIS_URL)
+async def flush_redis(url: str = REDIS_URL) -> None:
+    redis = Redis.from_url(url)
     try:
         await redis.flushdb()
     finally:
@@ -120,9 +128,11 @@ async def flush_redis() -> None:
 @dataclass
 class Placed:
     orders: int
+    paid: int
     seconds: float
-    first_event: int  # outbox ids of this batch: first_event <= id <= last_event
+    first_event: int  # outbox ids of this phase: first_event <= id <= last_event
     last_event: int
+    crm_calls: int = 0  # RetailCRM calls from the phase's start to its end (drained)
 
 
 async def last_event_id() -> int:
@@ -160,9 +170,10 @@ async def place_one(
     )
 
 
-async def place_orders(start: int, count: int, jobs: ArqQueue) -> Placed:
+async def place_orders(start: int, count: int, jobs: ArqQueue, paid: set[str]) -> Placed:
     """`count` shoppers, one after another: cart, contact, courier, order; every 3rd pays."""
     provider, before, started = DummyProvider(), await last_event_id(), time.perf_counter()
+    paying = 0
     for n in range(start, start + count):
         placed = await place_one(n, jobs)
         if n % PAY_EVERY == 0:
@@ -175,7 +186,10 @@ async def place_orders(start: int, count: int, jobs: ArqQueue) -> Placed:
                 now=datetime.now(UTC),
                 jobs=jobs,
             )
-    return Placed(count, time.perf_counter() - started, before + 1, await last_event_id())
+            paid.add(placed.order.guid)
+            paying += 1
+    seconds = time.perf_counter() - started
+    return Placed(count, paying, seconds, before + 1, await last_event_id())
 
 
 # --- waiting and measuring -------------------------------------------------------------------
@@ -201,7 +215,6 @@ def nothing_pending(*targets: Target) -> Callable[[], Awaitable[bool]]:
 
 @dataclass(frozen=True)
 class Row:
-    target: Target
     state: EventState
     attempts: int
     created_at: datetime
@@ -212,7 +225,7 @@ async def rows_of(batch: Placed, target: Target) -> list[Row]:
     values = await OutboxEvent.filter(
         id__gte=batch.first_event, id__lte=batch.last_event, target=target
     ).values_list("state", "attempts", "created_at", "delivered_at")
-    return [Row(target, EventState(s), a, c, d) for s, a, c, d in values]
+    return [Row(EventState(s), a, c, d) for s, a, c, d in values]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -229,22 +242,11 @@ def delivery_line(target: Target, rows: list[Row]) -> str:
     delays = [(r.delivered_at - r.created_at).total_seconds() for r in done if r.delivered_at]
     first = min(r.created_at for r in rows)
     last = max(r.delivered_at for r in done if r.delivered_at)
-    span = (last - first).total_seconds()
-    per_second = Counter(int(r.delivered_at.timestamp()) for r in done if r.delivered_at)
+    span = max((last - first).total_seconds(), 1e-3)
     return (
-        f"{head} in {span:6.1f} s = {len(done) / span:6.1f} ev/s "
-        f"(peak {max(per_second.values())} in one second); created→delivered "
+        f"{head} in {span:6.1f} s = {len(done) / span:6.1f} ev/s; commit→delivered "
         f"p50 {pct(delays, 0.5):6.2f} s  p99 {pct(delays, 0.99):6.2f} s  "
         f"max {max(delays):6.2f} s"
-    )
-
-
-def calls_line(name: str, sim: Simulator, orders: int) -> str:
-    statuses = Counter(r.status for r in sim.requests)
-    by_status = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items(), key=str))
-    return (
-        f"  {name:9} {len(sim.requests):5} calls = {len(sim.requests) / orders:4.2f} per order "
-        f"({by_status})"
     )
 
 
@@ -265,105 +267,98 @@ def crm_endpoints(crm: RetailCrmSimulator) -> str:
 class Stack:
     onec: OneCSimulator
     crm: RetailCrmSimulator
-    onec_server: LocalServer
+    servers: dict[Target, LocalServer]
     jobs: ArqQueue
-    workers: WorkerGroup
     deadline: float  # time.monotonic() when waiting stops
+    outage: float
+    paid: set[str]
+    placed: int = 0
 
-    def jobs_run(self, target: Target) -> int:
-        """Delivery jobs the system's worker has finished so far."""
-        queue = delivery_queue(target)
-        return sum(
-            w.jobs_complete + w.jobs_failed for w in self.workers.workers if w.queue_name == queue
-        )
+    async def place(self, count: int) -> Placed:
+        batch = await place_orders(self.placed, count, self.jobs, self.paid)
+        self.placed += count
+        return batch
 
 
-async def steady_phase(stack: Stack, orders: int) -> Placed:
-    placed = await place_orders(0, orders, stack.jobs)
-    drained, waited = await wait_for(nothing_pending(Target.ONEC), stack.deadline)
+async def burst_phase(stack: Stack, orders: int) -> Placed:
+    calls = len(stack.crm.requests)
+    placed = await stack.place(orders)
+    drained, waited = await wait_for(nothing_pending(*SYSTEMS), stack.deadline)
+    placed.crm_calls = len(stack.crm.requests) - calls
     print(
-        f"A steady: {orders} orders placed in {placed.seconds:.1f} s = "
-        f"{orders / placed.seconds:.1f} orders/s "
-        f"({placed.last_event - placed.first_event + 1} outbox events); 1C "
-        f"{'drained' if drained else 'NOT drained'} {waited:.1f} s after the last order"
+        f"burst: {orders} orders ({placed.paid} paid) placed in {placed.seconds:.1f} s = "
+        f"{orders / placed.seconds:.1f} orders/s, {placed.last_event - placed.first_event + 1} "
+        f"outbox events; {'drained' if drained else 'NOT drained'} {waited:.1f} s after the "
+        "last order"
     )
     return placed
 
 
-async def backlog_phase(stack: Stack, orders: int) -> Placed:
-    await stack.onec_server.stop()
-    jobs_before = stack.jobs_run(Target.ONEC)
-    placed = await place_orders(orders, orders, stack.jobs)
-    outage_jobs = stack.jobs_run(Target.ONEC) - jobs_before
-    await stack.onec_server.start()
-    restarted = datetime.now(UTC)
-    queued = len(await rows_of(placed, Target.ONEC))
-    pending = {
-        t: await OutboxEvent.filter(state=EventState.PENDING, target=t).count() for t in Target
-    }
-    woken = Counter({t: len(await due_aggregates(now=restarted, target=t)) for t in Target})
-    drained, took = await wait_for(nothing_pending(Target.ONEC), stack.deadline)
-    rows = await rows_of(placed, Target.ONEC)
-    delivered = sorted(r.delivered_at for r in rows if r.delivered_at is not None)
-    failed = sum(r.attempts for r in rows) - len(delivered)
+async def outage_phase(stack: Stack, orders: int, system: Target) -> Placed:
+    server = stack.servers[system]
+    calls = len(stack.crm.requests)
+    await server.stop()
+    stopped = time.monotonic()
+    placed = await stack.place(orders)
+    queued = len(await rows_of(placed, system))
+    await asyncio.sleep(max(0.0, stack.outage - (time.monotonic() - stopped)))
+    await server.start()
+    down = time.monotonic() - stopped
+    pending = await OutboxEvent.filter(state=EventState.PENDING, target=system).count()
+    drained, took = await wait_for(nothing_pending(system), stack.deadline)
+    placed.crm_calls = len(stack.crm.requests) - calls
+    rows = await rows_of(placed, system)
+    failed = sum(r.attempts for r in rows) - sum(r.delivered_at is not None for r in rows)
     print(
-        f"B backlog: 1C down for {placed.seconds:.1f} s while {orders} orders were placed "
-        f"({orders / placed.seconds:.1f} orders/s); {queued} 1C events queued, "
-        f"{failed} failed 1C attempts, {outage_jobs} 1C delivery jobs run meanwhile"
+        f"{system.value} outage: down {down:.1f} s; {orders} orders ({placed.paid} paid) placed "
+        f"meanwhile in {placed.seconds:.1f} s, {queued} {system.value} events queued, "
+        f"{pending} pending at restart; {'drained' if drained else 'NOT drained'} {took:.1f} s "
+        f"after it came back; {failed} failed attempts charged to events"
     )
-    print(
-        f"  at restart: pending 1C {pending[Target.ONEC]}, RetailCRM "
-        f"{pending[Target.RETAILCRM]}; the sweep's next batch would wake "
-        f"{woken[Target.ONEC]} 1C and {woken[Target.RETAILCRM]} RetailCRM aggregates"
-    )
-    state = "drained" if drained else "NOT drained"
-    print(
-        f"  1C {state} in {took:.1f} s after restart: {len(delivered)} events = "
-        f"{len(delivered) / took:.1f} ev/s"
-    )
-    if delivered:
-        first, last = delivered[0], delivered[-1]
-        flowing = max((last - first).total_seconds(), 1e-3)
-        print(
-            f"  first 1C delivery {(first - restarted).total_seconds():.1f} s after restart, "
-            f"then {len(delivered)} events in {flowing:.1f} s = {len(delivered) / flowing:.1f} ev/s"
-        )
     return placed
 
 
-async def run(url: str, orders: int, crm_rps: float, budget: float) -> None:
+async def run(url: str, args: argparse.Namespace) -> None:
     await run_migrations(url)
     await init_db(url)
-    await flush_redis()
+    await flush_redis(args.redis)
     onec = OneCSimulator()
-    crm = RetailCrmSimulator(rps_limit=CRM_API_LIMIT if crm_rps <= CRM_API_LIMIT else None)
+    crm = RetailCrmSimulator(rps_limit=CRM_API_LIMIT)
     onec_server, crm_server = LocalServer(onec.app), LocalServer(crm.app)
-    jobs = ArqQueue(REDIS_URL)
+    jobs = ArqQueue(args.redis)
     workers: WorkerGroup | None = None
+    phases = [p for p in args.phases.split(",") if p]
     try:
-        await seed(units=10 * orders + 100)
+        await seed(units=(len(phases) + 1) * args.orders + 100)
         await onec_server.start()
         await crm_server.start()
-        settings = stack_settings(url, onec_server, crm_server, crm_rps)
+        settings = stack_settings(url, onec_server, crm_server, args.crm_rps)
         print(
-            f"{orders} orders per phase, every {PAY_EVERY}rd paid; 1C lanes "
-            f"{settings.onec_lanes}; RetailCRM lanes {settings.retailcrm_lanes} at "
-            f"{crm_rps:g} calls/s (simulator limit: {crm.rps_limit or 'none'}); retries from "
-            f"{settings.outbox_backoff_base_seconds:g} s up to "
-            f"{settings.outbox_backoff_cap_seconds:g} s; waiting budget {budget:g} s"
+            f"{args.orders} orders per phase ({', '.join(phases)}), every {PAY_EVERY}rd paid; "
+            f"RetailCRM client at {args.crm_rps:g} calls/s, simulator limit {CRM_API_LIMIT}/s; "
+            f"outages {args.outage:g} s; waiting budget {args.budget:g} s"
         )
-        workers = build_workers(settings, redis_url=REDIS_URL)
+        workers = build_workers(settings, redis_url=args.redis)
         workers.start()
-        stack = Stack(onec, crm, onec_server, jobs, workers, time.monotonic() + budget)
-        steady = await steady_phase(stack, orders)
-        backlog = await backlog_phase(stack, orders)
-        done, waited = await wait_for(nothing_pending(*Target), stack.deadline)
-        print(f"  everything {'delivered' if done else 'NOT delivered'} {waited:.1f} s later")
-        for title, batch in [("A steady", steady), ("B backlog", backlog)]:
-            print(f"{title}, per system (event created → delivered_at):")
-            for target in Target:
+        servers = {Target.ONEC: onec_server, Target.RETAILCRM: crm_server}
+        stack = Stack(onec, crm, servers, jobs, time.monotonic() + args.budget, args.outage, set())
+        done: list[tuple[str, Placed]] = []
+        for phase in phases:
+            if phase == "burst":
+                done.append((phase, await burst_phase(stack, args.orders)))
+            else:
+                system = Target.RETAILCRM if phase == "crm-outage" else Target.ONEC
+                done.append((phase, await outage_phase(stack, args.orders, system)))
+        finished, waited = await wait_for(nothing_pending(*SYSTEMS), stack.deadline)
+        print(f"everything {'delivered' if finished else 'NOT delivered'} {waited:.1f} s later")
+        for title, batch in done:
+            calls = batch.crm_calls / batch.orders
+            print(
+                f"{title}, per system ({batch.crm_calls} RetailCRM calls = {calls:.2f} an order):"
+            )
+            for target in SYSTEMS:
                 print(delivery_line(target, await rows_of(batch, target)))
-        await check(onec, crm, 2 * orders, crm_rps)
+        await check(stack)
     finally:
         if workers is not None:
             await workers.close(grace=10.0)
@@ -371,42 +366,65 @@ async def run(url: str, orders: int, crm_rps: float, budget: float) -> None:
         await onec_server.stop()
         await crm_server.stop()
         await close_db()
-        await flush_redis()
+        await flush_redis(args.redis)
 
 
-async def check(onec: OneCSimulator, crm: RetailCrmSimulator, placed: int, rps: float) -> None:
+async def check(stack: Stack) -> None:
+    onec, crm, placed = stack.onec, stack.crm, stack.placed
     dead = await OutboxEvent.filter(state=EventState.DEAD).count()
     pending = {
         t.value: await OutboxEvent.filter(state=EventState.PENDING, target=t).count()
-        for t in Target
+        for t in SYSTEMS
     }
     onec_events = await OutboxEvent.filter(target=Target.ONEC).count()
     applied = onec.state.applied
-    everywhere = len(crm.state.orders) == len(onec.state.orders) == placed
     print("checks:")
     print(f"  dead letters {dead}  {ok(dead == 0)}")
     print(f"  pending left {pending}  {ok(sum(pending.values()) == 0)}")
     print(
         f"  1C applied {len(applied)} events, {len(set(applied))} distinct  "
         f"{ok(len(applied) == len(set(applied)))}; of {onec_events} 1C events  "
-        f"{ok(len(set(applied)) == onec_events)}"
+        f"{ok(len(set(applied)) == onec_events)}; 1C holds {len(onec.state.orders)} of "
+        f"{placed} orders  {ok(len(onec.state.orders) == placed)}"
+    )
+    crm_check(stack)
+    print("calls the simulators received:")
+    for name, sim in (("1C", onec), ("RetailCRM", crm)):
+        print(calls_line(name, sim, placed))
+    print(f"  RetailCRM by endpoint: {crm_endpoints(crm)}")
+
+
+def crm_check(stack: Stack) -> None:
+    crm, placed, paid = stack.crm, stack.placed, stack.paid
+    orders, payments = crm.state.orders, crm.state.payments
+    paid_orders = {p["order"]["externalId"] for p in payments.values() if p["status"] == "paid"}
+    prepayed = {g for g, o in orders.items() if o.get("status") == "prepayed"}
+    unpaid_new = all(o.get("status") == "new" for g, o in orders.items() if g not in paid)
+    print(
+        f"  RetailCRM holds {len(orders)} of {placed} orders, {len(crm.state.customers)} "
+        f"customers, {len(payments)} payments of {len(paid)} paid orders (no duplicates: each "
+        f"externalId once)  {ok(len(orders) == placed == len(crm.state.customers))} "
+        f"{ok(len(payments) == len(paid))}"
     )
     print(
-        f"  orders placed {placed}: in 1C {len(onec.state.orders)}, in RetailCRM "
-        f"{len(crm.state.orders)}  {ok(everywhere)}"
+        f"  paid orders prepayed with their payment paid  {ok(prepayed == paid == paid_orders)}"
+        f"; the others new  {ok(unpaid_new)}"
     )
-    print("calls the simulators received:")
-    print(calls_line("1C", onec, placed))
-    print(calls_line("RetailCRM", crm, placed))
-    print(f"  RetailCRM by endpoint: {crm_endpoints(crm)}")
-    left = pending[Target.RETAILCRM.value]
-    if left:
-        sent = await OutboxEvent.filter(target=Target.RETAILCRM, state=EventState.DELIVERED).count()
-        per_event = len(crm.requests) / max(1, sent)
-        print(
-            f"  RetailCRM needs ~{left * per_event / rps:.0f} s more at {rps:g} calls/s for "
-            f"{left} events (~{per_event:.2f} calls each so far)"
-        )
+    violations = getattr(crm, "order_violations", None)
+    shown = "not recorded" if violations is None else len(violations)
+    print(
+        f"  per-aggregate order: refusals for order (order before customer, payment before "
+        f"order) {shown}  {ok(violations == [])}"
+    )
+
+
+def calls_line(name: str, sim: Simulator, orders: int) -> str:
+    statuses = Counter(r.status for r in sim.requests)
+    by_status = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items(), key=str))
+    return (
+        f"  {name:9} {len(sim.requests):5} calls = {len(sim.requests) / orders:4.2f} per order "
+        f"({by_status})"
+    )
 
 
 def ok(condition: bool) -> str:
@@ -416,17 +434,23 @@ def ok(condition: bool) -> str:
 async def main() -> None:
     configure_logging(level="WARNING")
     parser = argparse.ArgumentParser()
-    parser.add_argument("--orders", type=int, default=300, help="orders per phase")
-    parser.add_argument("--crm-rps", type=float, default=CRM_API_LIMIT)
-    parser.add_argument("--budget", type=float, default=165, help="seconds of placing and waiting")
+    parser.add_argument("--orders", type=int, default=1000, help="orders per phase")
+    parser.add_argument("--phases", default="burst,crm-outage", help=f"of {', '.join(PHASES)}")
+    parser.add_argument("--outage", type=float, default=60, help="seconds a system is down")
+    parser.add_argument("--crm-rps", type=float, default=Settings().retailcrm_max_rps)
+    parser.add_argument("--budget", type=float, default=600, help="seconds of placing and waiting")
+    parser.add_argument("--redis", default=REDIS_URL)
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     args = parser.parse_args()
+    unknown = set(args.phases.split(",")) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phases {sorted(unknown)}; choose from {', '.join(PHASES)}")
     name = f"vitrina_bench_{uuid.uuid4().hex[:8]}"
     admin: Any = await asyncpg.connect(f"{args.postgres}/postgres")
     await admin.execute(f'CREATE DATABASE "{name}"')
     started = time.perf_counter()
     try:
-        await run(f"{args.postgres}/{name}", args.orders, args.crm_rps, args.budget)
+        await run(f"{args.postgres}/{name}", args)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -7,16 +7,30 @@ string, the `site` code, `Y-m-d H:i:s` dates, codes from the account's dictionar
 exists is refused (400, "already exists"); editing an unknown entity is 404. With `rps_limit`
 it also answers 503 past that many requests in one second, as the real API does per key.
 
+Batches: `customers/upload` and `orders/upload` (field `customers` / `orders`: a JSON list of
+1 to 50 entities, each checked as its create is) create what they can, in order, and answer as
+RetailCRM does: 201 `{"success": true, "uploadedCustomers": [{"id", "externalId"}]}` when all
+were created, else 460 with `uploadedOrders`, `failedOrders` (`[{"externalId"}]`), `errorMsg`
+"Orders are loaded with errors" and `errors`, a list of texts that do not name their entity
+(except "… externalId=<id> already exists."). An order created here (one by one or uploaded)
+may carry its `payments`; an order edit does not apply them (API v5 edits payments on their
+own, through `orders/payments/*`).
+`GET /api/credentials` answers any valid key. Every call counts once against `rps_limit`.
+
 Failures on demand: `down` (503), `slow`, `fail_5xx` (500), `rate_limit` (503 with
-Retry-After), `reject(externalId)` (400 for writes about that entity).
+Retry-After, or 429 with `limit_status = 429`), `reject(externalId)` (400 for writes about that
+entity; inside a batch, that entity alone fails).
+
+`order_violations` lists every refusal for order (an order before its customer, a payment
+before its order): a sender that keeps order never causes one.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -28,28 +42,17 @@ from starlette.routing import Mount
 
 from app.devtools.simulators import checks
 from app.devtools.simulators.base import Refusal, Simulator
+from app.devtools.simulators.retailcrm_fields import (
+    CUSTOMER_FIELDS,
+    Dictionaries,
+    order_fields,
+    payment_fields,
+)
 
 Json = dict[str, Any]
 API_PATH = "/api/v5"
 FORM = "application/x-www-form-urlencoded"
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-@dataclass(frozen=True)
-class Dictionaries:
-    """The account's codes (a fresh account's defaults)."""
-
-    order_statuses: frozenset[str] = frozenset(
-        {"new", "client-confirmed", "prepayed", "assembling", "assembling-complete"}
-        | {"delivering", "complete"}
-        | {"cancel-other", "no-product"}
-    )
-    payment_types: frozenset[str] = frozenset({"bank-card", "cash", "bank-transfer", "credit"})
-    payment_statuses: frozenset[str] = frozenset(
-        {"not-paid", "invoice", "payment-start", "paid", "fail", "canceled", "returned"}
-    )
-    delivery_types: frozenset[str] = frozenset({"courier", "self-delivery", "russian-post"})
-    order_methods: frozenset[str] = frozenset({"shopping-cart", "phone", "one-click", "app"})
+MAX_UPLOAD = 50
 
 
 @dataclass
@@ -58,68 +61,6 @@ class RetailCrmState:
     orders: dict[str, Json] = field(default_factory=dict)  # by externalId, with "id", "site"
     payments: dict[str, Json] = field(default_factory=dict)  # by externalId, with "id"
     last_id: int = 0
-
-
-def _email(value: Any, path: str) -> None:
-    if not isinstance(value, str) or not EMAIL.match(value):
-        raise checks.Invalid(path, f"not an email: {value!r}")
-
-
-def _positive(value: Any, path: str) -> None:
-    checks.number(value, path)
-    if value <= 0:
-        raise checks.Invalid(path, "must be greater than 0")
-
-
-CUSTOMER_FIELDS: dict[str, checks.Check] = {
-    "firstName": checks.text,
-    "lastName": checks.text,
-    "email": _email,
-    "phones": checks.list_of(checks.shape({"number": checks.filled})),
-    "createdAt": checks.local_datetime,
-}
-ITEM = checks.shape(
-    {
-        "offer": checks.shape({"externalId": checks.filled}),
-        "quantity": _positive,
-        "initialPrice": checks.number,
-    },
-    {"productName": checks.text},
-)
-
-
-def _order_fields(d: Dictionaries) -> dict[str, checks.Check]:
-    delivery = {
-        "code": checks.one_of(d.delivery_types),
-        "cost": checks.number,
-        "address": checks.shape({"text": checks.text}),
-    }
-    return {
-        "number": checks.filled,
-        "createdAt": checks.local_datetime,
-        "firstName": checks.text,
-        "lastName": checks.text,
-        "phone": checks.text,
-        "email": _email,
-        "customer": checks.shape({"externalId": checks.filled}),
-        "items": checks.list_of(ITEM),
-        "delivery": checks.shape({}, delivery),
-        "status": checks.one_of(d.order_statuses),
-        "statusComment": checks.text,
-        "orderMethod": checks.one_of(d.order_methods),
-        "customerComment": checks.text,
-    }
-
-
-def _payment_fields(d: Dictionaries) -> dict[str, checks.Check]:
-    return {
-        "externalId": checks.filled,
-        "amount": checks.number,
-        "type": checks.one_of(d.payment_types),
-        "status": checks.one_of(d.payment_statuses),
-        "paidAt": checks.local_datetime,
-        "comment": checks.text,
-    }
 
 
 class RetailCrmSimulator(Simulator):
@@ -135,10 +76,14 @@ class RetailCrmSimulator(Simulator):
         super().__init__()
         self.base_path = API_PATH
         self.api_key, self.site, self.rps_limit = api_key, site, rps_limit
+        self.limit_status = 503  # RetailCRM's answer past the limit (429 to test that one)
         self.state = RetailCrmState()
+        self.order_violations: list[str] = []
         self._arrivals: deque[float] = deque()
         self._schemas(dictionaries or Dictionaries())
         routes = [
+            self.route("/customers/upload", self._upload_customers, ["POST"]),
+            self.route("/orders/upload", self._upload_orders, ["POST"]),
             self.route("/customers/create", self._create_customer, ["POST"]),
             self.route("/customers/{key}/edit", self._edit_customer, ["POST"]),
             self.route("/customers/{key}", self._get_customer, ["GET"]),
@@ -148,15 +93,16 @@ class RetailCrmSimulator(Simulator):
             self.route("/orders/{key}/edit", self._edit_order, ["POST"]),
             self.route("/orders/{key}", self._get_order, ["GET"]),
         ]
-        self.app = Starlette(routes=[Mount(API_PATH, routes=routes)])
+        credentials = self.route("/api/credentials", self._credentials, ["GET"])
+        self.app = Starlette(routes=[credentials, Mount(API_PATH, routes=routes)])
 
     def _schemas(self, d: Dictionaries) -> None:
-        order, payment = _order_fields(d), _payment_fields(d)
+        order, payment = order_fields(d), payment_fields(d)
         order_ref = checks.shape({"externalId": checks.filled})
         self.customer_create = checks.shape({"externalId": checks.filled}, CUSTOMER_FIELDS)
         self.customer_edit = checks.shape({}, CUSTOMER_FIELDS)
         self.order_create = checks.shape({"externalId": checks.filled}, order)
-        self.order_edit = checks.shape({}, order)
+        self.order_edit = checks.shape({}, {k: v for k, v in order.items() if k != "payments"})
         self.payment_create = checks.shape({"order": order_ref, "type": payment["type"]}, payment)
         self.payment_edit = checks.shape({}, {"order": order_ref, **payment})
 
@@ -164,6 +110,7 @@ class RetailCrmSimulator(Simulator):
         """Forget everything: state, request log, failures, the rate window."""
         self.state = RetailCrmState()
         self.requests.clear()
+        self.order_violations.clear()
         self._arrivals.clear()
         self.reset_faults()
 
@@ -171,7 +118,8 @@ class RetailCrmSimulator(Simulator):
 
     def too_many_requests(self, retry_after: float) -> Response:
         headers = {"Retry-After": f"{retry_after:g}"}
-        return _failure(503, "Service Unavailable: request limit exceeded", headers=headers)
+        message = "Service Unavailable: request limit exceeded"
+        return _failure(self.limit_status, message, headers=headers)
 
     def server_error(self) -> Response:
         return _failure(500, "Internal Server Error")
@@ -199,11 +147,19 @@ class RetailCrmSimulator(Simulator):
 
     async def _create_customer(self, request: Request) -> Response:
         customer = self._entity(await self._form(request), "customer", self.customer_create)
+        stored = self._add_customer(customer)
+        return _success({"id": stored["id"]}, 201)
+
+    def _add_customer(self, customer: Json) -> Json:
         external_id = customer["externalId"]
         self._refuse_if_told(external_id, "Customer")
         self._refuse_existing(self.state.customers, external_id, "Customer")
         stored = self.state.customers[external_id] = {**customer, "id": self._next_id()}
-        return _success({"id": stored["id"]}, 201)
+        return stored
+
+    async def _upload_customers(self, request: Request) -> Response:
+        customers = self._entities(await self._form(request), "customers")
+        return self._upload(customers, "Customer", self.customer_create, self._add_customer)
 
     async def _edit_customer(self, request: Request) -> Response:
         form = await self._form(request)
@@ -220,15 +176,28 @@ class RetailCrmSimulator(Simulator):
     # --- orders ---------------------------------------------------------------------------
 
     async def _create_order(self, request: Request) -> Response:
-        form = await self._form(request)
-        order = self._entity(form, "order", self.order_create)
+        order = self._entity(await self._form(request), "order", self.order_create)
+        stored = self._add_order(order)
+        return _success({"id": stored["id"], "order": stored}, 201)
+
+    def _add_order(self, order: Json) -> Json:
         external_id = order["externalId"]
         self._refuse_if_told(external_id, "Order")
         self._refuse_existing(self.state.orders, external_id, "Order")
         self._require_customer(order)
-        stored = {"status": "new", **order, "id": self._next_id(), "site": form["site"]}
+        payments = order.get("payments", [])
+        for payment in payments:
+            self._refuse_new_payment(payment.get("externalId", ""))
+        stored = {"status": "new", **_without(order, "payments")}
+        stored.update(id=self._next_id(), site=self.site)
         self.state.orders[external_id] = stored
-        return _success({"id": stored["id"], "order": stored}, 201)
+        for payment in payments:
+            self._store_payment({**payment, "order": {"externalId": external_id}})
+        return stored
+
+    async def _upload_orders(self, request: Request) -> Response:
+        orders = self._entities(await self._form(request), "orders")
+        return self._upload(orders, "Order", self.order_create, self._add_order)
 
     async def _edit_order(self, request: Request) -> Response:
         form = await self._form(request)
@@ -237,7 +206,8 @@ class RetailCrmSimulator(Simulator):
         self._refuse_if_told(stored["externalId"], "Order")
         if "customer" in changes:
             self._require_customer(changes)
-        stored.update(_without(changes, "id", "externalId", "site"))
+        # API v5 edits payments through orders/payments/*: an order edit does not apply them
+        stored.update(_without(changes, "id", "externalId", "site", "payments"))
         return _success({"id": stored["id"], "order": stored})
 
     async def _get_order(self, request: Request) -> Response:
@@ -253,13 +223,20 @@ class RetailCrmSimulator(Simulator):
 
     async def _create_payment(self, request: Request) -> Response:
         payment = self._entity(await self._form(request), "payment", self.payment_create)
-        external_id = payment.get("externalId") or f"#{self.state.last_id + 1}"
+        self._refuse_new_payment(payment.get("externalId", ""))
+        self._require_order(payment)
+        stored = self._store_payment(payment)
+        return _success({"id": stored["id"]}, 201)
+
+    def _refuse_new_payment(self, external_id: str) -> None:
         self._refuse_if_told(external_id, "Payment")
         self._refuse_existing(self.state.payments, external_id, "Payment")
-        self._require_order(payment)
+
+    def _store_payment(self, payment: Json) -> Json:
+        external_id = payment.get("externalId") or f"#{self.state.last_id + 1}"
         stored = {**payment, "externalId": external_id, "id": self._next_id()}
         self.state.payments[external_id] = stored
-        return _success({"id": stored["id"]}, 201)
+        return stored
 
     async def _edit_payment(self, request: Request) -> Response:
         form = await self._form(request)
@@ -268,9 +245,53 @@ class RetailCrmSimulator(Simulator):
         self._refuse_if_told(stored["externalId"], "Payment")
         order = stored["order"]["externalId"]
         if "order" in changes and changes["order"]["externalId"] != order:
-            raise Refusal(_not_loaded("Payment", {"order": "a payment cannot change its order"}))
+            raise NotLoaded("Payment", {"order": "a payment cannot change its order"})
         stored.update(_without(changes, "id", "externalId"))
         return _success({"id": stored["id"]})
+
+    async def _credentials(self, request: Request) -> Response:
+        methods = ["/api/customers/upload", "/api/orders/upload", "/api/orders/create"]
+        body = {"credentials": methods, "siteAccess": "access_selective"}
+        return _success({**body, "sitesAvailable": [self.site]})
+
+    # --- batches --------------------------------------------------------------------------
+
+    def _entities(self, form: dict[str, str], name: str) -> list[Any]:
+        if name not in form:
+            raise Refusal(_failure(400, f'Parameter "{name}" is missing'))
+        try:
+            entities = json.loads(form[name])
+        except ValueError as exc:
+            raise Refusal(_failure(400, f'Parameter "{name}" must be a JSON string')) from exc
+        if not isinstance(entities, list) or not 1 <= len(entities) <= MAX_UPLOAD:
+            message = f'Parameter "{name}" must be a list of 1 to {MAX_UPLOAD} {name}'
+            raise Refusal(_failure(400, message))
+        return entities
+
+    def _upload(
+        self, entities: list[Any], entity: str, check: checks.Check, add: Callable[[Json], Json]
+    ) -> Response:
+        """Create each entity that passes (in order); say which were and which were not."""
+        plural = f"{entity}s"
+        uploaded: list[Json] = []
+        failed: list[Json] = []
+        errors: list[str] = []
+        for item in entities:
+            try:
+                checked = self._checked(item, entity, check)
+                stored = add(checked)
+            except NotLoaded as refusal:
+                external_id = item.get("externalId") if isinstance(item, dict) else None
+                failed.append({"externalId": external_id})
+                errors.extend(f"{path}: {text}" for path, text in refusal.errors.items())
+                continue
+            uploaded.append({"id": stored["id"], "externalId": stored["externalId"]})
+        listed = {f"uploaded{plural}": uploaded}
+        if not failed:
+            return _success(listed, 201)
+        body: Json = {"success": False, **listed, f"failed{plural}": failed}
+        body.update(errorMsg=f"{plural} are loaded with errors", errors=errors)
+        return JSONResponse(body, 460)
 
     # --- shared steps ---------------------------------------------------------------------
 
@@ -293,10 +314,13 @@ class RetailCrmSimulator(Simulator):
             entity = json.loads(form[name])
         except ValueError as exc:
             raise Refusal(_failure(400, f'Parameter "{name}" must be a JSON string')) from exc
+        return self._checked(entity, name.title(), check)
+
+    def _checked(self, entity: Any, name: str, check: checks.Check) -> Json:
         try:
             check(entity, "")
         except checks.Invalid as problem:
-            raise Refusal(_not_loaded(name.title(), {problem.path: problem.message})) from None
+            raise NotLoaded(name, {problem.path: problem.message}) from None
         assert isinstance(entity, dict)  # the check passed
         return entity
 
@@ -315,28 +339,37 @@ class RetailCrmSimulator(Simulator):
     def _refuse_existing(self, table: dict[str, Json], external_id: str, entity: str) -> None:
         if external_id in table:
             message = f"{entity} with externalId={external_id} already exists."
-            raise Refusal(_not_loaded(entity, {"externalId": message}))
+            raise NotLoaded(entity, {"externalId": message})
 
     def _require_customer(self, order: Json) -> None:
         external_id = order.get("customer", {}).get("externalId")
         if external_id is not None and external_id not in self.state.customers:
             message = f"Customer with externalId={external_id} not found."
-            raise Refusal(_not_loaded("Order", {"customer.externalId": message}))
+            self.order_violations.append(f"order {order.get('externalId')}: {message}")
+            raise NotLoaded("Order", {"customer.externalId": message})
 
     def _require_order(self, payment: Json) -> None:
         external_id = payment["order"]["externalId"]
         if external_id not in self.state.orders:
             message = f"Order with externalId={external_id} not found."
-            raise Refusal(_not_loaded("Payment", {"order.externalId": message}))
+            self.order_violations.append(f"payment {payment.get('externalId')}: {message}")
+            raise NotLoaded("Payment", {"order.externalId": message})
 
     def _refuse_if_told(self, external_id: str, entity: str) -> None:
         if self.is_rejected(external_id):
-            errors = {"externalId": f"{entity} {external_id} refused (simulated)"}
-            raise Refusal(_not_loaded(entity, errors))
+            raise NotLoaded(entity, {"externalId": f"{entity} {external_id} refused (simulated)"})
 
     def _next_id(self) -> int:
         self.state.last_id += 1
         return self.state.last_id
+
+
+class NotLoaded(Refusal):
+    """An entity RetailCRM does not take: 400 "… is not loaded" alone, listed in a batch."""
+
+    def __init__(self, entity: str, errors: dict[str, str]) -> None:
+        super().__init__(_not_loaded(entity, errors))
+        self.errors = errors
 
 
 def _without(entity: Json, *names: str) -> Json:

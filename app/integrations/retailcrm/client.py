@@ -14,31 +14,47 @@ Answers:
 - 503 (over the rate limit), 429, other 5xx, timeouts, connection errors: `RetryableError`
   with Retry-After when RetailCRM sends one.
 
-Requests leave each client at most `max_rps` per second (RetailCRM allows 10 per API key; give
-two clients sharing a key half each).
+Batches: `customers/upload` and `orders/upload` create up to 50 entities in one call and say
+which they created (app/integrations/retailcrm/uploads.py); those that exist are edited by
+externalId one by one. `ping` asks whether RetailCRM answers at all (`GET /api/credentials`,
+which touches no entity).
+
+Every request first takes its turn of the budget: the API key's shared budget in redis
+(app/integrations/retailcrm/budget.py) when one is given, else at most `max_rps` per second
+from this client alone (RetailCRM allows 10 per API key).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from app.domain.coalescing import CustomerUpsert, OrderDelivery
 from app.domain.outbound import CustomerRecord, OrderRecord, OrderStatusRecord, PaymentRecord
 from app.integrations.errors import RejectedError
 from app.integrations.http import RateLimiter, rejected, retryable_answer, send
+from app.integrations.retailcrm.budget import Budget
+from app.integrations.retailcrm.known import KnownCustomers
 from app.integrations.retailcrm.mapping import (
     Json,
     RetailCrmCodes,
     customer_payload,
+    customer_upsert_payload,
     order_edit_payload,
+    order_edits_payload,
     order_payload,
     order_status_payload,
+    order_upload_payload,
+    payment_fold_payload,
     payment_payload,
 )
+from app.integrations.retailcrm.uploads import PARTLY_LOADED, Uploaded, read_upload
 
 
 class AlreadyExistsError(RejectedError):
@@ -56,21 +72,29 @@ class RetailCrmClient:
         timeout: float = 10.0,
         max_rps: float = 10,
         codes: RetailCrmCodes | None = None,
+        budget: Budget | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        known: KnownCustomers | None = None,
     ) -> None:
-        """`base_url` is the API root, e.g. `https://shop.retailcrm.ru/api/v5`."""
+        """`base_url` is the API root, e.g. `https://shop.retailcrm.ru/api/v5`. `budget`: the
+        API key's shared budget; `known`: what RetailCRM was last told of each customer (both
+        closed with the client). `transport`: httpx's (tests hand in the simulator's app)."""
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"X-API-KEY": api_key, "Accept": "application/json"},
             timeout=timeout,
+            transport=transport,
         )
         self._site = site
         self._codes = codes or RetailCrmCodes()
-        self._limiter = RateLimiter(max_rps)
+        self._budget: Budget = budget or RateLimiter(max_rps)
+        self._known = known
 
     async def upsert_customer(self, record: CustomerRecord) -> None:
         """Create the customer with our GUID as externalId, or edit it if it exists."""
         payload = customer_payload(record)
-        await self._create_or_edit("customers", "customer", record.guid, payload, payload)
+        async with self._telling({record.guid: payload}):
+            await self._create_or_edit("customers", "customer", record.guid, payload, payload)
 
     async def upsert_order(self, record: OrderRecord) -> None:
         """Create the order with our GUID as externalId, or edit it if it exists.
@@ -92,9 +116,71 @@ class RetailCrmClient:
         payload = payment_payload(record, self._codes)
         await self._create_or_edit("orders/payments", "payment", record.guid, payload, payload)
 
+    async def upload_customers(self, customers: Sequence[CustomerUpsert]) -> Uploaded:
+        """Create up to 50 customers in one call; say which were created (or are in RetailCRM
+        as these would leave them: not sent), exist or failed."""
+        payloads = {c.guid: customer_upsert_payload(c) for c in customers}
+        kept = await self._known.unchanged(payloads) if self._known else set()
+        sending = {guid: p for guid, p in payloads.items() if guid not in kept}
+        if not sending:
+            return Uploaded(created=frozenset(kept))
+        async with self._telling(sending) as taken:
+            answer = await self._upload("customers", "uploadedCustomers", list(sending.values()))
+            taken.difference_update(set(sending) - answer.created)
+        return Uploaded(answer.created | kept, answer.existing, answer.failed)
+
+    async def edit_customer(self, customer: CustomerUpsert) -> None:
+        """Edit an existing customer by externalId (a RejectedError if it is unknown)."""
+        payload = customer_upsert_payload(customer)
+        async with self._telling({customer.guid: payload}):
+            await self._post(
+                f"customers/{_seg(customer.guid)}/edit", {"customer": payload, "by": "externalId"}
+            )
+
+    async def upload_orders(self, orders: Sequence[OrderDelivery]) -> Uploaded:
+        """Create up to 50 orders, with their payments, in one call; their customers first."""
+        payloads = [order_upload_payload(o, self._codes) for o in orders]
+        return await self._upload("orders", "uploadedOrders", payloads)
+
+    async def edit_order(self, order: OrderDelivery) -> None:
+        """Edit an existing order by externalId with its changes and status changes folded
+        (a RejectedError, 404, if RetailCRM does not know it)."""
+        fields = {"order": order_edits_payload(order, self._codes), "by": "externalId"}
+        await self._post(f"orders/{_seg(order.guid)}/edit", fields)
+
+    async def upsert_payment_snapshots(self, snapshots: Sequence[PaymentRecord]) -> None:
+        """Create a payment, or edit it if it exists, as its snapshots leave it."""
+        payload = payment_fold_payload(snapshots, self._codes)
+        guid = snapshots[-1].guid
+        await self._create_or_edit("orders/payments", "payment", guid, payload, payload)
+
+    async def ping(self) -> None:
+        """Ask whether RetailCRM answers at all (a RetryableError if not)."""
+        url = str(self._http.base_url).rstrip("/").removesuffix("/v5") + "/credentials"
+        await self._budget.acquire()
+        _answer(await send(self._http, self._http.build_request("GET", url)))
+
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool, the budget and what it knows of customers."""
         await self._http.aclose()
+        for held in (self._budget, self._known):
+            if (close := getattr(held, "aclose", None)) is not None:
+                await close()
+
+    @asynccontextmanager
+    async def _telling(self, payloads: dict[str, Json]) -> AsyncIterator[set[str]]:
+        """Around a write of these customers: remember those RetailCRM took (all, unless the
+        body takes some out of the yielded set), forget the rest and all after a failure."""
+        taken = set(payloads)
+        try:
+            yield taken
+        except BaseException:
+            if self._known is not None:
+                await self._known.forget(payloads)
+            raise
+        if self._known is not None:
+            await self._known.remember({g: payloads[g] for g in taken})
+            await self._known.forget(set(payloads) - taken)
 
     async def __aenter__(self) -> RetailCrmClient:
         return self
@@ -116,12 +202,26 @@ class RetailCrmClient:
             edit = f"{resource}/{_seg(external_id)}/edit"
             await self._post(edit, {field: edited, "by": "externalId"})
 
+    async def _upload(self, resource: str, listed: str, payloads: list[Json]) -> Uploaded:
+        sent = [str(p["externalId"]) for p in payloads]
+        response = await self._send_form(f"{resource}/upload", {resource: payloads})
+        if (retry := retryable_answer(response)) is not None:
+            raise retry
+        body = _json_object(response)
+        if response.status_code < 400 and body.get("success") is True:
+            return read_upload(body, listed, sent, "")
+        if response.status_code in (400, PARTLY_LOADED):  # refused, wholly or in part
+            return read_upload(body, listed, sent, str(rejected(response, _reason(body))))
+        raise rejected(response, _reason(body))
+
     async def _post(self, path: str, fields: dict[str, Any]) -> Json:
+        return _answer(await self._send_form(path, fields))
+
+    async def _send_form(self, path: str, fields: dict[str, Any]) -> httpx.Response:
         form = {name: _form_value(value) for name, value in fields.items()}
         form["site"] = self._site
-        await self._limiter.acquire()
-        response = await send(self._http, self._http.build_request("POST", path, data=form))
-        return _answer(response)
+        await self._budget.acquire()
+        return await send(self._http, self._http.build_request("POST", path, data=form))
 
 
 def _answer(response: httpx.Response) -> Json:

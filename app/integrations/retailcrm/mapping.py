@@ -27,15 +27,25 @@ The edit sent when the order exists already leaves out `status` (see `order_edit
 Dates are `Y-m-d H:i:s` in Moscow time (the account's time zone); money is a JSON number of
 roubles. Absent values (no email, no phone, no address) are left out rather than sent empty,
 so an edit never wipes what a manager typed in the CRM.
+
+Batches (`customers/upload`, `orders/upload`, field `customers` / `orders`: a JSON list of up to
+50 such entities) carry coalesced deliveries (app/domain/coalescing.py): each entity is its
+snapshots folded the way RetailCRM applies them one after the other (`fold`: a later payload's
+fields replace an earlier one's, the others stay). An uploaded order carries its status changes
+folded in and its payments inside, `"payments": [{"externalId", "amount", "type", "status",
+"paidAt", "comment"}]`: RetailCRM creates them with the order. An order that exists already is
+edited instead (`order_edits_payload`: no status of its snapshots, the status changes, no
+payments: API v5 edits those through `orders/payments/{externalId}/edit`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from app.domain.coalescing import CustomerUpsert, OrderDelivery
 from app.domain.orders import DeliveryKind, OrderStatus
 from app.domain.outbound import (
     CustomerRecord,
@@ -181,6 +191,57 @@ def _payment_comment(record: PaymentRecord) -> str:
     if record.refunded_kopecks and record.status is not PaymentStatus.REFUNDED:
         comment += f"; refunded {roubles(record.refunded_kopecks)} RUB"
     return comment
+
+
+def fold(payloads: Iterable[Json]) -> Json:
+    """Payloads as RetailCRM leaves them applied in order: later fields replace earlier ones."""
+    folded: Json = {}
+    for payload in payloads:
+        folded.update(payload)
+    return folded
+
+
+def customer_upsert_payload(upsert: CustomerUpsert) -> Json:
+    """The customer as `customers/upload` or its edit carries it: every snapshot folded."""
+    return fold(customer_payload(snapshot) for snapshot in upsert.snapshots)
+
+
+def order_upload_payload(delivery: OrderDelivery, codes: RetailCrmCodes) -> Json:
+    """The order for `orders/upload`: created as its first snapshot, then each later change,
+    its status changes, and its payments inside."""
+    first, *later = delivery.snapshots
+    payload = fold(
+        [
+            order_payload(first, codes),
+            *(order_edit_payload(snapshot, codes) for snapshot in later),
+            *(order_status_payload(status, codes) for status in delivery.statuses),
+        ]
+    )
+    if delivery.payments:
+        payload["payments"] = [
+            _without_order(payment_fold_payload(p, codes)) for p in delivery.payments
+        ]
+    return payload
+
+
+def order_edits_payload(delivery: OrderDelivery, codes: RetailCrmCodes) -> Json:
+    """The order for `orders/{externalId}/edit`: its snapshots without their status, then its
+    status changes (a re-sent creation never moves a status a manager has set)."""
+    return fold(
+        [
+            *(order_edit_payload(snapshot, codes) for snapshot in delivery.snapshots),
+            *(order_status_payload(status, codes) for status in delivery.statuses),
+        ]
+    )
+
+
+def payment_fold_payload(snapshots: Sequence[PaymentRecord], codes: RetailCrmCodes) -> Json:
+    """One payment's snapshots folded, for its create or edit."""
+    return fold(payment_payload(snapshot, codes) for snapshot in snapshots)
+
+
+def _without_order(payment: Json) -> Json:
+    return {name: value for name, value in payment.items() if name != "order"}
 
 
 def _present(**fields: Any) -> Json:

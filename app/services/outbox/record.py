@@ -57,8 +57,18 @@ async def write_event(
 
 
 async def announce(jobs: JobQueue, events: Iterable[OutboxEvent]) -> None:
-    """After commit: wake a worker for each aggregate (the per-second sweep covers misses)."""
-    for target, aggregate in sorted({(e.target, e.aggregate) for e in events}):
+    """After commit: wake a worker for each aggregate, or the batching worker of a batched
+    system (the per-second sweep covers misses)."""
+    pairs = sorted({(e.target, e.aggregate) for e in events})
+    for target in sorted({t for t, _ in pairs if t in BATCHED}):
+        await enqueue_quietly(
+            jobs,
+            "deliver_outbox_batches",
+            target.value,
+            job_id=batches_job_id(target),
+            queue=delivery_queue(target),
+        )
+    for target, aggregate in (p for p in pairs if p[0] not in BATCHED):
         await enqueue_quietly(
             jobs,
             "deliver_outbox",
@@ -77,6 +87,16 @@ def delivery_queue(target: Target) -> str:
 def delivery_job_id(target: Target, aggregate: str) -> str:
     """One delivery job per system and aggregate at a time: they deliver in order."""
     return f"outbox:{target.value}:{aggregate}"
+
+
+# Systems whose due events go out a pass at a time, in batches, by one job at a time across
+# all worker processes (app/services/outbox/retailcrm_batches.py).
+BATCHED = frozenset({Target.RETAILCRM})
+
+
+def batches_job_id(target: Target) -> str:
+    """The one batching job of a batched system (its passes would otherwise overlap)."""
+    return f"outbox:{target.value}:batches"
 
 
 def customer_record(customer: Customer) -> CustomerRecord:
