@@ -10,6 +10,7 @@ import structlog
 from app.services.checkout import orders
 from app.services.jobs import NoQueue
 from app.services.payments import watch as payment_watch
+from app.workers.clock import clock_of
 
 HEARTBEAT_KEY = "vitrina:worker:heartbeat"
 log = structlog.get_logger(__name__)
@@ -33,14 +34,14 @@ async def _expire(ctx: dict[str, Any], order_id: int) -> bool:
     return await payment_watch.expire_after_last_look(
         order_id=order_id,
         providers=ctx["payment_providers"].polled(),
-        now=datetime.now(UTC),
+        now=clock_of(ctx).now(),
         jobs=NoQueue(),  # the per-second outbox sweeps deliver what changed
     )
 
 
 async def sweep(ctx: dict[str, Any]) -> None:
     """Every minute: cancel overdue unpaid orders and give back expired cart holds."""
-    now = datetime.now(UTC)
+    now = clock_of(ctx).now()
     cancelled = 0
     for order_id in await orders.overdue_orders(now=now):
         cancelled += await _expire(ctx, order_id)  # one line for the sweep, not one per order
@@ -56,7 +57,7 @@ async def poll_payments(ctx: dict[str, Any]) -> int:
     settings = ctx["settings"]
     return await payment_watch.poll(
         providers=ctx["payment_providers"].polled(),
-        now=datetime.now(UTC),
+        now=clock_of(ctx).now(),
         every=timedelta(seconds=settings.payment_poll_seconds),
         jobs=NoQueue(),
     )
