@@ -167,3 +167,32 @@ async def positions(variant_guid: str) -> dict[str, tuple[int, int]]:
 
     levels = await StockLevel.filter(variant__guid=variant_guid).prefetch_related("warehouse")
     return {lvl.warehouse.guid: (lvl.on_hand, lvl.buffer) for lvl in levels}
+
+
+async def partner(name: str = "Marketplace", contact: str = "dev@partner.example") -> int:
+    """A partner app, through the partners' service."""
+    from app.services.partners.apps import create_partner
+
+    return (await create_partner(name=name, contact_email=contact, now=datetime.now(UTC))).id
+
+
+async def subscription(
+    partner_id: int, url: str, *events: str, collection_guid: str | None = None
+) -> tuple[int, str]:
+    """A webhook subscription (events by name, e.g. "order.placed"): its id and secret. URLs
+    may point at 127.0.0.1, as in dev."""
+    from app.domain.outbox import EventKind
+    from app.services.partners.subscriptions import UrlRules, create_subscription
+    from app.settings import Settings
+
+    created = await create_subscription(
+        partner_id=partner_id,
+        url=url,
+        events=[EventKind(e) for e in events],
+        collection_guid=collection_guid,
+        scopes=frozenset({Scope.ADMIN}),
+        rules=UrlRules(require_https=False, allow_loopback=True),
+        key=Settings(environment="test").resolved_partner_secret_key,
+        now=datetime.now(UTC),
+    )
+    return created.subscription.id, created.secret

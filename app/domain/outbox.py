@@ -14,6 +14,7 @@ class Target(StrEnum):
     RETAILCRM = "retailcrm"
     NOTIFY = "notify"  # messages to the customer (e-mail, SMS); logged until a provider is set up
     SLACK = "slack"  # shop confirmation requests in the shops' channels
+    PARTNER = "partner"  # partners' webhook subscriptions (app/services/partners)
 
 
 class EventKind(StrEnum):
@@ -27,6 +28,14 @@ class EventKind(StrEnum):
     SHOP_REQUEST_UPDATE = "shop_request.update"  # chat.update after decisions
     SHOP_REQUEST_REMIND = "shop_request.remind"  # a thread reply mentioning the on-duty group
     SHOP_REQUEST_NOTE = "shop_request.note"  # chat.postEphemeral to one clicker
+    # Partners' webhooks (order.placed and order.status_changed above serve them as well).
+    ORDER_PAID = "order.paid"
+    ORDER_CANCELLED = "order.cancelled"
+    STOCK_CHANGED = "variant.stock_changed"  # batched: one per variant and window
+    PRODUCT_CREATED = "product.created"  # appeared in the catalog (created, released, shown)
+    PRODUCT_UPDATED = "product.updated"
+    PRODUCT_WITHDRAWN = "product.withdrawn"  # no longer shown
+    COLLECTION_RELEASED = "collection.released"
 
 
 class EventState(StrEnum):

@@ -47,6 +47,11 @@ async def create_token(
     return raw
 
 
+async def token_row(raw: str) -> IntegrationToken | None:
+    """The row of a token in clear text (just issued), whatever its state."""
+    return await IntegrationToken.get_or_none(token_hash=_digest(raw))
+
+
 async def authenticate_token(*, raw: str, now: datetime) -> IntegrationPrincipal | None:
     """Return who a bearer token belongs to, or None for an unknown, revoked or expired token."""
     if not raw.startswith(TOKEN_PREFIX):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final, TypeVar
 
@@ -36,6 +36,7 @@ from app.services.catalog.products import (
     write_product,
 )
 from app.services.catalog.slugs import slug_for
+from app.services.partners import recording as partner_events
 
 T = TypeVar("T")
 C = TypeVar("C")  # an item once checked
@@ -340,4 +341,5 @@ async def _write_price(item: _CheckedPrice, path: Path) -> bool:
         )
     await Variant.filter(id=variant.id).update(price=item.price, old_price=item.old_price)
     await refresh_price_from(variant.product_id)
+    await partner_events.record_product_updated(variant.product_id, now=datetime.now(UTC))
     return False

@@ -11,6 +11,7 @@ from app.domain.catalog import check_image_url, parse_guid, parse_rub
 from app.domain.errors import DomainError, ErrorCode
 from app.models.catalog import Category, Collection, Product, ProductImage, Variant
 from app.services.catalog.slugs import slug_for
+from app.services.partners import recording as partner_events
 
 Path = tuple[str | int, ...]
 
@@ -111,6 +112,7 @@ async def write_product(checked: CheckedProduct, path: Path) -> bool:
         "published": item.published,
         "sort_date": sort_date,
     }
+    before = product  # as it was: partners hear whether it appeared, changed or went
     if product is None:
         product = await Product.create(guid=guid, **fields)
     else:
@@ -119,6 +121,7 @@ async def write_product(checked: CheckedProduct, path: Path) -> bool:
     if checked.images is not None:
         await _replace_images(product.id, checked.images)
     await refresh_price_from(product.id)
+    await partner_events.record_product_written(product.id, before=before, now=datetime.now(UTC))
     return created
 
 

@@ -26,6 +26,7 @@ from app.models.stock import (
     shrink_buffer,
     try_reserve,
 )
+from app.services.partners import recording as partner_events
 
 
 class ReservationConflict(Exception):
@@ -78,7 +79,9 @@ async def reserve(
     # Fast path: the first warehouse has it all (one conditional UPDATE on one hot row).
     if await try_reserve(conn, variant_id, ranked[0], quantity):
         first = Allocation(warehouse_id=ranked[0], quantity=quantity, from_shop=ranked[0] in shops)
-        return [await _record(variant_id, first, claim)]
+        reserved = [await _record(variant_id, first, claim)]
+        await partner_events.record_stock_change([variant_id], now=now)
+        return reserved
     levels = await lock_levels(conn, variant_id, list(ranked))
     if await _release_expired_holds(conn, variant_id, list(levels), now):
         levels = await lock_levels(conn, variant_id, list(ranked))
@@ -92,6 +95,7 @@ async def reserve(
         if not await try_reserve(conn, variant_id, allocation.warehouse_id, allocation.quantity):
             raise ReservationConflict(variant_id)
         reservations.append(await _record(variant_id, allocation, claim))
+    await partner_events.record_stock_change([variant_id], now=now)
     return reservations
 
 
@@ -140,6 +144,7 @@ async def release(
         totals[(row["variant_id"], row["warehouse_id"])] += row["quantity"]
     for (variant_id, warehouse_id), qty in sorted(totals.items()):
         await shrink_buffer(conn, variant_id, warehouse_id, qty)
+    await partner_events.record_stock_change((v for v, _ in totals), now=now)
     return sum(totals.values())
 
 

@@ -19,6 +19,7 @@ from app.domain.stock import (
 from app.models.catalog import Variant, Warehouse
 from app.models.stock import NewLevel, StockLevel, upsert_newer_levels
 from app.services.inventory.reconciliation import reconcile_snapshots
+from app.services.partners import recording as partner_events
 
 _LOOKUP_CHUNK = 900  # keeps IN (...) lists under SQLite's parameter limit
 
@@ -71,6 +72,7 @@ async def apply_stock_snapshots(
         written = await upsert_newer_levels(conn, [row for _, row in to_write])
         applied = {(r[0], r[1]): r[3] for _, r in to_write if (r[0], r[1]) in written}
         report.reconciled = await reconcile_snapshots(conn, applied, now=now)
+        await partner_events.record_stock_change((v for v, _ in applied), now=now)
     for index, row in to_write:
         if (row[0], row[1]) in written:
             report.applied += 1

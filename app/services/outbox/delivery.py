@@ -57,6 +57,10 @@ class SlackPort(Protocol):
     async def perform(self, kind: EventKind, call: ShopRequestCall, now: datetime) -> None: ...
 
 
+class PartnerPort(Protocol):
+    async def deliver(self, event: OutboxEvent, now: datetime) -> None: ...
+
+
 @dataclass(frozen=True)
 class Senders:
     """The configured systems; a system left out keeps its events pending until it is set up."""
@@ -65,6 +69,7 @@ class Senders:
     retailcrm: RetailCrmPort | None = None
     notify: NotifyPort | None = None
     slack: SlackPort | None = None
+    partner: PartnerPort | None = None
 
     def configured(self, target: Target) -> bool:
         senders = {
@@ -72,6 +77,7 @@ class Senders:
             Target.RETAILCRM: self.retailcrm,
             Target.NOTIFY: self.notify,
             Target.SLACK: self.slack,
+            Target.PARTNER: self.partner,
         }
         return senders[target] is not None
 
@@ -192,6 +198,9 @@ async def _send(event: OutboxEvent, senders: Senders, now: datetime) -> None:
     elif event.target is Target.SLACK:
         assert senders.slack is not None
         await senders.slack.perform(event.kind, shop_request_call_from_json(event.payload), now)
+    elif event.target is Target.PARTNER:
+        assert senders.partner is not None
+        await senders.partner.deliver(event, now)
     else:
         assert senders.retailcrm is not None
         await _to_retailcrm(senders.retailcrm, event.kind, event.payload)

@@ -186,6 +186,9 @@ async def test_counts_cover_every_system_and_state(client: httpx.AsyncClient) ->
         {"target": "SLACK", "state": "PENDING", "count": 0},
         {"target": "SLACK", "state": "DELIVERED", "count": 0},
         {"target": "SLACK", "state": "DEAD", "count": 0},
+        {"target": "PARTNER", "state": "PENDING", "count": 0},
+        {"target": "PARTNER", "state": "DELIVERED", "count": 0},
+        {"target": "PARTNER", "state": "DEAD", "count": 0},
     ]
 
 

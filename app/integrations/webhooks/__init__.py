@@ -1,0 +1,1 @@
+"""Partners' webhook receivers: checked addresses, signed requests, short timeouts."""

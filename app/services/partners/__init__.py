@@ -1,0 +1,2 @@
+"""Partners: their apps and tokens, webhook subscriptions, the events recorded for them and
+their delivery (docs/partners.md)."""
