@@ -207,3 +207,12 @@ def _quantity(rng: random.Random, warehouse: WarehouseSpec) -> int:
     if warehouse.kind == "online":
         return 0 if rng.random() < 0.1 else rng.randint(1, 12)
     return 0 if rng.random() < 0.45 else rng.randint(1, 6)
+
+
+def demo_instagram_articles() -> list[tuple[str, str, str]]:
+    """(article, one full SKU, name) of each demo product, for the simulated Instagram feed's
+    captions (`vitrina dev`)."""
+    return [
+        (_article(n), _variants(n, spec)[0].sku, spec.name)
+        for n, spec in enumerate(PRODUCTS, start=1)
+    ]

@@ -64,6 +64,9 @@ LIST_ESTIMATES: dict[str, int] = {
     "Query.categories": 50,
     "Query.shops": 10,
     "Query.outboxCounts": 9,  # 3 systems × 3 states, zeros included
+    "Look.slides": 10,  # Instagram's carousels hold up to 10 (20 lately, rarely used)
+    "Look.products": 6,  # an outfit: a few items, linked by staff
+    "LookProduct.sizes": 6,  # the sizes of the colour shown
 }
 # Lists estimated by what they hold, wherever they are: a payload's errors are empty on success
 # and one or a few on refusal, built in memory from the input.

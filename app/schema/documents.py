@@ -54,7 +54,9 @@ Mode = Literal["off", "permissive", "strict"]
 CONTRACT = Path(__file__).resolve().parents[2] / "frontend-contract"
 MANIFEST = CONTRACT / "persisted-documents.json"
 # Root fields that read the catalog only: the same answer for every anonymous shopper.
-CATALOG_FIELDS = frozenset({"products", "product", "collections", "categories", "shops"})
+CATALOG_FIELDS = frozenset(
+    {"products", "product", "collections", "categories", "shops", "looks", "look"}
+)
 NO_STORE = "no-store"
 PRIVATE = "private, no-store"
 

@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -17,6 +18,9 @@ from app.models.catalog import Product as ProductRow
 from app.models.catalog import Variant as VariantRow
 from app.models.catalog import Warehouse as WarehouseRow
 from app.schema.context import Info
+
+if TYPE_CHECKING:
+    from app.schema.catalog.looks import Look
 
 
 @strawberry.type
@@ -182,6 +186,14 @@ class Product:
         rows = await loaders.variants_by_product.load(self.row.id)
         positions = await asyncio.gather(*(loaders.stock_positions(r.id) for r in rows))
         return sum(available(p) for p in positions)
+
+    @strawberry.field(description="Instashop looks it is seen in, in the looks' order")
+    async def looks(
+        self, info: Info
+    ) -> list[Annotated[Look, strawberry.lazy("app.schema.catalog.looks")]]:
+        from app.schema.catalog.looks import looks_of_product
+
+        return await looks_of_product(info, self.row.id)
 
     @classmethod
     def of(cls, row: ProductRow) -> Product:

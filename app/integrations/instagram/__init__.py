@@ -1,0 +1,1 @@
+"""Instagram (Instashop): the account's posts, its token, media downloads."""

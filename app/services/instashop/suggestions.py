@@ -1,0 +1,51 @@
+"""Links suggested from a caption's articles and hashtags, for staff to accept or dismiss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.domain.instashop import CatalogueEntry, caption_references, suggest_links
+from app.models.catalog import Variant
+from app.models.instashop import Look, LookProduct, LookSuggestion
+
+
+@dataclass
+class Catalogue:
+    """Every variant as caption matching sees it, read once per sync (only if a caption
+    names something)."""
+
+    entries: list[CatalogueEntry] | None = field(default=None)
+
+    async def load(self) -> list[CatalogueEntry]:
+        if self.entries is None:
+            rows = await Variant.all().values_list("product_id", "sku", "colour", "product__slug")
+            self.entries = [CatalogueEntry(p, sku, colour, slug) for p, sku, colour, slug in rows]
+        return self.entries
+
+
+async def suggest_from_caption(look: Look, catalogue: Catalogue) -> int:
+    """Add an open suggestion for each product the caption names that is neither linked nor
+    suggested already (a dismissed one stays dismissed); return how many were added."""
+    refs = caption_references(look.caption)
+    if not refs.articles and not refs.hashtags:
+        return 0
+    found = suggest_links(refs, await catalogue.load())
+    if not found:
+        return 0
+    linked = await LookProduct.filter(slide__look_id=look.id).values_list("product_id")
+    known = await LookSuggestion.filter(look_id=look.id).values_list("product_id")
+    taken = {pid for (pid,) in [*linked, *known]}
+    new = [s for s in found if s.product_id not in taken]
+    await LookSuggestion.bulk_create(
+        [
+            LookSuggestion(
+                look_id=look.id,
+                product_id=s.product_id,
+                colour=s.colour,
+                source=s.source,
+                token=s.token[:120],
+            )
+            for s in new
+        ]
+    )
+    return len(new)
