@@ -10,6 +10,10 @@ setCartContact → setCartDelivery → placeOrder with one httpx client, at most
     hot-storm  (opt-in) all N carts are filled first, then every placeOrder goes out at once,
                so the placeOrder phase holds nothing else; it adds about a minute
     spread     each buyer buys 1-3 of the M spread variants (nobody should be refused)
+    bots       (opt-in) what one client address takes off sale (bench/checkout_bots.py)
+
+Each buyer comes from an address and a device id of their own (X-Forwarded-For, X-Device-Id), as
+real shoppers do, so the per-address and per-device throttles meet only the bots.
 
 After each scenario the database is checked: orders and buffer equal what the client saw,
 no position has buffer > on_hand, every buffer equals its held + active reservations.
@@ -18,7 +22,7 @@ placeOrder pays, and the ratio placeOrder/s ÷ pgbench tps is printed (-c 16 for
 -c 100, or as many as max_connections leaves, for 5 s). Usage:
 
     uv run python bench/checkout_storm.py [--buyers 1000] [--units 100] [--variants 200]
-        [--concurrency 100] [--scenarios hot hot-storm spread] [--server-pool N]
+        [--concurrency 100] [--scenarios hot hot-storm spread bots] [--server-pool N]
         [--hold-mode at_cart] [--postgres postgres://postgres@127.0.0.1:5432]
 """
 
@@ -53,6 +57,7 @@ from app.logging import configure_logging
 from app.models.catalog import Collection, HoldMode, Product, Variant, Warehouse, WarehouseKind
 from app.redis_setup import free_port
 from app.services.inventory.stock_snapshots import RawStockSnapshot, apply_stock_snapshots
+from bench.checkout_bots import run_bots, seed_bots
 
 ROOT = Path(__file__).resolve().parent.parent
 PGBENCH = "/usr/bin/pgbench"
@@ -285,19 +290,19 @@ class Api:
         self.failures: list[str] = []  # transport errors: when, on what, why
 
     async def call(
-        self, run: Run, mutation: str, query: str, variables: dict[str, Any]
+        self, run: Run, mutation: str, query: str, variables: dict[str, Any], buyer: int
     ) -> tuple[str, dict[str, Any] | None]:
         """("ok", payload) or (what went wrong, None); every call is tallied in `run`."""
-        outcome, payload = await self._call(mutation, query, variables)
+        outcome, payload = await self._call(mutation, query, variables, shopper(run, buyer))
         run.note(mutation, outcome)
         return outcome, payload
 
     async def _call(
-        self, mutation: str, query: str, variables: dict[str, Any]
+        self, mutation: str, query: str, variables: dict[str, Any], headers: dict[str, str]
     ) -> tuple[str, dict[str, Any] | None]:
         try:
             response = await self.client.post(
-                "/graphql", json={"query": query, "variables": variables}
+                "/graphql", json={"query": query, "variables": variables}, headers=headers
             )
         except httpx.HTTPError as error:
             cause = error.__cause__ or error.__context__
@@ -316,9 +321,17 @@ class Api:
         return "ok", payload
 
 
+def shopper(run: Run, buyer: int) -> dict[str, str]:
+    """The buyer's own address (10.0.0.0/8, one per buyer and scenario) and device id."""
+    n = buyer + 100_000 * ["hot", "hot-storm", "spread"].index(run.label)
+    address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+    device = uuid.uuid5(uuid.NAMESPACE_URL, f"vitrina-bench/{run.label}/{buyer}")
+    return {"X-Forwarded-For": address, "X-Device-Id": str(device)}
+
+
 async def prepare(api: Api, run: Run, buyer: int, basket: list[str]) -> str | None:
     """A cart with the basket, a contact and courier delivery; None if the buyer gave up."""
-    outcome, payload = await api.call(run, "createCart", CREATE_CART, {})
+    outcome, payload = await api.call(run, "createCart", CREATE_CART, {}, buyer)
     if payload is None:
         run.stop(outcome)
         return None
@@ -331,7 +344,7 @@ async def prepare(api: Api, run: Run, buyer: int, basket: list[str]) -> str | No
         ("setCartDelivery", DELIVERY, {"c": token}),
     ]
     for mutation, query, variables in steps:
-        outcome, payload = await api.call(run, mutation, query, variables)
+        outcome, payload = await api.call(run, mutation, query, variables, buyer)
         if payload is None:
             run.stop(outcome)
             return None
@@ -341,7 +354,11 @@ async def prepare(api: Api, run: Run, buyer: int, basket: list[str]) -> str | No
 async def place(api: Api, run: Run, buyer: int, token: str) -> None:
     started = time.perf_counter()
     outcome, payload = await api.call(
-        run, "placeOrder", PLACE, {"c": token, "k": f"{run.label}-{buyer}-{uuid.uuid4().hex}"}
+        run,
+        "placeOrder",
+        PLACE,
+        {"c": token, "k": f"{run.label}-{buyer}-{uuid.uuid4().hex}"},
+        buyer,
     )
     ended = time.perf_counter()
     run.latencies.append(ended - started)
@@ -621,6 +638,7 @@ async def run_scenarios(
             hot_count=2,
             hold_mode=HoldMode(args.hold_mode),
         )
+        bot_catalog = await seed_bots() if "bots" in args.scenarios else None
     finally:
         await close_db()
     rng = random.Random(args.seed)
@@ -669,6 +687,8 @@ async def run_scenarios(
                     print(f"    transport error at {failure}")
                 api.failures.clear()
                 runs.append(run)
+            if bot_catalog is not None:
+                await run_bots(client, db, bot_catalog)
     finally:
         await db.close()
 
@@ -730,9 +750,10 @@ async def main() -> None:
     parser.add_argument(
         "--scenarios",
         nargs="+",
-        choices=["hot", "hot-storm", "spread"],
+        choices=["hot", "hot-storm", "spread", "bots"],
         default=["hot", "spread"],
-        help="hot-storm (all carts first, then every placeOrder at once) adds about a minute",
+        help="hot-storm (all carts first, then every placeOrder at once) adds about a minute; "
+        "bots: what one client address takes off sale",
     )
     parser.add_argument(
         "--keepalive",
@@ -777,11 +798,12 @@ async def main() -> None:
             try:
                 async with asyncio.timeout(args.time_limit):
                     await run_scenarios(args, database, dsn, Path(tmp), runs)
-                    db = await asyncpg.connect(dsn)
-                    try:
-                        floor = await hot_row_floor(db, url, database, args.pgbench_seconds)
-                    finally:
-                        await db.close()
+                    if any(label.startswith("hot") for label in args.scenarios):
+                        db = await asyncpg.connect(dsn)
+                        try:
+                            floor = await hot_row_floor(db, url, database, args.pgbench_seconds)
+                        finally:
+                            await db.close()
             except TimeoutError:
                 print(f"\n!! time limit of {args.time_limit:.0f} s reached: the rest was skipped")
             summary(runs, floor)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from app.domain.orders import DeliveryKind, OrderStatus
 from app.domain.payments import PaymentStatus, RefundStatus
-from app.models.catalog import Variant, Warehouse
+from app.models.catalog import Collection, Variant, Warehouse
 from app.models.checkout import Cart
 from app.models.customers import Customer
-from app.models.sql import is_postgres
+from app.models.sql import is_postgres, placeholders, sql_instant
 
 
 class Order(Model):
@@ -41,6 +43,7 @@ class Order(Model):
     payment_deadline = fields.DatetimeField(db_index=True)
     registered_at = fields.DatetimeField(null=True, description="1C's clock")
     onec_number = fields.CharField(max_length=50, null=True, description="1C ЗаказКлиента №")
+    device = fields.CharField(max_length=32, null=True, description="placed from")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -50,6 +53,7 @@ class Order(Model):
 
     class Meta:
         table = "orders"
+        indexes = (("device",), ("cart_id",))
 
 
 class OrderLine(Model):
@@ -150,3 +154,52 @@ async def lock_order(conn: BaseDBAsyncClient, order_id: int) -> None:
         await conn.execute_query("SELECT id FROM orders WHERE id = $1 FOR UPDATE", [order_id])
     else:
         await conn.execute_query("UPDATE orders SET id = id WHERE id = ?", [order_id])
+
+
+class DropOrderClaim(Model):
+    """One shopper identity's latest order in a drop (the one-unpaid-order rule).
+
+    While that order waits for payment, no other order with this identity takes the drop's
+    variants; once it is paid, cancelled or past its time, the next order takes the claim."""
+
+    id = fields.IntField(primary_key=True)
+    collection: fields.ForeignKeyRelation[Collection] = fields.ForeignKeyField(
+        "models.Collection", related_name="order_claims", on_delete=fields.CASCADE
+    )
+    shopper = fields.CharField(max_length=32, description="digest of one identity")
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="drop_claims", on_delete=fields.CASCADE
+    )
+
+    collection_id: int
+    order_id: int
+
+    class Meta:
+        table = "drop_order_claim"
+        unique_together = (("collection", "shopper"),)
+
+
+async def claim_drops(
+    conn: BaseDBAsyncClient, claims: list[tuple[int, str]], *, order_id: int, now: datetime
+) -> set[tuple[int, str]]:
+    """Point each (collection, shopper) claim at this order, unless it points at an order still
+    waiting for payment and in time; the claims this order won.
+
+    One statement, race-free: a claim another transaction is writing makes this one wait for
+    its commit and then read that order (invisible to this statement's snapshot: not won).
+    Pass the claims sorted, so that overlapping sets are written in one order (no deadlock).
+    """
+    values = ", ".join(f"({a}, {b}, {c})" for a, b, c in placeholders(conn, len(claims), 3))
+    after = len(claims) * 3
+    status, deadline = (f"${after + 1}", f"${after + 2}") if is_postgres(conn) else ("?", "?")
+    sql = (
+        f"INSERT INTO drop_order_claim (collection_id, shopper, order_id) VALUES {values}"
+        " ON CONFLICT (collection_id, shopper) DO UPDATE SET order_id = excluded.order_id"
+        " WHERE EXISTS (SELECT 1 FROM orders o WHERE o.id = drop_order_claim.order_id"
+        f" AND (o.status <> {status} OR o.payment_deadline <= {deadline}))"
+        " RETURNING collection_id, shopper"
+    )
+    params: list[object] = [v for c, key in claims for v in (c, key, order_id)]
+    params += [OrderStatus.AWAITING_PAYMENT.value, sql_instant(conn, now)]
+    rows = await conn.execute_query_dict(sql, params)
+    return {(row["collection_id"], row["shopper"]) for row in rows}

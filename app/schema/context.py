@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from app.domain.access import IntegrationPrincipal
 from app.domain.accounts import CustomerPrincipal
+from app.domain.checkout import device_key
 from app.integrations.payments.base import PaymentProvider
 from app.integrations.payments.registry import PaymentProviders
 from app.schema.loaders import Loaders
@@ -32,6 +33,7 @@ class Context:
     request_id: str | None = None
     client_ip: str = ""
     user_agent: str = ""
+    device_id: str | None = None  # the storefront's X-Device-Id, if it is a valid one
     # One clock reading per request: every resolver sees the same "now" (drop releases).
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     loaders: Loaders = field(init=False)
@@ -64,6 +66,11 @@ class Context:
     @property
     def device(self) -> Device:
         return Device(user_agent=self.user_agent, ip=self.client_ip)
+
+    @property
+    def shopper_device(self) -> str:
+        """The device checkout's limits count by: its id, else the client's address."""
+        return device_key(self.device_id, self.client_ip)
 
     @cached_property
     def account_call(self) -> AccountCall:

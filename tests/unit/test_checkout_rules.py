@@ -10,12 +10,21 @@ from app.domain.checkout import (
     MAX_LINE_QUANTITY,
     LineOnSale,
     PricedLine,
+    Shopper,
+    ShopperKind,
+    address_scope,
     check_line_quantity,
     check_on_sale,
     check_purchase_limit,
     check_ready_to_order,
     check_units_to_add,
+    device_key,
+    in_drop_rush,
     order_total,
+    parse_device_id,
+    shopper_keys,
+    too_many_calls,
+    unpaid_order_exists,
 )
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.reservations import ReservationState, ShopConfirmation, shop_confirmation_for
@@ -139,3 +148,77 @@ def test_only_an_orders_units_in_a_shop_wait_for_the_shops_confirmation() -> Non
         shop_confirmation_for(from_shop=False, state=ReservationState.ACTIVE)
         is ShopConfirmation.NOT_NEEDED
     )
+
+
+# --- fair under bots ----------------------------------------------------------------------
+
+DEVICE = "1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b"
+
+
+def test_a_device_id_is_a_uuid_in_its_canonical_form_and_anything_else_is_none() -> None:
+    assert parse_device_id(DEVICE) == DEVICE
+    assert parse_device_id(DEVICE.upper()) == DEVICE
+    for wrong in (None, "", "bot", DEVICE + "0", DEVICE.replace("-", ""), "{" + DEVICE[1:] + "}"):
+        assert parse_device_id(wrong) is None
+
+
+def test_an_address_is_counted_as_one_ipv4_address_or_one_ipv6_64() -> None:
+    assert address_scope("203.0.113.7") == "203.0.113.7"
+    assert address_scope("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert address_scope("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert address_scope("::ffff:203.0.113.7") == "203.0.113.7"
+    assert address_scope("testclient") == "testclient"  # not an address: taken as it is
+
+
+def test_a_device_without_an_id_is_its_address_and_neither_is_kept_in_clear() -> None:
+    assert device_key(DEVICE, "203.0.113.7") == device_key(DEVICE, "198.51.100.1")
+    assert device_key(None, "203.0.113.7") == device_key(None, "203.0.113.7")
+    assert device_key(None, "2001:db8:1:2::1") == device_key(None, "2001:db8:1:2::2")
+    assert device_key(None, "203.0.113.7") != device_key(None, "203.0.113.8")
+    assert device_key(None, "203.0.113.7") != device_key(DEVICE, "203.0.113.7")
+    key = device_key(DEVICE, "203.0.113.7")
+    assert len(key) == 32 and DEVICE not in key and "203.0.113.7" not in key
+
+
+def test_a_shopper_has_one_key_per_known_identity_and_each_says_what_it_is() -> None:
+    everything = Shopper(account_id=7, email="anna@example.com", phone="+79161234567", device="d")
+    keys = shopper_keys(everything)
+    assert list(keys.values()) == [
+        ShopperKind.ACCOUNT,
+        ShopperKind.EMAIL,
+        ShopperKind.PHONE,
+        ShopperKind.DEVICE,
+    ]
+    assert all(len(key) == 32 and "anna" not in key for key in keys)
+    assert shopper_keys(Shopper()) == {}
+    only_phone = shopper_keys(Shopper(phone="+79161234567"))
+    assert list(only_phone.values()) == [ShopperKind.PHONE]
+    assert set(only_phone) < set(keys)  # the same phone is the same key, whoever has it
+    # an e-mail and a device spelled alike are different identities
+    assert shopper_keys(Shopper(email="x")) != shopper_keys(Shopper(device="x"))
+
+
+def test_the_one_unpaid_order_rule_holds_from_the_release_for_the_rush() -> None:
+    rush = timedelta(hours=24)
+    assert not in_drop_rush(None, NOW, rush)
+    assert not in_drop_rush(NOW + timedelta(seconds=1), NOW, rush)
+    assert in_drop_rush(NOW, NOW, rush)
+    assert in_drop_rush(NOW - rush + timedelta(seconds=1), NOW, rush)
+    assert not in_drop_rush(NOW - rush, NOW, rush)
+    assert not in_drop_rush(NOW, NOW, timedelta(0))  # 0: the rule is off
+
+
+def test_an_unpaid_order_refusal_names_the_identity_and_points_at_the_line() -> None:
+    error = unpaid_order_exists(ShopperKind.DEVICE, ("lines", 1))
+    assert (error.code, error.path) == (ErrorCode.UNPAID_ORDER_EXISTS, ("lines", 1))
+    assert error.message == (
+        "an order placed with this device is waiting for payment in this drop; "
+        "pay or cancel it first"
+    )
+    assert "this e-mail" in unpaid_order_exists(ShopperKind.EMAIL, ()).message
+
+
+def test_a_throttled_call_says_when_to_try_again() -> None:
+    error = too_many_calls(12)
+    assert (error.code, error.path, error.retry_after) == (ErrorCode.TOO_MANY_ATTEMPTS, (), 12)
+    assert error.message == "too many requests from this device or network; try again in 12 s"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
 
+from app.domain.checkout import CheckoutCall
 from app.domain.errors import ErrorCode
 from app.domain.orders import DeliveryKind
 from app.domain.payments import PaymentStatus
@@ -15,10 +16,12 @@ from app.models.checkout import Cart as CartRow
 from app.models.checkout import CartLine as CartLineRow
 from app.models.orders import Order as OrderRow
 from app.schema.checkout.types import Cart, DeliveryMethod, Order, PaymentInfo
-from app.schema.context import Info
+from app.schema.context import Context, Info
 from app.schema.errors import UserError, payload
-from app.services.checkout import carts, orders
+from app.services.checkout import carts, orders, throttles
 from app.services.payments import start as payments
+
+T = TypeVar("T")
 
 # GraphQL calls it variantId; in Python it is what it holds, 1C's GUID of the variant.
 VariantGuid = Annotated[strawberry.ID, strawberry.argument(name="variantId")]
@@ -99,6 +102,19 @@ async def cart_payload(work: Awaitable[CartRow], now: datetime) -> CartPayload:
     return await payload(work, ok, CartPayload.refused)
 
 
+async def admitted(ctx: Context, call: CheckoutCall, work: Callable[[], Awaitable[T]]) -> T:
+    """The service call `work`, once the checkout throttles let this call through."""
+    await throttles.admit(
+        redis=ctx.redis,
+        settings=ctx.settings,
+        call=call,
+        address=ctx.client_ip,
+        device_id=ctx.device_id,
+        now=ctx.now,
+    )
+    return await work()
+
+
 async def _order(work: Awaitable[OrderRow]) -> OrderPayload:
     return await payload(
         work, lambda row: OrderPayload(order=Order(row=row), errors=[]), OrderPayload.refused
@@ -122,37 +138,51 @@ class CheckoutQuery:
 class CheckoutMutation:
     @strawberry.mutation(description="start a cart (the signed-in customer's, else anonymous)")
     async def create_cart(self, info: Info) -> CartPayload:
-        customer = await info.context.customer()
+        ctx = info.context
+        customer = await ctx.customer()
         customer_id = customer.customer_id if customer else None
-        return await cart_payload(carts.create_cart(customer_id), info.context.now)
+        created = admitted(
+            ctx,
+            CheckoutCall.CREATE_CART,
+            lambda: carts.create_cart(customer_id, device=ctx.shopper_device),
+        )
+        return await cart_payload(created, ctx.now)
 
     @strawberry.mutation(description="set a line's quantity (0 removes it)")
     async def set_cart_line(
         self, info: Info, cart_token: str, variant_guid: VariantGuid, quantity: int
     ) -> CartPayload:
-        return await cart_payload(
-            carts.set_line(
+        ctx = info.context
+        changed = admitted(
+            ctx,
+            CheckoutCall.CHANGE_CART,
+            lambda: carts.set_line(
                 cart_token=cart_token,
                 variant_guid=variant_guid,
                 quantity=quantity,
-                now=info.context.now,
+                now=ctx.now,
+                device=ctx.shopper_device,
             ),
-            info.context.now,
         )
+        return await cart_payload(changed, ctx.now)
 
     @strawberry.mutation(description="add units of a variant to the cart")
     async def add_to_cart(
         self, info: Info, cart_token: str, variant_guid: VariantGuid, quantity: int = 1
     ) -> CartPayload:
-        return await cart_payload(
-            carts.add_to_line(
+        ctx = info.context
+        changed = admitted(
+            ctx,
+            CheckoutCall.CHANGE_CART,
+            lambda: carts.add_to_line(
                 cart_token=cart_token,
                 variant_guid=variant_guid,
                 quantity=quantity,
-                now=info.context.now,
+                now=ctx.now,
+                device=ctx.shopper_device,
             ),
-            info.context.now,
         )
+        return await cart_payload(changed, ctx.now)
 
     @strawberry.mutation
     async def set_cart_contact(
@@ -189,14 +219,19 @@ class CheckoutMutation:
     )
     async def place_order(self, info: Info, cart_token: str, idempotency_key: str) -> OrderPayload:
         ctx = info.context
-        timeout = timedelta(minutes=ctx.settings.payment_timeout_minutes)
-        placed = orders.place_order(
-            cart_token=cart_token,
-            idempotency_key=idempotency_key,
-            now=ctx.now,
-            payment_timeout=timeout,
-            jobs=ctx.jobs,
-            ask_shops_now=ctx.settings.shop_confirmation_ask == "placed",
+        placed = admitted(
+            ctx,
+            CheckoutCall.PLACE_ORDER,
+            lambda: orders.place_order(
+                cart_token=cart_token,
+                idempotency_key=idempotency_key,
+                now=ctx.now,
+                payment_timeout=timedelta(minutes=ctx.settings.payment_timeout_minutes),
+                jobs=ctx.jobs,
+                ask_shops_now=ctx.settings.shop_confirmation_ask == "placed",
+                device=ctx.shopper_device,
+                drop_rush=timedelta(hours=ctx.settings.drop_rush_hours),
+            ),
         )
         return await _order(_order_of(placed))
 

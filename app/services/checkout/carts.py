@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from app.domain import checkout
@@ -16,27 +15,35 @@ from app.domain.availability import available_from
 from app.domain.catalog import parse_guid
 from app.domain.contact import normalise_email, normalise_phone
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.orders import DeliveryKind, OrderStatus
+from app.domain.orders import DeliveryKind
 from app.domain.reservations import ReservationState
 from app.models.catalog import HoldMode, Variant, Warehouse, WarehouseKind
-from app.models.checkout import Cart, CartLine, lock_cart
-from app.models.orders import OrderLine
+from app.models.checkout import Cart, CartLine, lock_and_touch_cart
 from app.models.stock import Reservation
+from app.services.checkout.limits import check_within_purchase_limit
 from app.services.inventory.availability import stock_positions
 from app.services.inventory.reservations import Claim, release, reserve, warehouse_infos
 
 
-async def create_cart(customer_id: int | None = None) -> Cart:
-    """Start a cart (a signed-in customer's, or anonymous); its token is the shopper's key."""
-    return await Cart.create(token=secrets.token_urlsafe(24), customer_id=customer_id)
+async def create_cart(customer_id: int | None = None, *, device: str | None = None) -> Cart:
+    """Start a cart (a signed-in customer's, or anonymous); its token is the shopper's key.
+
+    `device`: the shopper's device key (limits count by it)."""
+    return await Cart.create(
+        token=secrets.token_urlsafe(24), customer_id=customer_id, device=device
+    )
 
 
 async def find_cart(token: str) -> Cart:
     """The cart with this token; someone else's or an unknown token look the same."""
     cart = await Cart.get_or_none(token=token)
     if cart is None:
-        raise DomainError(ErrorCode.CART_NOT_FOUND, "no such cart", ("cartToken",))
+        raise _no_cart()
     return cart
+
+
+def _no_cart() -> DomainError:
+    return DomainError(ErrorCode.CART_NOT_FOUND, "no such cart", ("cartToken",))
 
 
 async def sellable_variant(variant_guid: str, now: datetime, path: tuple[str, ...]) -> Variant:
@@ -59,62 +66,48 @@ def ranked_for(infos: dict[int, WarehouseInfo], pickup_warehouse_id: int | None)
     return rank_warehouses(sorted(infos.values(), key=lambda w: w.id), pickup_warehouse_id)
 
 
-async def bought_by_shopper(variant_id: int, cart: Cart) -> int:
-    """Units of a variant in this shopper's live orders: by cart, account, e-mail or phone."""
-    who = Q(order__cart_id=cart.id)
-    if cart.customer_id is not None:  # signed in: every order of the account, whatever contact
-        who |= Q(order__cart__customer_id=cart.customer_id)
-    if cart.email:
-        who |= Q(order__email=cart.email)
-    if cart.phone:
-        who |= Q(order__phone=cart.phone)
-    lines = OrderLine.filter(who, variant_id=variant_id).exclude(
-        order__status=OrderStatus.CANCELLED
-    )
-    return sum(quantity for (quantity,) in await lines.values_list("quantity"))
-
-
-async def check_within_purchase_limit(
-    variant: Variant,
-    cart: Cart,
-    wanted: int,
+async def set_line(
     *,
-    already_ordered: int = 0,
-    path: tuple[str | int, ...],
-) -> None:
-    """Refuse more units of a drop's variant than its per-shopper limit leaves this shopper.
+    cart_token: str,
+    variant_guid: str,
+    quantity: int,
+    now: datetime,
+    device: str | None = None,
+) -> Cart:
+    """Set how many of a variant the cart holds (0 removes it); holds stock in hold drops.
 
-    `already_ordered`: units of the order being placed, which the count already includes.
-    The count is made only when the drop has a limit.
-    """
-    collection = variant.product.collection
-    limit = collection.purchase_limit if collection else None
-    if limit is None:
-        return
-    bought = await bought_by_shopper(variant.id, cart) - already_ordered
-    checkout.check_purchase_limit(limit, bought, wanted, path)
+    `device`: the shopper's device key (limits count by it)."""
+    return await _change_line(cart_token, variant_guid, now, device, lambda _: quantity)
 
 
-async def set_line(*, cart_token: str, variant_guid: str, quantity: int, now: datetime) -> Cart:
-    """Set how many of a variant the cart holds (0 removes it); holds stock in hold drops."""
-    return await _change_line(cart_token, variant_guid, now, lambda _: quantity)
-
-
-async def add_to_line(*, cart_token: str, variant_guid: str, quantity: int, now: datetime) -> Cart:
+async def add_to_line(
+    *,
+    cart_token: str,
+    variant_guid: str,
+    quantity: int,
+    now: datetime,
+    device: str | None = None,
+) -> Cart:
     """Add units to a line (a new line if the variant is not in the cart yet)."""
     checkout.check_units_to_add(quantity)
-    return await _change_line(cart_token, variant_guid, now, lambda held: held + quantity)
+    return await _change_line(cart_token, variant_guid, now, device, lambda n: n + quantity)
 
 
 async def _change_line(
-    cart_token: str, variant_guid: str, now: datetime, new_quantity: Callable[[int], int]
+    cart_token: str,
+    variant_guid: str,
+    now: datetime,
+    device: str | None,
+    new_quantity: Callable[[int], int],
 ) -> Cart:
     """Change one line under the cart's lock (two quick clicks add twice, never once)."""
     path = ("variantId",)
     cart = await find_cart(cart_token)
     infos = await warehouse_infos()
     async with in_transaction() as conn:
-        await lock_cart(conn, cart.id)
+        # the shopper is active: the idle-cart sweep leaves the cart alone
+        if not await lock_and_touch_cart(conn, cart.id, now=now, device=device):
+            raise _no_cart()  # deleted as idle a moment ago
         variant = await _known_variant(variant_guid, path)
         line = await CartLine.get_or_none(cart_id=cart.id, variant_id=variant.id)
         quantity = new_quantity(line.quantity if line else 0)
@@ -126,7 +119,9 @@ async def _change_line(
                 await line.delete()
             return cart
         check_on_sale(variant, now, path)
-        await check_within_purchase_limit(variant, cart, quantity, path=path)
+        await check_within_purchase_limit(
+            variant, cart, quantity, device=device, now=now, path=path
+        )
         collection = variant.product.collection
         if line is None:
             line = await CartLine.create(cart_id=cart.id, variant_id=variant.id, quantity=quantity)
