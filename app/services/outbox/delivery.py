@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,17 +93,28 @@ class Outcome:
 
 
 async def deliver_aggregate(
-    *, target: Target, aggregate: str, senders: Senders, policy: RetryPolicy, clock: Clock
+    *,
+    target: Target,
+    aggregate: str,
+    senders: Senders,
+    policy: RetryPolicy,
+    clock: Clock,
+    budget_seconds: float | None = None,
 ) -> Outcome:
     """Send this aggregate's due events oldest first; stop at the first that cannot go now.
 
     A dead letter blocks the events after it (an order's `paid` must not reach a system that
-    never accepted the order); replaying it lets them follow.
+    never accepted the order); replaying it lets them follow. With `budget_seconds`, no event
+    is started once that much wall time has gone: a paced backlog (a busy shop's Slack
+    channel, 1 call a second) must not outlive the job's timeout, which would cancel a call
+    Slack may already have taken and send it twice; the sweep wakes the rest a second later.
     """
     if not senders.configured(target):
         return Outcome(0)
-    delivered = 0
+    delivered, started = 0, time.monotonic()
     while (event := await _head(target, aggregate)) is not None:
+        if budget_seconds is not None and time.monotonic() - started >= budget_seconds:
+            break
         now = clock()
         if event.state is not EventState.PENDING or event.next_attempt_at > now:
             break

@@ -11,7 +11,8 @@ import pytest
 
 from app.domain.errors import DomainError
 from app.domain.orders import OrderStatus
-from app.domain.outbox import EventKind, Target
+from app.domain.outbound import ShopRequestCall
+from app.domain.outbox import EventKind, EventState, RetryPolicy, Target, slack_aggregate
 from app.domain.payments import PaymentStatus
 from app.domain.reservations import ReservationState, ShopConfirmation
 from app.domain.shop_confirmation import DeclineReason, RequestState
@@ -24,9 +25,12 @@ from app.models.stock import Reservation
 from app.services.checkout import orders
 from app.services.inventory.reservations import buffer_matches_reservations
 from app.services.jobs import NoQueue
+from app.services.outbox.delivery import Senders, deliver_aggregate, due_aggregates
 from app.services.payments import admin as payment_admin
 from app.services.payments import start as payments
 from app.services.shops import deciding
+from app.services.shops.asking import record_slack_call
+from app.services.shops.slack_calls import ShopSlack
 from tests import factories
 from tests.services.shops.test_shop_confirmation import (
     DRESS,
@@ -219,3 +223,26 @@ async def test_a_decision_that_dies_half_way_leaves_nothing_and_the_deadline_set
     assert await deciding.time_out_request(request_id=request.id, rules=RULES, now=deadline)
     assert await ShopRequest.filter(order_id=order.id, warehouse__guid=factories.SHOP_B).exists()
     assert await buffer_matches_reservations() == []
+
+
+async def test_a_busy_channels_backlog_goes_out_within_the_jobs_budget_and_the_rest_waits(
+    db: str,
+) -> None:
+    for n in range(6):
+        call = ShopRequestCall(0, "#shop-a", user=f"U{n}", text="note")
+        await record_slack_call(EventKind.SHOP_REQUEST_NOTE, call, now=NOW)
+    sender = ShopSlack(FakeSlack(), RULES, NoQueue(), per_channel_seconds=0.2)
+
+    outcome = await deliver_aggregate(
+        target=Target.SLACK,
+        aggregate=slack_aggregate("#shop-a"),
+        senders=Senders(slack=sender),
+        policy=RetryPolicy(),
+        clock=lambda: NOW,
+        budget_seconds=0.5,  # about three paced calls: no call starts after it
+    )
+
+    assert 2 <= outcome.delivered <= 4 and outcome.retry_at is None
+    waiting = await OutboxEvent.filter(target=Target.SLACK, state=EventState.PENDING).count()
+    assert waiting == 6 - outcome.delivered
+    assert await due_aggregates(now=NOW, target=Target.SLACK) == [slack_aggregate("#shop-a")]
