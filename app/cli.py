@@ -18,6 +18,7 @@ from app.db import close_db, init_db, run_migrations
 from app.domain.access import Scope, parse_scopes
 from app.domain.outbox import EventState, Target
 from app.logging import configure_logging
+from app.partners_cli import add_partner_commands, cmd_partners
 from app.redis_setup import start_embedded_redis
 from app.settings import Settings
 from app.shutdown import ApiServer, serve_until, sigterm_is_ctrl_c, stop_requested, wait_until
@@ -132,6 +133,10 @@ async def simulated_systems(settings: Settings) -> AsyncIterator[Settings]:
         slack, server, update_slack = await _simulated_slack(settings)
         servers.append(server)
         update |= update_slack
+    if not settings.instagram_access_token:
+        server, update_instagram = await _simulated_instagram()
+        servers.append(server)
+        update |= update_instagram
     for name, url in update.items():
         if name.endswith("_url"):
             print(f"simulated {name.removesuffix('_url')}: {url}", flush=True)
@@ -168,6 +173,24 @@ async def _simulated_slack(settings: Settings) -> tuple[Any, Any, dict[str, obje
         "slack_signing_secret": "dev-signing-secret",
     }
     return slack, server, update
+
+
+async def _simulated_instagram() -> tuple[Any, dict[str, object]]:
+    """A local Instagram account with the demo brand's feed (14 posts naming its SKUs), so the
+    site has an Instashop without internet."""
+    from app.devtools.demo_data import demo_instagram_articles
+    from app.devtools.simulators.instagram import InstagramSimulator, demo_feed
+    from app.devtools.simulators.server import LocalServer
+
+    instagram = InstagramSimulator("IGAA-dev-token")
+    demo_feed(instagram, demo_instagram_articles(), now=datetime.now(UTC))
+    server = LocalServer(instagram.app)
+    await server.start()
+    update: dict[str, object] = {
+        "instagram_url": server.url,
+        "instagram_access_token": "IGAA-dev-token",
+    }
+    return server, update
 
 
 async def _seed(settings: Settings) -> None:
@@ -441,6 +464,7 @@ def _parser() -> argparse.ArgumentParser:
         help="requests made in the last PERIOD: 7d, 12h or 30m (default 7d)",
     )
     shops.add_argument("--limit", type=int, default=50, help="requests to show (1..200)")
+    add_partner_commands(sub)
     return parser
 
 
@@ -493,6 +517,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
         "tokens": lambda: cmd_tokens(settings, args),
         "outbox": lambda: cmd_outbox(settings, args),
+        "partners": lambda: cmd_partners(settings, args),
         "shop-requests": lambda: cmd_shop_requests(settings, args),
     }
     if args.command == "export-schema":

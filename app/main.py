@@ -15,7 +15,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -24,6 +25,7 @@ from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from app.db import close_db, connection, init_db
+from app.domain.checkout import parse_device_id
 from app.integrations.payments.registry import PaymentProviders, build_providers
 from app.integrations.slack.socket_mode import SocketModeListener
 from app.limits import BodyCap, BodyLimitMiddleware, graphql_too_large
@@ -31,6 +33,7 @@ from app.middleware import RequestIdMiddleware
 from app.schema import build_schema, documents
 from app.schema.context import Context
 from app.schema.documents import DocumentRefused, TrustedDocuments
+from app.services.instashop.store import IMMUTABLE, media_root
 from app.services.jobs import JobQueue
 from app.services.tokens import authenticate_token
 from app.settings import Settings
@@ -149,6 +152,7 @@ class VitrinaGraphQL(GraphQL[Context, None]):
             redis=self.redis,
             client_ip=request.client.host if request.client else "",
             user_agent=request.headers.get("user-agent", "")[:200],
+            device_id=parse_device_id(request.headers.get("x-device-id")),
         )
 
 
@@ -206,10 +210,29 @@ def create_app(
             Route(GRAPHQL_PATH, graphql, methods=["GET", "POST"]),
             Route(YOOKASSA_PATH, notifications, methods=["POST"]),
             Route(SLACK_ACTIONS_PATH, slack_actions(settings, clock), methods=["POST"]),
+            *_media_route(settings),
         ],
         middleware=[Middleware(RequestIdMiddleware), _body_limits(settings, clock)],
         lifespan=lifespan,
     )
+
+
+class MediaFiles(StaticFiles):
+    """Instashop's re-hosted files: content-addressed, so cached for a year (StaticFiles
+    refuses paths that leave its directory)."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = IMMUTABLE
+        return response
+
+
+def _media_route(settings: Settings) -> list[Mount]:
+    """`/media/…` from DATA_DIR/media, when the files are stored there (not in S3)."""
+    if settings.media_store != "filesystem":
+        return []
+    files = MediaFiles(directory=media_root(settings), check_dir=False)
+    return [Mount("/media", app=files, name="media")]
 
 
 def _socket_mode(settings: Settings, clock: Clock) -> SocketModeListener | None:

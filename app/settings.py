@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.domain.checkout import DROP_RUSH_HOURS
 from app.domain.outbox import RetryPolicy, Target
 from app.domain.shop_confirmation import AskWhen, ShopRules
 
@@ -82,6 +83,24 @@ class Settings(BaseSettings):
     )
     storefront_url: str | None = Field(
         default=None, description="links in messages to customers; default: HOST:PORT"
+    )
+    # Fair under bots: throttles per client address and per device id (calls per minute, as a
+    # burst of as many; 0 turns one off), the one-unpaid-order rule, idle carts.
+    checkout_throttles: bool | None = Field(
+        default=None, description="default: on, off when ENVIRONMENT=test"
+    )
+    throttle_create_cart_per_device: int = 10
+    throttle_create_cart_per_address: int = 60
+    throttle_change_cart_per_device: int = Field(default=60, description="addToCart, setCartLine")
+    throttle_change_cart_per_address: int = 300
+    throttle_place_order_per_device: int = 10
+    throttle_place_order_per_address: int = 60
+    drop_rush_hours: int = Field(
+        default=DROP_RUSH_HOURS,
+        description="after a drop's releaseAt: one unpaid order per shopper for its variants",
+    )
+    cart_idle_hours: int = Field(
+        default=168, description="a cart untouched this long is deleted, its holds released"
     )
 
     # Payments: YooKassa when YOOKASSA_URL is set (`vitrina dev` aims it at a local simulator),
@@ -165,9 +184,6 @@ class Settings(BaseSettings):
     partner_pause_after_hours: float = Field(
         default=24.0, description="a subscription whose receiver fails this long is paused"
     )
-    partner_stock_window_seconds: float = Field(
-        default=5.0, description="a variant's stock changes within it are one event"
-    )
     partner_rate_limit_per_second: float = Field(
         default=4.0, description="a partner token's requests per second, sustained"
     )
@@ -181,6 +197,37 @@ class Settings(BaseSettings):
     slack_backoff_cap_seconds: float = Field(
         default=30.0, description="Slack calls are retried at least this often"
     )
+
+    # Instashop (README: Instashop): off unless INSTAGRAM_ACCESS_TOKEN is set (`vitrina dev`
+    # aims it at a local simulator).
+    instagram_access_token: str = Field(
+        default="", description="the long-lived token to start from; then kept, encrypted"
+    )
+    instagram_user_id: str = Field(default="me", description="the account's id, or me")
+    instagram_url: str = Field(default="https://graph.instagram.com", description="the API base")
+    instagram_api_version: str = "v23.0"
+    instagram_token_key: str = Field(
+        default="", description="Fernet key the token is encrypted with; required in prod"
+    )
+    instagram_proxy: str | None = Field(default=None, description="http://… for outbound calls")
+    instagram_timeout_seconds: float = 10.0
+    instagram_sync_minutes: int = Field(default=5, description="poll for new posts every")
+    instagram_page_size: int = Field(default=25, description="posts per page, 1..100")
+    instagram_usage_pause_percent: int = Field(
+        default=80, description="usage header at or above this: pause until the next sync"
+    )
+    media_store: Literal["filesystem", "s3"] = Field(
+        default="filesystem", description="where Instashop files go: DATA_DIR/media or S3"
+    )
+    media_url: str = Field(
+        default="/media/", description="public base of stored files (a CDN or bucket URL)"
+    )
+    s3_bucket: str = ""
+    s3_endpoint_url: str | None = Field(default=None, description="for an S3-compatible store")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_prefix: str = Field(default="instashop/", description="keys start with it")
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -269,6 +316,13 @@ class Settings(BaseSettings):
             return self.query_budget_per_second
         # tests send thousands of requests from one address at one frozen instant
         return 0 if self.environment == "test" else 20000
+
+    @property
+    def checkout_throttles_on(self) -> bool:
+        if self.checkout_throttles is not None:
+            return self.checkout_throttles
+        # tests send hundreds of checkout calls from one address at one frozen instant
+        return self.environment != "test"
 
     @property
     def trusted_documents_mode(self) -> Literal["off", "permissive", "strict"]:

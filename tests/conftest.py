@@ -30,6 +30,12 @@ from tests.infra import postgres_server, redis_server
 from tests.warm import WarmPython
 
 TABLES = [
+    "look_suggestion",
+    "look_product",
+    "look_slide",
+    "look",
+    "instagram_account",
+    "drop_order_claim",
     "shop_request_line",
     "shop_request",
     "outbox_event",
@@ -51,6 +57,10 @@ TABLES = [
     "category",
     "collection",
     "warehouse",
+    "partner_release",
+    "partner_token",
+    "webhook_subscription",
+    "partner_app",
     "integration_token",
 ]
 

@@ -11,6 +11,11 @@ class Scope(StrEnum):
     STOCK_WRITE = "stock:write"
     PAYMENTS_WRITE = "payments:write"  # the finance team: capture, void, refund
     SHOPS_READ = "shops:read"  # shop confirmations: requests and per-shop figures, read only
+    # partners (docs/partners.md): the events they may subscribe to, and their subscriptions
+    CATALOG_READ = "catalog:read"
+    STOCK_READ = "stock:read"
+    ORDERS_READ = "orders:read"
+    WEBHOOKS_MANAGE = "webhooks:manage"
     ADMIN = "admin"
 
 

@@ -9,4 +9,6 @@ MODEL_MODULES = [
     "app.models.outbox",
     "app.models.auth",
     "app.models.shops",
+    "app.models.partners",
+    "app.models.instashop",
 ]

@@ -20,15 +20,19 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from app.schema.accounts.resolvers import AccountMutation, AccountQuery
+from app.schema.admin.looks import LookAdminMutation, LookAdminQuery
 from app.schema.admin.outbox import OutboxAdminMutation, OutboxAdminQuery
 from app.schema.admin.payments import PaymentAdminMutation, PaymentAdminQuery
 from app.schema.admin.shops import ShopAdminMutation, ShopAdminQuery
 from app.schema.admin.tokens import TokenAdminMutation, TokenAdminQuery
 from app.schema.catalog.intake import IntakeMutation
+from app.schema.catalog.looks import LooksMutation, LooksQuery
 from app.schema.catalog.queries import CatalogQuery
 from app.schema.checkout.resolvers import CheckoutMutation, CheckoutQuery
 from app.schema.cost import QueryCostLimiter
 from app.schema.operations import RequireOperationName
+from app.schema.partners.limits import PartnerRateLimiter
+from app.schema.partners.resolvers import PartnerMutation, PartnerQuery
 from app.schema.reporting import VitrinaSchema
 from app.schema.validation import ValidateInput
 from app.settings import Settings
@@ -42,7 +46,10 @@ Query = merge_types(
         PaymentAdminQuery,
         AccountQuery,
         TokenAdminQuery,
+        PartnerQuery,
         ShopAdminQuery,
+        LooksQuery,
+        LookAdminQuery,
     ),
 )
 Mutation = merge_types(
@@ -54,7 +61,10 @@ Mutation = merge_types(
         PaymentAdminMutation,
         AccountMutation,
         TokenAdminMutation,
+        PartnerMutation,
         ShopAdminMutation,
+        LooksMutation,
+        LookAdminMutation,
     ),
 )
 
@@ -73,6 +83,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: QueryCostLimiter(settings),
+        lambda: PartnerRateLimiter(settings),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         ValidateInput,  # every string argument: length, no NUL or controls (validation.py)

@@ -22,8 +22,18 @@ from app.integrations.payments.registry import build_providers
 from app.redis_setup import arq_settings
 from app.services.outbox.record import delivery_queue
 from app.settings import Settings
+from app.workers.carts import sweep_idle_carts
+from app.workers.clock import WALL_CLOCK, WorkerClock
+from app.workers.instashop import instashop_sync, sync_minutes
 from app.workers.jobs import expire_order, heartbeat, poll_payments, sweep
-from app.workers.outbox import build_senders, close_senders, deliver_outbox, sweep_outbox
+from app.workers.outbox import (
+    build_senders,
+    close_senders,
+    deliver_outbox,
+    deliver_outbox_batches,
+    sweep_outbox,
+)
+from app.workers.partners import build_partner_worker
 from app.workers.queue import ArqQueue
 from app.workers.shops import shop_request_deadline, shop_request_remind, sweep_shop_requests
 
@@ -39,11 +49,13 @@ def build_worker(
     handle_signals: bool = True,
     manage_db: bool = True,
     burst: bool = False,
+    clock: WorkerClock = WALL_CLOCK,
 ) -> Worker:
     """The housekeeping worker: heartbeat, order expiry, the sweeps (default queue)."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
+        ctx["clock"] = clock
         ctx["payment_providers"] = build_providers(settings)
         if manage_db:
             await init_db(settings.resolved_database_url)
@@ -65,12 +77,22 @@ def build_worker(
             shop_request_deadline,
             shop_request_remind,
             sweep_shop_requests,
+            instashop_sync,
+            sweep_idle_carts,
         ],
         cron_jobs=[
             cron(heartbeat, second={0, 30}, run_at_startup=True),
             cron(sweep_shop_requests, second=set(range(0, 60, 5)), run_at_startup=True),
             cron(sweep, second=15, run_at_startup=True),
+            cron(sweep_idle_carts, minute=set(range(5, 60, 10)), second=40),
             cron(poll_payments, second=poll_seconds(settings), run_at_startup=True),
+            cron(
+                instashop_sync,
+                minute=sync_minutes(settings),
+                second=20,
+                run_at_startup=True,
+                timeout=540,  # a first sync of a large feed goes on at the next run
+            ),
         ],
         redis_settings=arq_settings(redis_url),
         on_startup=on_startup,
@@ -86,16 +108,21 @@ def poll_seconds(settings: Settings) -> set[int]:
     return set(range(45 % step, 60, step))
 
 
-def build_delivery_worker(settings: Settings, target: Target, *, redis_url: str) -> Worker:
+def build_delivery_worker(
+    settings: Settings, target: Target, *, redis_url: str, clock: WorkerClock = WALL_CLOCK
+) -> Worker:
     """Deliver outbox events to one system from its own queue, `lanes` aggregates at once."""
+    if target is Target.PARTNER:  # a job per subscription, not per aggregate (its own module)
+        return build_partner_worker(settings, redis_url=redis_url, clock=clock)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         # arq hands each job a shallow copy of ctx: shared state must exist before any job.
         jobs = ArqQueue(redis_url)
         ctx.update(
             settings=settings,
+            clock=clock,
             jobs=jobs,
-            senders=build_senders(settings, jobs),
+            senders=build_senders(settings, jobs, clock, redis_url=redis_url),
             target=target,
             paused={},
             failures={},
@@ -115,7 +142,7 @@ def build_delivery_worker(settings: Settings, target: Target, *, redis_url: str)
         Target.SLACK: settings.slack_lanes,
     }[target]
     return Worker(
-        functions=[deliver_outbox],
+        functions=[deliver_outbox, deliver_outbox_batches],
         # the sweep of this system lives here, beside the pause it must respect
         cron_jobs=[
             cron(
@@ -187,8 +214,16 @@ async def _close_worker(worker: Worker) -> None:
     await worker.close()
 
 
-def build_workers(settings: Settings, *, redis_url: str) -> WorkerGroup:
-    """All workers of one process; the caller opens the database first (`init_db`)."""
-    main = build_worker(settings, redis_url=redis_url, handle_signals=False, manage_db=False)
-    delivery = [build_delivery_worker(settings, t, redis_url=redis_url) for t in Target]
+def build_workers(
+    settings: Settings, *, redis_url: str, clock: WorkerClock = WALL_CLOCK
+) -> WorkerGroup:
+    """All workers of one process; the caller opens the database first (`init_db`).
+
+    `clock`: the time the jobs act on (a bench on compressed time gives a faster one)."""
+    main = build_worker(
+        settings, redis_url=redis_url, handle_signals=False, manage_db=False, clock=clock
+    )
+    delivery = [
+        build_delivery_worker(settings, t, redis_url=redis_url, clock=clock) for t in Target
+    ]
     return WorkerGroup([main, *delivery])

@@ -166,11 +166,19 @@ class DeleteWebhookSubscriptionPayload:
     deleted_id: strawberry.ID | None
     errors: list[UserError]
 
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> DeleteWebhookSubscriptionPayload:
+        return cls(deleted_id=None, errors=errors)
+
 
 @strawberry.type
 class ReplayWebhookDeliveriesPayload:
     replayed: int = strawberry.field(description="dead letters made pending again")
     errors: list[UserError]
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> ReplayWebhookDeliveriesPayload:
+        return cls(replayed=0, errors=errors)
 
 
 @strawberry.type
@@ -178,8 +186,16 @@ class PartnerAppPayload:
     partner: PartnerApp | None
     errors: list[UserError]
 
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> PartnerAppPayload:
+        return cls(partner=None, errors=errors)
+
 
 @strawberry.type
 class IssuePartnerTokenPayload:
     token: str | None = strawberry.field(description="shown once: only its hash is kept")
     errors: list[UserError]
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> IssuePartnerTokenPayload:
+        return cls(token=None, errors=errors)

@@ -13,7 +13,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.domain.checkout import LineOnSale, PricedLine, check_ready_to_order, order_total
+from app.domain.checkout import (
+    DROP_RUSH_HOURS,
+    LineOnSale,
+    PricedLine,
+    check_ready_to_order,
+    order_total,
+)
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.idempotency import check_idempotency_key
 from app.domain.orders import (
@@ -29,8 +35,9 @@ from app.models.customers import Customer
 from app.models.orders import Order, OrderLine, OrderStatusChange, lock_order
 from app.models.outbox import OutboxEvent
 from app.models.stock import Reservation, lock_levels
-from app.services.checkout.carts import check_within_purchase_limit, find_cart, ranked_for
+from app.services.checkout.carts import find_cart, ranked_for
 from app.services.checkout.customers import customer_for_contact
+from app.services.checkout.limits import check_within_purchase_limit, claim_unpaid_order
 from app.services.inventory.reservations import Claim, release, reserve, warehouse_infos
 from app.services.jobs import JobQueue, enqueue_quietly
 from app.services.outbox.record import (
@@ -40,6 +47,8 @@ from app.services.outbox.record import (
     record_event,
     status_record,
 )
+from app.services.partners import recording as partner_events
+from app.services.partners.waking import wake_order_subscribers
 from app.services.shops.asking import ask_shops
 from app.services.shops.withdrawing import withdraw_requests
 
@@ -52,6 +61,18 @@ class PlacedOrder:
     created: bool  # False when the idempotency key returned an earlier order
 
 
+@dataclass(frozen=True, kw_only=True)
+class Placing:
+    """What placing one order needs beyond the cart: when, for how long, from which device."""
+
+    key: str
+    now: datetime
+    payment_timeout: timedelta
+    ask_shops_now: bool
+    device: str | None
+    drop_rush: timedelta
+
+
 async def place_order(
     *,
     cart_token: str,
@@ -60,18 +81,30 @@ async def place_order(
     payment_timeout: timedelta,
     jobs: JobQueue,
     ask_shops_now: bool = False,
+    device: str | None = None,
+    drop_rush: timedelta = timedelta(hours=DROP_RUSH_HOURS),
 ) -> PlacedOrder:
     """Turn the cart into an order awaiting payment, reserving every line or none.
 
     `ask_shops_now`: shops serving lines are asked to confirm at once, not once it is paid.
+    `device`: the shopper's device key; `drop_rush`: how long after a drop's release a
+    shopper may have only one unpaid order of its variants.
     """
     key = check_idempotency_key(idempotency_key)
     cart = await find_cart(cart_token)
     earlier = await Order.get_or_none(idempotency_key=key)
     if earlier is not None:
         return _same_cart_or_refuse(earlier, cart)
+    placing = Placing(
+        key=key,
+        now=now,
+        payment_timeout=payment_timeout,
+        ask_shops_now=ask_shops_now,
+        device=device or cart.device,
+        drop_rush=drop_rush,
+    )
     try:
-        order = await _place(cart, key, now, payment_timeout, ask_shops_now)
+        order = await _place(cart, placing)
     except IntegrityError:  # the same key won a race a moment ago
         earlier = await Order.get_or_none(idempotency_key=key)
         if earlier is None:
@@ -122,9 +155,8 @@ def _check_ready(cart: Cart, lines: Sequence[CartLine], now: datetime) -> None:
     )
 
 
-async def _place(
-    cart: Cart, key: str, now: datetime, payment_timeout: timedelta, ask_shops_now: bool
-) -> Order:
+async def _place(cart: Cart, placing: Placing) -> Order:
+    now = placing.now
     infos = await warehouse_infos()
     ranked = ranked_for(infos, cart.pickup_warehouse_id)
     shops = {w for w, info in infos.items() if info.is_shop}
@@ -142,7 +174,7 @@ async def _place(
             guid=str(uuid.uuid4()),
             number=f"tmp-{uuid.uuid4().hex[:12]}",
             token=secrets.token_urlsafe(24),
-            idempotency_key=key,
+            idempotency_key=placing.key,
             cart_id=cart.id,
             status=OrderStatus.AWAITING_PAYMENT,
             email=cart.email,
@@ -156,19 +188,30 @@ async def _place(
             total=order_total(
                 PricedLine(unit_price=line.variant.price, quantity=line.quantity) for line in lines
             ),
-            payment_deadline=now + payment_timeout,
+            payment_deadline=now + placing.payment_timeout,
+            device=placing.device,
         )
         order.number = f"V-{order.id:06d}"
         await Order.filter(id=order.id).update(number=order.number)
+        # Before any stock row: a second order of the same shopper waits here, not on a hot row.
+        await claim_unpaid_order(
+            conn,
+            order_id=order.id,
+            cart=cart,
+            lines=lines,
+            device=placing.device,
+            now=now,
+            rush=placing.drop_rush,
+        )
         for line in lines:  # in variant order: the lock order
             path = _line_path(lines, line)
-            await _order_line(conn, order, cart, line, ranked, shops, now, path)
+            await _order_line(conn, order, cart, line, ranked, shops, placing, path)
         await OrderStatusChange.create(
             order_id=order.id, to_status=OrderStatus.AWAITING_PAYMENT, reason="placed", at=now
         )
         await CartLine.filter(cart_id=cart.id).delete()
         await _record_placed(order, cart, now)
-        if ask_shops_now:
+        if placing.ask_shops_now:
             await ask_shops(order, now=now)
     return order
 
@@ -194,6 +237,7 @@ async def _record_placed(order: Order, cart: Cart, now: datetime) -> None:
         )
     placed = await order_record(order, customer)
     await record_event(kind=EventKind.ORDER_PLACED, record=placed, now=now)
+    await partner_events.record_order_placed(order, now=now)
 
 
 def _line_path(lines: Sequence[CartLine], line: CartLine) -> tuple[str | int, ...]:
@@ -208,10 +252,10 @@ async def _order_line(
     line: CartLine,
     ranked: list[int],
     shops: set[int],
-    now: datetime,
+    placing: Placing,
     path: tuple[str | int, ...],
 ) -> None:
-    variant = line.variant
+    variant, now = line.variant, placing.now
     order_line = await OrderLine.create(
         order_id=order.id,
         variant_id=variant.id,
@@ -235,7 +279,13 @@ async def _order_line(
             raise error.at(*path) from None
     # Counted after the stock row is locked: concurrent orders of this variant queue here.
     await check_within_purchase_limit(
-        variant, cart, line.quantity, already_ordered=line.quantity, path=path
+        variant,
+        cart,
+        line.quantity,
+        device=placing.device,
+        now=now,
+        already_ordered=line.quantity,
+        path=path,
     )
 
 
@@ -291,6 +341,7 @@ async def move_order(order: Order, target: OrderStatus, *, reason: str, now: dat
         order.status = target
         record = status_record(order, target, now, reason)
         await record_event(kind=EventKind.ORDER_STATUS_CHANGED, record=record, now=now)
+        await partner_events.record_order_status(order, now=now)
     return bool(changed)
 
 
@@ -301,6 +352,7 @@ async def announce_order(jobs: JobQueue, order: Order) -> None:
         state=EventState.PENDING,
     )
     await announce(jobs, pending)
+    await wake_order_subscribers(jobs)
 
 
 async def _customer_guid(order: Order) -> str | None:
