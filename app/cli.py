@@ -189,6 +189,7 @@ async def _simulated_instagram() -> tuple[Any, dict[str, object]]:
     update: dict[str, object] = {
         "instagram_url": server.url,
         "instagram_access_token": "IGAA-dev-token",
+        "instashop_auto_link": "sku",  # the demo's looks come linked, so there is something to buy
     }
     return server, update
 

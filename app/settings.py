@@ -216,6 +216,9 @@ class Settings(BaseSettings):
     instagram_usage_pause_percent: int = Field(
         default=80, description="usage header at or above this: pause until the next sync"
     )
+    instashop_auto_link: Literal["off", "sku"] = Field(
+        default="off", description="sku: link what a caption names by exact SKU or 1C article"
+    )
     media_store: Literal["filesystem", "s3"] = Field(
         default="filesystem", description="where Instashop files go: DATA_DIR/media or S3"
     )

@@ -35,6 +35,7 @@ class InstashopConfig:
     page_size: int = 25
     usage_pause_percent: int = 80
     lease: timedelta = timedelta(minutes=10)
+    auto_link: bool = False  # INSTASHOP_AUTO_LINK=sku: accept article suggestions at sync
 
     @classmethod
     def of(cls, settings: Settings) -> InstashopConfig:
@@ -44,6 +45,7 @@ class InstashopConfig:
             token_key=token_key(settings),
             page_size=max(1, min(100, settings.instagram_page_size)),
             usage_pause_percent=settings.instagram_usage_pause_percent,
+            auto_link=settings.instashop_auto_link == "sku",
         )
 
 

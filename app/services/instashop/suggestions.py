@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.domain.instashop import CatalogueEntry, caption_references, suggest_links
+from app.domain.errors import DomainError
+from app.domain.instashop import (
+    CatalogueEntry,
+    SuggestionSource,
+    SuggestionState,
+    caption_references,
+    suggest_links,
+)
 from app.models.catalog import Variant
 from app.models.instashop import Look, LookProduct, LookSuggestion
+from app.services.instashop.admin import accept_suggestion
 
 
 @dataclass
@@ -49,3 +57,20 @@ async def suggest_from_caption(look: Look, catalogue: Catalogue) -> int:
         ]
     )
     return len(new)
+
+
+async def link_named_articles(look: Look) -> int:
+    """Accept the look's open suggestions from a SKU or 1C article, as staff would; return how
+    many were linked. Hashtags stay for staff; a dismissed suggestion or a removed link is no
+    longer open, so it is never linked again."""
+    open_ones = await LookSuggestion.filter(
+        look_id=look.id, source=SuggestionSource.ARTICLE, state=SuggestionState.OPEN
+    ).order_by("id")
+    linked = 0
+    for suggestion in open_ones:
+        try:
+            await accept_suggestion(suggestion_id=suggestion.id, slide_id=None)
+        except DomainError:  # e.g. a post without slides: the suggestion waits for staff
+            continue
+        linked += 1
+    return linked

@@ -30,7 +30,11 @@ from app.services.instashop.account import (
 )
 from app.services.instashop.ingest import Downloader, PendingSlide, ingest
 from app.services.instashop.store import MediaStore
-from app.services.instashop.suggestions import Catalogue, suggest_from_caption
+from app.services.instashop.suggestions import (
+    Catalogue,
+    link_named_articles,
+    suggest_from_caption,
+)
 
 
 class InstagramFeed(Downloader, Protocol):
@@ -54,6 +58,7 @@ class SyncReport:
     updated: int = 0  # caption, link or slides changed
     deleted: int = 0
     suggested: int = 0
+    linked: int = 0  # suggestions accepted by INSTASHOP_AUTO_LINK=sku
     slides_stored: int = 0
     slides_failed: int = 0
     images: int = 0
@@ -122,7 +127,11 @@ async def _read_pages(
     while True:
         page = await client.media_page(token, config.user_id, after=after, limit=config.page_size)
         report.pages += 1
-        pending = [p for item in page.items for p in await _upsert(item, now, catalogue, report)]
+        pending = [
+            p
+            for item in page.items
+            for p in await _upsert(item, now, catalogue, config.auto_link, report)
+        ]
         done = await ingest(pending, client=client, store=store)
         report.slides_stored += done.stored
         report.slides_failed += done.failed
@@ -140,7 +149,7 @@ async def _read_pages(
 
 
 async def _upsert(
-    item: MediaItem, now: datetime, catalogue: Catalogue, report: SyncReport
+    item: MediaItem, now: datetime, catalogue: Catalogue, auto_link: bool, report: SyncReport
 ) -> list[PendingSlide]:
     """Create or update one post's look and slides in one transaction; the slides still to
     store, with this sync's links."""
@@ -162,6 +171,8 @@ async def _upsert(
         slides = await _upsert_slides(look, item)
         if caption_changed:
             report.suggested += await suggest_from_caption(look, catalogue)
+            if auto_link:
+                report.linked += await link_named_articles(look)
     return slides
 
 
