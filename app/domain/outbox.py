@@ -36,6 +36,7 @@ class EventKind(StrEnum):
     PRODUCT_UPDATED = "product.updated"
     PRODUCT_WITHDRAWN = "product.withdrawn"  # no longer shown
     COLLECTION_RELEASED = "collection.released"
+    LOOK_PUBLISHED = "look.published"  # an Instashop look first shown (or shown again)
 
 
 class EventState(StrEnum):

@@ -41,6 +41,7 @@ EVENT_SCOPES: dict[EventKind, Scope] = {
     EventKind.PRODUCT_UPDATED: Scope.CATALOG_READ,
     EventKind.PRODUCT_WITHDRAWN: Scope.CATALOG_READ,
     EventKind.COLLECTION_RELEASED: Scope.CATALOG_READ,
+    EventKind.LOOK_PUBLISHED: Scope.CATALOG_READ,
 }
 PARTNER_EVENTS = tuple(EVENT_SCOPES)
 ORDER_EVENTS = frozenset(k for k, s in EVENT_SCOPES.items() if s is Scope.ORDERS_READ)
@@ -88,6 +89,7 @@ class Entity(StrEnum):
     VARIANT = "variant"
     PRODUCT = "product"
     COLLECTION = "collection"
+    LOOK = "look"
 
 
 def check_events(

@@ -57,16 +57,18 @@ def access_error(code: AccessCode, message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code.value})
 
 
-async def require_scope(info: Info, scope: Scope) -> None:
-    """Refuse the call unless it carries an integration token with `scope` (nothing is written)."""
+async def require_scope(info: Info, scope: Scope, *others: Scope) -> None:
+    """Refuse the call unless it carries an integration token with `scope` or one of `others`
+    (nothing is written)."""
     principal = await info.context.integration()
     if principal is None:
         raise access_error(
             AccessCode.UNAUTHENTICATED,
             "a valid integration token is required: Authorization: Bearer <token>",
         )
-    if not principal.may(scope):
-        raise access_error(AccessCode.FORBIDDEN, f"this token lacks the {scope.value} scope")
+    if not any(principal.may(s) for s in (scope, *others)):
+        wanted = " or ".join(s.value for s in (scope, *others))
+        raise access_error(AccessCode.FORBIDDEN, f"this token lacks the {wanted} scope")
 
 
 async def payload(

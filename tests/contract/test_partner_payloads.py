@@ -6,23 +6,30 @@ from datetime import timedelta
 
 import httpx
 
+from app.domain.instashop import SlideKind
 from app.integrations.payments.dummy import SUCCEEDS, DummyProvider
 from app.models.catalog import Collection, Product
+from app.models.instashop import Look, LookProduct, LookSlide
 from app.models.orders import Order
 from app.services.catalog import intake
 from app.services.catalog.products import ImageData, ProductData
+from app.services.instashop.looks import get_look
+from app.services.instashop.store import public_url
 from app.services.jobs import NoQueue
 from app.services.partners.payloads import (
     COLLECTION_SELECTION,
+    LOOK_SELECTION,
     ORDER_SELECTION,
     PRODUCT_SELECTION,
     STOCK_SELECTION,
     collection_data,
+    look_data,
     order_data,
     product_data,
     stock_data,
 )
 from app.services.payments.start import pay_order
+from app.settings import Settings
 from tests import factories
 from tests.conftest import Clock, graphql
 
@@ -103,3 +110,47 @@ async def test_a_collections_and_a_variants_stock_data_are_what_the_catalog_show
     stock = await stock_data(DRESS, clock.now)
     assert stock == shown["data"]["product"]["variants"][0]
     assert stock is not None and stock["available"] == 9
+
+
+async def _look(clock: Clock) -> None:
+    look = await Look.create(
+        media_id="17900000000000001",
+        media_type="CAROUSEL_ALBUM",
+        caption="Платье на осень",
+        permalink="https://www.instagram.com/p/Cabc/",
+        posted_at=clock.now - timedelta(days=2),
+        seen_at=clock.now,
+    )
+    files = {r: f"looks/{r}/{r}.bin" for r in ("card_jpg", "card_webp", "full_jpg", "full_webp")}
+    image = await LookSlide.create(
+        look=look, media_id="1", position=0, kind=SlideKind.IMAGE, files=files, ready=True
+    )
+    await LookSlide.create(
+        look=look,
+        media_id="2",
+        position=1,
+        kind=SlideKind.VIDEO,
+        files={**files, "video": "looks/v/video.mp4"},
+        width=1080,
+        height=1350,
+        ready=True,
+    )
+    dress = await Product.get(guid=factories.guid("product/Dress"))
+    await LookProduct.create(slide=image, product=dress, colour="black", x=0.25, y=0.5)
+
+
+async def test_a_looks_data_is_what_the_look_query_shows(
+    client: httpx.AsyncClient, clock: Clock, settings: Settings
+) -> None:
+    await _catalogue(clock)
+    await _look(clock)
+    query = f"query L($id: ID!) {{ look(id: $id) {{ {LOOK_SELECTION} }} }}"
+
+    shown = await graphql(client, query, {"id": "17900000000000001"})
+
+    view = await get_look(media_id="17900000000000001", now=clock.now)
+    assert view is not None
+    data = look_data(view, lambda key: public_url(settings, key))
+    assert data == shown["data"]["look"]
+    assert data["slides"][1]["videoUrl"] == "/media/looks/v/video.mp4"
+    assert data["products"][0]["hotspot"] == {"x": 0.25, "y": 0.5}

@@ -7,15 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.domain.instashop import SlideKind
 from app.domain.outbox import EventKind, EventState, Target
 from app.domain.webhooks import PARTNER_EVENTS, SubscriptionState
 from app.integrations.payments.dummy import SUCCEEDS, DummyProvider
+from app.models.instashop import Look, LookSlide
 from app.models.outbox import OutboxEvent
 from app.models.partners import WebhookSubscription
 from app.services.checkout import orders
 from app.services.jobs import NoQueue
 from app.services.partners import deliveries, subscriptions
-from app.services.partners.recording import record_releases
+from app.services.partners.recording import record_looks_shown, record_releases
 from app.services.payments.start import pay_order
 from app.settings import Settings
 from tests import factories
@@ -55,6 +57,16 @@ async def _pay(token: str) -> None:
     )
 
 
+async def _shown_look() -> None:
+    """A look whose one slide is stored, as a sync leaves it, then announced."""
+    look = await Look.create(
+        media_id="17900000000000001", media_type="IMAGE", posted_at=_now(), seen_at=_now()
+    )
+    files = {r: f"looks/a/{r}" for r in ("card_jpg", "card_webp", "full_jpg", "full_webp")}
+    await LookSlide.create(look=look, media_id="1", kind=SlideKind.IMAGE, files=files, ready=True)
+    await record_looks_shown([look.id], now=_now())
+
+
 async def _states(subscription_id: int) -> list[tuple[str, str, int]]:
     rows = await OutboxEvent.filter(
         target=Target.PARTNER, aggregate__startswith=f"partner:{subscription_id}:"
@@ -84,13 +96,14 @@ async def test_every_event_type_arrives_once_signed_and_in_order_per_thing(
     await _pay(placed.order.token)
     cancelled = await _order(earlier, key="partner-order-2")
     await orders.cancel_by_shopper(order_token=cancelled.order.token, now=earlier)
+    await _shown_look()
     await every_event.start_worker()
 
-    await wait_until(lambda: len(feed.events) >= 11, within=10, what="every event")
+    await wait_until(lambda: len(feed.events) >= 12, within=10, what="every event")
 
     kinds = [e.type for e in feed.events]
     assert sorted(set(kinds)) == sorted(ALL_EVENTS)
-    assert len(feed.events) == 11 and feed.repeats == [] and feed.bad_signatures == 0
+    assert len(feed.events) == 12 and feed.repeats == [] and feed.bad_signatures == 0
     first = [e.type for e in feed.events if e.data.get("id") == placed.order.guid]
     assert first == ["order.placed", "order.status_changed", "order.paid"]
     coat = [e.type for e in feed.events if e.data.get("id") == factories.guid("product/Coat")]

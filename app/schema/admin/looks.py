@@ -256,7 +256,9 @@ class LookAdminMutation:
         self, info: Info, look_id: strawberry.ID, hidden: bool
     ) -> LookAdminPayload:
         await require_scope(info, Scope.ADMIN)
-        return await _look_payload(admin.set_hidden(look_id=str(look_id), hidden=hidden))
+        return await _look_payload(
+            admin.set_hidden(look_id=str(look_id), hidden=hidden, now=info.context.now)
+        )
 
     @strawberry.mutation(description="pin exactly these looks, in this order (others unpinned)")
     async def order_pinned_looks(

@@ -66,9 +66,12 @@ async def _payment(work: Awaitable[PaymentRow]) -> PaymentAdminPayload:
 
 @strawberry.type
 class PaymentAdminQuery:
-    @strawberry.field(description="an order by its number, with its payments (payments:write)")
+    @strawberry.field(
+        description="an order by its number, with its payments (payments:write, or a partner's "
+        "orders:read: a delivery service reads the order its webhook named)"
+    )
     async def order_by_number(self, info: Info, number: str) -> Order | None:
-        await require_scope(info, Scope.PAYMENTS_WRITE)
+        await require_scope(info, Scope.PAYMENTS_WRITE, Scope.ORDERS_READ)
         row = await OrderRow.get_or_none(number=number.strip())
         return Order(row=row) if row else None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
@@ -22,6 +23,7 @@ from app.domain.instashop import (
 )
 from app.models.catalog import Product, Variant
 from app.models.instashop import Look, LookProduct, LookSlide, LookSuggestion
+from app.services.partners.recording import record_looks_shown
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,13 +76,18 @@ async def unlink_product(*, slide_id: int, product_guid: str) -> Look:
     return await Look.get(id=slide.look_id)
 
 
-async def set_hidden(*, look_id: str, hidden: bool) -> Look:
-    """Hide a look from the site, or show it again (a post deleted on Instagram stays hidden)."""
+async def set_hidden(*, look_id: str, hidden: bool, now: datetime | None = None) -> Look:
+    """Hide a look from the site, or show it again (a post deleted on Instagram stays hidden);
+    a hidden look shown again is announced to partners anew (look.published)."""
     look = await find_look(look_id)
     if look.state is LookState.DELETED:
         raise DomainError(ErrorCode.INVALID, "the post was deleted on Instagram", ("lookId",))
+    shown_again = look.state is LookState.HIDDEN and not hidden
     look.state = LookState.HIDDEN if hidden else LookState.VISIBLE
-    await look.save(update_fields=["state"])
+    async with in_transaction():
+        await look.save(update_fields=["state"])
+        if shown_again:
+            await record_looks_shown([look.id], now=now or datetime.now(UTC), again=True)
     return look
 
 

@@ -35,6 +35,7 @@ from app.services.instashop.suggestions import (
     link_named_articles,
     suggest_from_caption,
 )
+from app.services.partners.recording import record_slides_stored
 
 
 class InstagramFeed(Downloader, Protocol):
@@ -133,6 +134,7 @@ async def _read_pages(
             for p in await _upsert(item, now, catalogue, config.auto_link, report)
         ]
         done = await ingest(pending, client=client, store=store)
+        await record_slides_stored([p.slide_id for p in pending], now=now)
         report.slides_stored += done.stored
         report.slides_failed += done.failed
         report.images += done.images

@@ -8,13 +8,17 @@ is never sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from app.domain.availability import availability_by_warehouse, available
 from app.domain.catalog import kopecks_to_rub
+from app.domain.instashop import SlideKind
 from app.models.catalog import Category, Collection, Product, ProductImage, Variant, Warehouse
+from app.models.instashop import LookProduct, LookSlide
 from app.models.orders import Order, OrderLine, Payment
+from app.services.instashop.looks import LookView
 from app.services.inventory.availability import stock_positions
 
 Data = dict[str, Any]
@@ -36,6 +40,11 @@ PRODUCT_SELECTION = f"""
   collection {{ {COLLECTION_SELECTION} }}
   images {{ url alt }}
   variants {{ {VARIANT} }}
+"""
+LOOK_SELECTION = """
+  id caption permalink postedAt
+  slides { id kind image { card cardWebp full fullWebp width height } videoUrl }
+  products { product { id slug name } colour slideId hotspot { x y } }
 """
 STOCK_SELECTION = f"id sku size colour available availability {{ warehouse {WAREHOUSE} quantity }}"
 
@@ -145,6 +154,48 @@ async def product_data(product: Product, now: datetime) -> Data:
         "collection": collection_data(collection, now) if collection else None,
         "images": [{"url": i.url, "alt": i.alt} for i in images],
         "variants": [variant_data(v) for v in variants],
+    }
+
+
+def look_data(view: LookView, url: Callable[[str], str]) -> Data:
+    """The look as `look(id:)` shows LOOK_SELECTION of it (`url`: a stored file's public URL)."""
+    look = view.look
+    return {
+        "id": look.media_id,
+        "caption": look.caption,
+        "permalink": look.permalink,
+        "postedAt": _instant(look.posted_at),
+        "slides": [_slide_data(s, url) for s in view.slides],
+        "products": [_look_product_data(link) for link in view.links],
+    }
+
+
+def _slide_data(slide: LookSlide, url: Callable[[str], str]) -> Data:
+    files = slide.files
+    video = slide.kind is SlideKind.VIDEO and "video" in files
+    return {
+        "id": str(slide.id),
+        "kind": slide.kind.name,
+        "image": {
+            "card": url(files["card_jpg"]),
+            "cardWebp": url(files["card_webp"]),
+            "full": url(files["full_jpg"]),
+            "fullWebp": url(files["full_webp"]),
+            "width": slide.width,
+            "height": slide.height,
+        },
+        "videoUrl": url(files["video"]) if video else None,
+    }
+
+
+def _look_product_data(link: LookProduct) -> Data:
+    spot = None if link.x is None or link.y is None else {"x": link.x, "y": link.y}
+    product = link.product
+    return {
+        "product": {"id": product.guid, "slug": product.slug, "name": product.name},
+        "colour": link.colour,
+        "slideId": str(link.slide_id),
+        "hotspot": spot,
     }
 
 

@@ -30,10 +30,20 @@ from app.domain.webhooks import (
     status_events,
 )
 from app.models.catalog import Collection, Product, Variant
+from app.models.instashop import Look, LookProduct, LookSlide
 from app.models.orders import Order, OrderLine
 from app.models.outbox import OutboxEvent
 from app.models.partners import CollectionRelease, WebhookSubscription
-from app.services.partners.payloads import Data, collection_data, order_data, product_data
+from app.services.instashop.looks import LookView, shown_looks
+from app.services.instashop.store import public_url
+from app.services.partners.payloads import (
+    Data,
+    collection_data,
+    look_data,
+    order_data,
+    product_data,
+)
+from app.settings import Settings
 
 RELEASE_LOOKBACK = timedelta(days=1)  # older releases are not announced (a first deploy)
 
@@ -235,9 +245,64 @@ async def _record_release(collection: Collection, now: datetime) -> None:
     await _write(
         [_row(s, kind, Entity.COLLECTION, collection.guid, data, now) for s in subscriptions]
     )
+    linked = LookProduct.filter(product__collection_id=collection.id)
+    looks = await linked.values_list("slide__look_id", flat=True)
+    await record_looks_shown(cast(list[int], looks), now=now)
     listening = await _subscribed([EventKind.PRODUCT_CREATED])
     if not listening:
         return
     products = await Product.filter(collection_id=collection.id, published=True).order_by("id")
     for product in products:
         await _record_product(product, EventKind.PRODUCT_CREATED, listening, now)
+
+
+# --- Instashop looks ---------------------------------------------------------------------------
+
+
+async def record_slides_stored(slide_ids: Iterable[int], *, now: datetime) -> None:
+    """look.published for the looks of these just-stored slides that shoppers now see."""
+    ids = sorted(set(slide_ids))
+    if ids and await _subscribed([EventKind.LOOK_PUBLISHED]):
+        looks = await LookSlide.filter(id__in=ids).values_list("look_id", flat=True)
+        await record_looks_shown(cast(list[int], looks), now=now)
+
+
+async def record_looks_shown(
+    look_ids: Iterable[int], *, now: datetime, again: bool = False
+) -> None:
+    """look.published for each of these looks shoppers see now, once per subscription and look;
+    `again`: staff showed a hidden look, which is announced anew."""
+    ids = sorted(set(look_ids))
+    subscriptions = await _subscribed([EventKind.LOOK_PUBLISHED]) if ids else []
+    if not subscriptions:
+        return
+    # the schema's own URLs (public_url): staff's un-hide has no media store at hand
+    settings = Settings()
+    rows = []
+    for view in await shown_looks(await Look.filter(id__in=ids), now=now):
+        collections = await _collections_of(view)
+        data = look_data(view, lambda key: public_url(settings, key))
+        for s in subscriptions:
+            if not matches_filter(s.collection_guid, collections):
+                continue
+            if again or not await _announced(s, view.look.media_id):
+                rows.append(
+                    _row(s, EventKind.LOOK_PUBLISHED, Entity.LOOK, view.look.media_id, data, now)
+                )
+    await _write(rows)
+
+
+async def _collections_of(view: LookView) -> list[str | None]:
+    ids = {link.product.collection_id for link in view.links}
+    guids = await Collection.filter(id__in=[i for i in ids if i is not None]).values_list(
+        "guid", flat=True
+    )
+    return [cast(str, g) for g in guids]
+
+
+async def _announced(subscription: WebhookSubscription, media_id: str) -> bool:
+    return await OutboxEvent.filter(
+        target=Target.PARTNER,
+        aggregate=partner_aggregate(subscription.id, Entity.LOOK, media_id),
+        kind=EventKind.LOOK_PUBLISHED,
+    ).exists()

@@ -289,3 +289,26 @@ async def test_a_partner_pauses_rotates_and_deletes_its_own(api: httpx.AsyncClie
     assert secret.startswith("whsec_") and secret != created["secret"]
     assert deleted["data"]["deleteWebhookSubscription"] == {"deletedId": number, "errors": []}
     assert await WebhookSubscription.all().count() == 0
+
+
+ORDER = "query O($n: String!) { orderByNumber(number: $n) { number status } }"
+
+
+async def test_a_partner_with_orders_read_reads_the_order_its_webhook_named(
+    api: httpx.AsyncClient, clock: Clock
+) -> None:
+    await factories.warehouses()
+    await factories.product("Dress")
+    await factories.stock(factories.guid("variant/Dress/M/black"), factories.ONLINE, 2)
+    cart = await factories.cart_with([(factories.guid("variant/Dress/M/black"), 1)], now=clock.now)
+    order = (await factories.place(cart, now=clock.now)).order
+    _, courier = await _partner_token("Courier", Scope.ORDERS_READ)
+    _, feed = await _partner_token("Feed", Scope.CATALOG_READ)
+
+    read = await graphql(api, ORDER, {"n": order.number}, courier)
+    refused = await graphql_whole(api, ORDER, {"n": order.number}, feed)
+
+    assert read["data"]["orderByNumber"] == {"number": order.number, "status": "AWAITING_PAYMENT"}
+    assert refused["data"]["orderByNumber"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "payments:write or orders:read" in refused["errors"][0]["message"]
