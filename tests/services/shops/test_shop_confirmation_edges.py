@@ -242,7 +242,8 @@ async def test_a_busy_channels_backlog_goes_out_within_the_jobs_budget_and_the_r
         budget_seconds=0.5,  # about three paced calls: no call starts after it
     )
 
-    assert 2 <= outcome.delivered <= 4 and outcome.retry_at is None
+    # no call starts after the budget (a loaded machine may fit fewer in it, never all six)
+    assert 1 <= outcome.delivered <= 4 and outcome.retry_at is None
     waiting = await OutboxEvent.filter(target=Target.SLACK, state=EventState.PENDING).count()
     assert waiting == 6 - outcome.delivered
     assert await due_aggregates(now=NOW, target=Target.SLACK) == [slack_aggregate("#shop-a")]
