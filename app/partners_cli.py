@@ -165,10 +165,10 @@ async def _deliveries(args: argparse.Namespace) -> str:
         first=args.limit,
         after=None,
     )
-    if not page.deliveries:
+    if not page.events:
         return "no deliveries"
     lines = [f"{'event id':<36}  {'state':<9}  {'event':<22}  attempts  error"]
-    for d in page.deliveries:
+    for d in page.events:
         error = " ".join(d.last_error.split())[:60]
         row = f"{d.event_id:<36}  {d.state.value:<9}  {d.kind.value:<22}  {d.attempts:>8}"
         lines.append(f"{row}  {error}".rstrip())

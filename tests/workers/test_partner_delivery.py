@@ -168,7 +168,7 @@ async def test_a_refused_event_is_a_dead_letter_that_holds_its_order_until_repla
         first=10,
         after=None,
     )
-    assert [(d.kind, d.response_status) for d in dead.deliveries] == [(EventKind.ORDER_PLACED, 422)]
+    assert [(d.kind, d.response_status) for d in dead.events] == [(EventKind.ORDER_PLACED, 422)]
 
     receiver.simulator.reset_faults()
     replayed = await deliveries.replay_deliveries(

@@ -197,11 +197,8 @@ class LookAdminQuery:
             page = await admin_listing.list_all(state=state, first=first, after=after)
         except DomainError as error:
             raise query_error(error) from None
-        info_ = PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=after is not None,
-            start_cursor=page.cursors[0] if page.cursors else None,
-            end_cursor=page.cursors[-1] if page.cursors else None,
+        info_ = PageInfo.of(
+            page.cursors, has_next=page.has_next_page, has_previous=after is not None
         )
         return AdminLookConnection(nodes=[AdminLook.of(r) for r in page.looks], page_info=info_)
 

@@ -78,12 +78,7 @@ class ReplayOutboxPayload:
 
 
 def _connection(page: outbox_admin.EventPage, after: str | None) -> OutboxEventConnection:
-    info = PageInfo(
-        has_next_page=page.has_next_page,
-        has_previous_page=after is not None,
-        start_cursor=page.cursors[0] if page.cursors else None,
-        end_cursor=page.cursors[-1] if page.cursors else None,
-    )
+    info = PageInfo.of(page.cursors, has_next=page.has_next_page, has_previous=after is not None)
     return OutboxEventConnection(nodes=[OutboxEvent.of(e) for e in page.events], page_info=info)
 
 

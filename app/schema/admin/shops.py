@@ -157,12 +157,7 @@ class SetShopSlackPayload:
 
 
 def _connection(page: reporting.RequestPage, after: str | None) -> ShopRequestConnection:
-    info = PageInfo(
-        has_next_page=page.has_next_page,
-        has_previous_page=after is not None,
-        start_cursor=page.cursors[0] if page.cursors else None,
-        end_cursor=page.cursors[-1] if page.cursors else None,
-    )
+    info = PageInfo.of(page.cursors, has_next=page.has_next_page, has_previous=after is not None)
     nodes = [ShopRequest.of(r, page.lines[r.id]) for r in page.requests]
     return ShopRequestConnection(nodes=nodes, page_info=info)
 

@@ -169,11 +169,8 @@ class LookCartItemInput:
 
 def _connection(page: service.LookPage) -> LookConnection:
     edges = [LookEdge(cursor=v.cursor, node=Look.of(v)) for v in page.looks]
-    info = PageInfo(
-        has_next_page=page.has_next_page,
-        has_previous_page=page.has_previous_page,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
+    info = PageInfo.of(
+        [e.cursor for e in edges], has_next=page.has_next_page, has_previous=page.has_previous_page
     )
     return LookConnection(edges=edges, page_info=info)
 

@@ -69,11 +69,8 @@ def _connection(page: catalog.ProductPage) -> ProductConnection:
         ProductEdge(cursor=c, node=Product.of(p))
         for p, c in zip(page.products, page.cursors, strict=True)
     ]
-    info = PageInfo(
-        has_next_page=page.has_next_page,
-        has_previous_page=page.has_previous_page,
-        start_cursor=page.cursors[0] if page.cursors else None,
-        end_cursor=page.cursors[-1] if page.cursors else None,
+    info = PageInfo.of(
+        page.cursors, has_next=page.has_next_page, has_previous=page.has_previous_page
     )
     return ProductConnection(edges=edges, page_info=info, page=page)
 

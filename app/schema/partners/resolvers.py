@@ -28,6 +28,7 @@ from app.schema.partners.types import (
     WebhookSubscriptionInput,
     WebhookSubscriptionPayload,
 )
+from app.services.outbox.admin import EventPage
 from app.services.partners import apps, deliveries, subscriptions
 from app.services.partners.subscriptions import Created, UrlRules
 
@@ -133,15 +134,10 @@ class PartnerQuery:
 
 
 def _deliveries(
-    page: deliveries.DeliveryPage, subscription_id: int, after: str | None
+    page: EventPage, subscription_id: int, after: str | None
 ) -> WebhookDeliveryConnection:
-    info = PageInfo(
-        has_next_page=page.has_next_page,
-        has_previous_page=after is not None,
-        start_cursor=page.cursors[0] if page.cursors else None,
-        end_cursor=page.cursors[-1] if page.cursors else None,
-    )
-    nodes = [WebhookDelivery.of(row, subscription_id) for row in page.deliveries]
+    info = PageInfo.of(page.cursors, has_next=page.has_next_page, has_previous=after is not None)
+    nodes = [WebhookDelivery.of(row, subscription_id) for row in page.events]
     return WebhookDeliveryConnection(nodes=nodes, page_info=info)
 
 

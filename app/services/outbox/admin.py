@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from tortoise.queryset import QuerySet
+
 from app.domain.cursors import decode_cursor, encode_cursor
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.outbox import EventState, Target
@@ -33,14 +35,22 @@ async def list_events(
         query = query.filter(state=state)
     if target is not None:
         query = query.filter(target=target)
+    return await newest_first(query, first=first, after=after, listing=_LISTING)
+
+
+async def newest_first(
+    query: QuerySet[OutboxEvent], *, first: int, after: str | None, listing: str
+) -> EventPage:
+    """A page of `query`'s events newest first after the cursor `after` of this `listing` (a
+    cursor of one listing is refused by another)."""
     if after is not None:
-        query = query.filter(id__lt=decode_cursor(after, _LISTING, 1)[0])
+        query = query.filter(id__lt=decode_cursor(after, listing, 1)[0])
     rows = list(await query.order_by("-id").limit(first + 1))
     events = rows[:first]
     return EventPage(
         events=events,
         has_next_page=len(rows) > first,
-        cursors=[encode_cursor(_LISTING, e.id) for e in events],
+        cursors=[encode_cursor(listing, e.id) for e in events],
     )
 
 

@@ -6,27 +6,19 @@ the caller sees only its own subscriptions' (app/services/partners/subscriptions
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from app.domain.cursors import decode_cursor, encode_cursor
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.outbox import EventState, Target
 from app.domain.webhooks import subscription_prefix
 from app.models.outbox import OutboxEvent
+from app.services.outbox.admin import EventPage, newest_first
 from app.services.outbox.delivery import replay
 from app.services.partners.subscriptions import find_subscription
 
 MAX_PAGE = 200
 REPLAY_CHUNK = 500  # ids per UPDATE (SQLite's parameter limit)
 _LISTING = "webhook-deliveries"
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeliveryPage:
-    deliveries: list[OutboxEvent]
-    has_next_page: bool
-    cursors: list[str]
 
 
 async def list_deliveries(
@@ -36,7 +28,7 @@ async def list_deliveries(
     state: EventState | None,
     first: int,
     after: str | None,
-) -> DeliveryPage:
+) -> EventPage:
     """A subscription's deliveries newest first, by state (None: all), keyset-paginated."""
     if not 1 <= first <= MAX_PAGE:
         raise DomainError(ErrorCode.INVALID, f"a page holds 1..{MAX_PAGE} deliveries", ("first",))
@@ -46,15 +38,7 @@ async def list_deliveries(
     )
     if state is not None:
         query = query.filter(state=state)
-    if after is not None:
-        query = query.filter(id__lt=decode_cursor(after, _LISTING, 1)[0])
-    rows = list(await query.order_by("-id").limit(first + 1))
-    shown = rows[:first]
-    return DeliveryPage(
-        deliveries=shown,
-        has_next_page=len(rows) > first,
-        cursors=[encode_cursor(_LISTING, row.id) for row in shown],
-    )
+    return await newest_first(query, first=first, after=after, listing=_LISTING)
 
 
 async def replay_deliveries(
