@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +35,9 @@ class StockLevel(Model):
     buffer = fields.IntField(default=0, description="reserved, not yet in 1C's figure")
     as_of = fields.DatetimeField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    version = fields.IntField(
+        default=0, db_default=0, description="bumped by every write of on_hand or buffer"
+    )
 
     variant_id: int
     warehouse_id: int
@@ -39,6 +45,86 @@ class StockLevel(Model):
     class Meta:
         table = "stock_level"
         unique_together = (("variant", "warehouse"),)
+
+
+Position = tuple[int, int]  # variant_id, warehouse_id
+
+
+class WrittenVersions:
+    """Stock rows this process wrote, each with the version its write gave it (RETURNING).
+
+    The stock-change publisher reads these variants after their transactions committed: a
+    row whose committed version reached the noted one was written (a note left behind by a
+    rollback is dropped after `ttl` seconds). Noting is a dict update and an event set, in
+    the writer's own task: no round trip. Without a publisher the notes still expire.
+    """
+
+    def __init__(self, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._notes: OrderedDict[Position, tuple[int, float]] = OrderedDict()
+        # publishers' wake-ups; the first is woken (`vitrina dev` runs the API and the workers,
+        # two publishers, in one process: one is enough, the other takes over when it stops)
+        self.listeners: list[Callable[[], None]] = []
+        self._reset = False
+
+    def note(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Remember rows as RETURNING gave them (variant_id, warehouse_id, version)."""
+        now = self._clock()
+        for row in rows:
+            position = (row["variant_id"], row["warehouse_id"])
+            self._notes[position] = (row["version"], now)
+            self._notes.move_to_end(position)
+        self._expire(now)
+        if self.listeners:
+            self.listeners[0]()
+
+    def note_reset(self) -> None:
+        """Every published figure may be wrong (a warehouse stopped or started selling
+        online): consumers drop what they hold. Harmless if the change rolls back."""
+        self._reset = True
+        if self.listeners:
+            self.listeners[0]()
+
+    def take_reset(self) -> bool:
+        """Whether a reset is due (and clear it; the caller publishes it)."""
+        due, self._reset = self._reset, False
+        return due
+
+    def pending(self) -> dict[Position, tuple[int, float]]:
+        """Every note still waiting: position -> (version written, when noted)."""
+        self._expire(self._clock())
+        return dict(self._notes)
+
+    def settle(self, done: Mapping[Position, int]) -> None:
+        """Forget notes that were published, unless a newer write replaced them meanwhile."""
+        for position, version in done.items():
+            note = self._notes.get(position)
+            if note is not None and note[0] <= version:
+                del self._notes[position]
+
+    def forget_all(self) -> None:
+        """Drop every note and a reset not yet published (tests start from a clean slate)."""
+        self._notes.clear()
+        self._reset = False
+
+    def age(self, noted_at: float) -> float:
+        """Seconds since a note was taken."""
+        return self._clock() - noted_at
+
+    def is_stale(self, noted_at: float) -> bool:
+        """Whether a note has waited longer than a transaction may (its writer rolled back)."""
+        return self.age(noted_at) > self.ttl
+
+    def _expire(self, now: float) -> None:
+        while self._notes:  # oldest first: a note is moved to the end when written again
+            position, (_, noted_at) = next(iter(self._notes.items()))
+            if now - noted_at <= 2 * self.ttl:  # the publisher drops them at `ttl` itself
+                break
+            del self._notes[position]
+
+
+written_versions = WrittenVersions()  # one per process: every helper below notes into it
 
 
 NewLevel = tuple[int, int, int, datetime]  # variant_id, warehouse_id, on_hand, as_of (UTC)
@@ -71,18 +157,21 @@ async def upsert_newer_levels(
             ]
         result = await conn.execute_query_dict(sql, params)  # fetches RETURNING rows on both
         written.update((r["variant_id"], r["warehouse_id"]) for r in result)
+        written_versions.note(result)
     return written
 
 
 def _upsert_sql(conn: BaseDBAsyncClient, count: int) -> str:
     marks = placeholders(conn, count, 5)
-    values = ", ".join(f"({m[0]}, {m[1]}, {m[2]}, 0, {m[3]}, {m[4]})" for m in marks)
+    values = ", ".join(f"({m[0]}, {m[1]}, {m[2]}, 0, {m[3]}, {m[4]}, 1)" for m in marks)
     return (
-        "INSERT INTO stock_level (variant_id, warehouse_id, on_hand, buffer, as_of, updated_at) "
+        "INSERT INTO stock_level "
+        "(variant_id, warehouse_id, on_hand, buffer, as_of, updated_at, version) "
         f"VALUES {values} ON CONFLICT (variant_id, warehouse_id) DO UPDATE SET "
-        "on_hand = excluded.on_hand, as_of = excluded.as_of, updated_at = excluded.updated_at "
+        "on_hand = excluded.on_hand, as_of = excluded.as_of, updated_at = excluded.updated_at, "
+        "version = stock_level.version + 1 "
         "WHERE stock_level.as_of IS NULL OR stock_level.as_of < excluded.as_of "
-        "RETURNING variant_id, warehouse_id"
+        "RETURNING variant_id, warehouse_id, version"
     )
 
 
@@ -126,18 +215,24 @@ class Reservation(Model):
         indexes = (("variant_id", "warehouse_id", "state"), ("state", "expires_at"))
 
 
+# Every write of on_hand or buffer bumps the row's version and hands it back in the same
+# statement, for the stock-change stream (app/services/stock_stream): no extra round trip.
+_RETURNING = "RETURNING variant_id, warehouse_id, version"
+
+
 async def try_reserve(
     conn: BaseDBAsyncClient, variant_id: int, warehouse_id: int, qty: int
 ) -> bool:
     """Add `qty` to the buffer if that many units are free: one conditional UPDATE, atomic."""
     marks = placeholders(conn, 1, 4)[0]
-    rowcount, _ = await conn.execute_query(
-        f"UPDATE stock_level SET buffer = buffer + {marks[0]} "
+    rows = await conn.execute_query_dict(
+        f"UPDATE stock_level SET buffer = buffer + {marks[0]}, version = version + 1 "
         f"WHERE variant_id = {marks[1]} AND warehouse_id = {marks[2]} "
-        f"AND on_hand - buffer >= {marks[3]}",
+        f"AND on_hand - buffer >= {marks[3]} {_RETURNING}",
         [qty, variant_id, warehouse_id, qty],
     )
-    return rowcount == 1
+    written_versions.note(rows)
+    return len(rows) == 1
 
 
 async def shrink_buffer(
@@ -145,11 +240,12 @@ async def shrink_buffer(
 ) -> None:
     """Take `qty` out of the buffer (its reservations just left the held/active states)."""
     marks = placeholders(conn, 1, 3)[0]
-    await conn.execute_query(
-        f"UPDATE stock_level SET buffer = buffer - {marks[0]} "
-        f"WHERE variant_id = {marks[1]} AND warehouse_id = {marks[2]}",
+    rows = await conn.execute_query_dict(
+        f"UPDATE stock_level SET buffer = buffer - {marks[0]}, version = version + 1 "
+        f"WHERE variant_id = {marks[1]} AND warehouse_id = {marks[2]} {_RETURNING}",
         [qty, variant_id, warehouse_id],
     )
+    written_versions.note(rows)
 
 
 async def lock_levels(
