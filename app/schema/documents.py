@@ -297,7 +297,9 @@ def finish(request: Request, response: Response) -> Response:
     if not policy.startswith("public"):
         response.headers["cache-control"] = PRIVATE
         return response
-    etag = '"' + hashlib.sha256(bytes(response.body)).hexdigest()[:40] + '"'
+    etag = response.headers.get("etag")  # a cached answer brings its own (response_cache)
+    if etag is None:
+        etag = '"' + hashlib.sha256(bytes(response.body)).hexdigest()[:40] + '"'
     headers = {"ETag": etag, "Cache-Control": policy, "Vary": "Authorization"}
     if etag in _tags(request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
