@@ -11,7 +11,8 @@ bounded by the schema, not by the data).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,6 +208,44 @@ def _estimate(parent: str, field: str, item: str) -> int:
     )
 
 
+class _Costs:
+    """`query_cost`, remembered per document (the parser cache's object, so its identity) and
+    the variables that could size a page: the same storefront page costs the same each time.
+    Only a number can be `first`/`last`: of a string, an object or a list (`_as_int` takes
+    none of them) the key holds only that it was given (it hides a variable's default)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.known: OrderedDict[Hashable, tuple[DocumentNode, int]] = OrderedDict()
+
+    def cost(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+    ) -> int:
+        given = tuple(
+            sorted(
+                (name, type(value).__name__, value if isinstance(value, int | float) else None)
+                for name, value in (variables or {}).items()
+            )
+        )
+        key = (id(schema), id(document), operation_name, given)
+        found = self.known.get(key)
+        if found is not None and found[0] is document:  # not an id reused after eviction
+            self.known.move_to_end(key)
+            return found[1]
+        cost = query_cost(schema, document, variables, operation_name)
+        self.known[key] = (document, cost)
+        if len(self.known) > self.size:
+            self.known.popitem(last=False)
+        return cost
+
+
+_COSTS = _Costs(size=1024)
+
+
 # --- the limits ------------------------------------------------------------------------------
 
 
@@ -237,7 +276,7 @@ class QueryCostLimiter(SchemaExtension):
         execution = self.execution_context
         context: Context = execution.context
         assert execution.graphql_document is not None
-        cost = query_cost(
+        cost = _COSTS.cost(
             execution.schema._schema,
             execution.graphql_document,
             execution.variables,

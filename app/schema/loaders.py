@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from app.domain.availability import StockPosition
+from app.domain.availability import StockPosition, available
 from app.domain.reservations import SERVING_ORDER
 from app.domain.shop_confirmation import LineState
-from app.models.catalog import Category, Collection, ProductImage, Variant, Warehouse
+from app.models.catalog import Category, Collection, Product, ProductImage, Variant, Warehouse
 from app.models.orders import OrderLine, OrderStatusChange, Payment, Refund
 from app.models.stock import Reservation
 from app.services.inventory.availability import stock_positions
@@ -35,13 +35,37 @@ def _grouped(ids: list[int], rows: Iterable[V], key: Callable[[V], int | None]) 
     return [groups[i] for i in ids]
 
 
-async def _variants_by_product(ids: list[int]) -> list[list[Variant]]:
-    rows = await Variant.filter(product_id__in=ids).order_by("position", "id")
+@dataclass(frozen=True, slots=True)
+class VariantRow:
+    """A variant's columns as a page shows them. Rows, not ORM models: a catalog page reads
+    hundreds, and building a tortoise model each cost twice its query (bench/catalog_miss.py)."""
+
+    id: int
+    guid: str
+    product_id: int
+    sku: str
+    size: str
+    colour: str
+    price: int  # kopecks
+    old_price: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    product_id: int
+    url: str
+    alt: str
+
+
+async def _variants_by_product(ids: list[int]) -> list[list[VariantRow]]:
+    query = Variant.filter(product_id__in=ids).order_by("position", "id")
+    rows = [VariantRow(**r) for r in await query.values(*VariantRow.__dataclass_fields__)]
     return _grouped(ids, rows, lambda v: v.product_id)
 
 
-async def _images_by_product(ids: list[int]) -> list[list[ProductImage]]:
-    rows = await ProductImage.filter(product_id__in=ids).order_by("position", "id")
+async def _images_by_product(ids: list[int]) -> list[list[ImageRow]]:
+    query = ProductImage.filter(product_id__in=ids).order_by("position", "id")
+    rows = [ImageRow(**r) for r in await query.values(*ImageRow.__dataclass_fields__)]
     return _grouped(ids, rows, lambda image: image.product_id)
 
 
@@ -101,10 +125,10 @@ async def _all_warehouses(keys: list[str]) -> list[dict[int, Warehouse]]:
 @dataclass
 class Loaders:
     now: datetime
-    variants_by_product: DataLoader[int, list[Variant]] = field(
+    variants_by_product: DataLoader[int, list[VariantRow]] = field(
         default_factory=lambda: _loader(_variants_by_product)
     )
-    images_by_product: DataLoader[int, list[ProductImage]] = field(
+    images_by_product: DataLoader[int, list[ImageRow]] = field(
         default_factory=lambda: _loader(_images_by_product)
     )
     collection: DataLoader[int, Collection | None] = field(
@@ -135,6 +159,7 @@ class Loaders:
         default_factory=lambda: _loader(_all_warehouses)
     )
     _positions: DataLoader[int, list[StockPosition]] = field(init=False)
+    _available: dict[int, int] = field(default_factory=dict)  # variant id → units, once
 
     def __post_init__(self) -> None:
         async def positions(ids: list[int]) -> list[list[StockPosition]]:
@@ -148,6 +173,33 @@ class Loaders:
         """All warehouses by id, in allocation order, read once per request."""
         return await self._warehouses.load("all")
 
-    async def stock_positions(self, variant_id: int) -> list[StockPosition]:
-        """What the availability rule needs for one variant, batched across the page."""
-        return await self._positions.load(variant_id)
+    def prime_related(self, products: Iterable[Product], *, categories: bool = False) -> None:
+        """Hand the loaders the drops (and categories, with their parents) read with these
+        products by `select_related`, so showing them costs no query of its own."""
+        for product in products:
+            collection = product.collection  # the row itself once selected with the product
+            if isinstance(collection, Collection):
+                self.collection.prime(collection.id, collection)
+            category = product.category if categories else None
+            if isinstance(category, Category):
+                self.category.prime(category.id, category)
+                parent = category.parent
+                if isinstance(parent, Category):
+                    self.category.prime(parent.id, parent)
+
+    def stock_positions(self, variant_id: int) -> Awaitable[list[StockPosition]]:
+        """What the availability rule needs for one variant, batched across the page (the
+        loader's future itself: awaiting one already read takes no task and no loop turn)."""
+        return self._positions.load(variant_id)
+
+    async def available(self, variant_ids: Iterable[int]) -> int:
+        """Units a shopper may buy of these variants together: the rule applied once per
+        variant and request, however many fields show it (a card's total, each size)."""
+        ids = list(variant_ids)
+        missing = [i for i in ids if i not in self._available]
+        if missing:
+            for variant_id, positions in zip(
+                missing, await self._positions.load_many(missing), strict=True
+            ):
+                self._available[variant_id] = available(positions)
+        return sum(self._available[i] for i in ids)

@@ -93,6 +93,7 @@ class CatalogQuery:
             )
         except DomainError as error:
             raise query_error(error) from None
+        info.context.loaders.prime_related(page.products)
         return _connection(page)
 
     @strawberry.field(description="one visible product by slug or id")
@@ -102,7 +103,10 @@ class CatalogQuery:
         if (slug is None) == (id is None):
             raise GraphQLError("give exactly one of slug or id", extensions={"code": "INVALID"})
         row = await catalog.get_product(slug=slug, guid=id, now=info.context.now)
-        return Product.of(row) if row else None
+        if row is None:
+            return None
+        info.context.loaders.prime_related([row], categories=True)
+        return Product.of(row)
 
     @strawberry.field(description="monthly drops, newest first")
     async def collections(self, info: Info, include_upcoming: bool = False) -> list[Collection]:

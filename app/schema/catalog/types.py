@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -11,14 +10,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.domain.availability import availability_by_warehouse, available
+from app.domain.availability import availability_by_warehouse
 from app.domain.catalog import kopecks_to_rub
 from app.models.catalog import Category as CategoryRow
 from app.models.catalog import Collection as CollectionRow
 from app.models.catalog import Product as ProductRow
 from app.models.catalog import Variant as VariantRow
 from app.models.catalog import Warehouse as WarehouseRow
+from app.schema.checkout.queue import CollectionQueueMode
 from app.schema.context import Info
+from app.schema.loaders import VariantRow as VariantColumns
 
 if TYPE_CHECKING:
     from app.schema.catalog.looks import Look
@@ -74,6 +75,7 @@ class Collection:
     release_at: datetime = strawberry.field(
         description="the drop instant; products are hidden before it"
     )
+    queue_mode: CollectionQueueMode = CollectionQueueMode.OFF  # LOTTERY: joinQueue first
 
     @strawberry.field
     def is_released(self, info: Info) -> bool:
@@ -87,6 +89,7 @@ class Collection:
             name=row.name,
             description=row.description,
             release_at=row.release_at,
+            queue_mode=CollectionQueueMode(row.queue_mode.value),
         )
 
 
@@ -123,10 +126,12 @@ class Variant:
 
     @strawberry.field(description="units a shopper can buy now, across sellable warehouses")
     async def available(self, info: Info) -> int:
-        return available(await info.context.loaders.stock_positions(self.pk))
+        info.context.read_stock(info, (self.pk,))  # the response cache's stock overlay
+        return await info.context.loaders.available((self.pk,))
 
     @strawberry.field(description="units per sellable warehouse (shops included)")
     async def availability(self, info: Info) -> list[WarehouseAvailability]:
+        info.context.read_stock(info, (self.pk,))  # the response cache's stock overlay
         loaders = info.context.loaders
         warehouses = await loaders.warehouses()
         per = availability_by_warehouse(await loaders.stock_positions(self.pk))
@@ -136,7 +141,7 @@ class Variant:
         ]
 
     @classmethod
-    def of(cls, row: VariantRow) -> Variant:
+    def of(cls, row: VariantRow | VariantColumns) -> Variant:
         return cls(
             id=strawberry.ID(row.guid),
             sku=row.sku,
@@ -185,8 +190,8 @@ class Product:
     async def available(self, info: Info) -> int:
         loaders = info.context.loaders
         rows = await loaders.variants_by_product.load(self.row.id)
-        positions = await asyncio.gather(*(loaders.stock_positions(r.id) for r in rows))
-        return sum(available(p) for p in positions)
+        info.context.read_stock(info, (r.id for r in rows))  # the response cache's overlay
+        return await loaders.available(r.id for r in rows)
 
     @strawberry.field(description="Instashop looks it is seen in, in the looks' order")
     async def looks(

@@ -72,7 +72,8 @@ async def list_products(
     if after:
         page_query = page_query.filter(_after(after, key, descending, sort))
     order = [f"-{key}", "-id"] if descending else [key, "id"]
-    rows = await page_query.order_by(*order).limit(first + 1)
+    # each card shows its drop: read with the page (the query joins it anyway)
+    rows = await page_query.order_by(*order).limit(first + 1).select_related("collection")
     products = rows[:first]
     cursors = [_cursor(sort, getattr(p, key), p.id) for p in products]
     return ProductPage(
@@ -152,7 +153,8 @@ async def get_product(*, slug: str | None, guid: str | None, now: datetime) -> P
     """One visible product by slug or id (GUID); None if unknown or not yet released."""
     query = visible_products(now)
     query = query.filter(slug=slug) if slug else query.filter(guid=guid)
-    return await query.first()
+    # the product page shows its drop and its category (with its parent): read with it
+    return await query.select_related("collection", "category", "category__parent").first()
 
 
 async def list_collections(*, now: datetime, include_upcoming: bool) -> list[Collection]:

@@ -24,23 +24,28 @@ async def stock_positions(
     levels: dict[tuple[int, int], tuple[int, int]] = {}
     # four integers a row, not models: a catalog page reads hundreds of rows, and building a
     # model parses its instants (a string each on SQLite) that availability never looks at
-    for variant_id, warehouse_id, on_hand, buffer in await StockLevel.filter(
-        variant_id__in=list(variant_ids)
-    ).values_list("variant_id", "warehouse_id", "on_hand", "buffer"):
-        levels[(variant_id, warehouse_id)] = (on_hand, buffer)
+    # (`values`, not `values_list`: tortoise converts each value of a list row in Python)
+    for row in await StockLevel.filter(variant_id__in=list(variant_ids)).values(
+        "variant_id", "warehouse_id", "on_hand", "buffer"
+    ):
+        levels[(row["variant_id"], row["warehouse_id"])] = (row["on_hand"], row["buffer"])
     stale = await _expired_holds(variant_ids, now)
-    return {
-        v: [
-            StockPosition(
-                warehouse_id=w.id,
-                on_hand=levels.get((v, w.id), (0, 0))[0],
-                buffer=levels.get((v, w.id), (0, 0))[1] - stale.get((v, w.id), 0),
-                sellable=w.sellable_online,
+    # Positions are immutable, so equal ones are one object: a page's hundreds of variants
+    # hold a few distinct figures per warehouse (zeros above all), and building a frozen
+    # dataclass costs more than finding it again.
+    made: dict[tuple[int, int, int], StockPosition] = {}
+
+    def position(v: int, w: Warehouse) -> StockPosition:
+        on_hand, buffer = levels.get((v, w.id), (0, 0))
+        key = (w.id, on_hand, buffer - stale.get((v, w.id), 0))
+        found = made.get(key)
+        if found is None:
+            found = made[key] = StockPosition(
+                warehouse_id=w.id, on_hand=key[1], buffer=key[2], sellable=w.sellable_online
             )
-            for w in warehouses
-        ]
-        for v in variant_ids
-    }
+        return found
+
+    return {v: [position(v, w) for w in warehouses] for v in variant_ids}
 
 
 async def _expired_holds(variant_ids: Sequence[int], now: datetime) -> dict[tuple[int, int], int]:
