@@ -2,9 +2,10 @@
 
 Creates a throwaway PostgreSQL database, seeds a catalog (1 online warehouse + 2 shops, hot
 variants with K units online, M spread variants with plenty of stock), starts the API as a
-subprocess (`python -m app serve --workers W`; with W > 1 the CPU figure covers only the
-supervisor, not its worker processes) and sends N buyers through createCart → addToCart →
-setCartContact → setCartDelivery → placeOrder with one httpx client, at most C buyers in flight:
+subprocess (`python -m app serve --workers W`, for each W given; the CPU figures cover the
+supervisor and its worker processes) and sends N buyers through createCart → addToCart →
+setCartContact → setCartDelivery → placeOrder with one aiohttp client, at most C buyers in
+flight:
 
     hot        each buyer runs its whole flow; K units of one variant, N buyers
     hot-storm  (opt-in) all N carts are filled first, then every placeOrder goes out at once,
@@ -23,6 +24,7 @@ placeOrder pays, and the ratio placeOrder/s ÷ pgbench tps is printed (-c 16 for
 
     uv run python bench/checkout_storm.py [--buyers 1000] [--units 100] [--variants 200]
         [--concurrency 100] [--scenarios hot hot-storm spread bots] [--server-pool N]
+        [--server-workers 1 2]
         [--hold-mode at_cart] [--postgres postgres://postgres@127.0.0.1:5432]
 """
 
@@ -48,6 +50,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
+import aiohttp
 import asyncpg
 import httpx
 from redis.asyncio import Redis
@@ -62,6 +65,7 @@ from bench.checkout_bots import run_bots, seed_bots
 ROOT = Path(__file__).resolve().parent.parent
 PGBENCH = "/usr/bin/pgbench"
 REDIS_URL = "redis://127.0.0.1:6379/14"
+RUN_ID = uuid.uuid4().hex  # this bench run (device ids)
 PG_LOG_DIR = Path("/var/log/postgresql")
 INSUFFICIENT = "INSUFFICIENT_STOCK"
 PLENTY = 1_000_000
@@ -224,12 +228,22 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc)."""
+    """User + system CPU time a process and its live descendants have used so far (Linux
+    /proc): with `--workers N` the API processes are the supervisor's children."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 def _tail(log: Path, lines: int = 20) -> str:
@@ -245,6 +259,7 @@ class Run:
 
     label: str
     buyers: int
+    workers: int = 1  # API processes serving it
     outcomes: Counter[str] = field(default_factory=Counter)  # "mutation outcome" -> calls
     latencies: list[float] = field(default_factory=list)  # placeOrder, seconds
     place_from: float = float("inf")
@@ -284,8 +299,12 @@ class Run:
 
 
 class Api:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    """The buyers' HTTP client: aiohttp, which costs this process about half of httpx's CPU
+    per call (the bench shares the machine's cores with the server it measures)."""
+
+    def __init__(self, client: aiohttp.ClientSession, base: str) -> None:
         self.client = client
+        self.url = f"{base}/graphql"
         self.started = time.perf_counter()
         self.failures: list[str] = []  # transport errors: when, on what, why
 
@@ -301,18 +320,18 @@ class Api:
         self, mutation: str, query: str, variables: dict[str, Any], headers: dict[str, str]
     ) -> tuple[str, dict[str, Any] | None]:
         try:
-            response = await self.client.post(
-                "/graphql", json={"query": query, "variables": variables}, headers=headers
-            )
-        except httpx.HTTPError as error:
+            async with self.client.post(
+                self.url, json={"query": query, "variables": variables}, headers=headers
+            ) as response:
+                if response.status != 200:
+                    return f"HTTP {response.status}", None
+                body = await response.json()
+        except (aiohttp.ClientError, TimeoutError) as error:
             cause = error.__cause__ or error.__context__
             self.failures.append(
                 f"{time.perf_counter() - self.started:6.2f} s {mutation}: {error!r} <- {cause!r}"
             )
             return f"transport:{type(error).__name__}", None
-        if response.status_code != 200:
-            return f"HTTP {response.status_code}", None
-        body = response.json()
         if body.get("errors"):
             return f"graphql-error:{body['errors'][0].get('message', '')[:60]!r}", None
         payload: dict[str, Any] = body["data"][mutation]
@@ -321,11 +340,22 @@ class Api:
         return "ok", payload
 
 
+@asynccontextmanager
+async def buyers_client(args: argparse.Namespace, base: str) -> AsyncIterator[Api]:
+    connector = aiohttp.TCPConnector(limit=args.concurrency, keepalive_timeout=args.keepalive)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        yield Api(session, base)
+
+
 def shopper(run: Run, buyer: int) -> dict[str, str]:
-    """The buyer's own address (10.0.0.0/8, one per buyer and scenario) and device id."""
+    """The buyer's own address (10.0.0.0/8, one per buyer, scenario and server size; only a
+    header: nothing is sent there) and device id (new each bench run: the throttles' redis
+    buckets outlive a run)."""
     n = buyer + 100_000 * ["hot", "hot-storm", "spread"].index(run.label)
+    n += 1_000_000 * run.workers
     address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
-    device = uuid.uuid5(uuid.NAMESPACE_URL, f"vitrina-bench/{run.label}/{buyer}")
+    device = uuid.uuid5(uuid.NAMESPACE_URL, f"vitrina-bench/{RUN_ID}/{n}")
     return {"X-Forwarded-For": address, "X-Device-Id": str(device)}
 
 
@@ -340,7 +370,12 @@ async def prepare(api: Api, run: Run, buyer: int, basket: list[str]) -> str | No
         ("addToCart", ADD, {"c": token, "v": guid}) for guid in basket
     ]
     steps += [
-        ("setCartContact", CONTACT, {"c": token, "e": f"{run.label}-{buyer}@bench.example.com"}),
+        (
+            "setCartContact",
+            CONTACT,
+            # one shopper per buyer and server size: a drop allows one unpaid order a contact
+            {"c": token, "e": f"{run.label}-{run.workers}-{buyer}@bench.example.com"},
+        ),
         ("setCartDelivery", DELIVERY, {"c": token}),
     ]
     for mutation, query, variables in steps:
@@ -477,7 +512,7 @@ def report(run: Run, found: Books, *, want_orders: int) -> None:
     right = found.orders == want_orders == run.placed and found.buffer == found.units
     ok = "ok" if right and not found.oversold and not found.unbalanced else "WRONG"
     print(
-        f"\n[{run.label}] {run.buyers} buyers in {run.wall:.1f} s; "
+        f"\n[{run.label}, {run.workers} API process(es)] {run.buyers} buyers in {run.wall:.1f} s; "
         f"placeOrder phase {run.place_to - run.place_from:.1f} s"
     )
     for key, calls in sorted(run.outcomes.items()):
@@ -598,7 +633,7 @@ def count_deadlocks() -> int:
     )
 
 
-def summarise_logs(database: str, pg_lines: list[str], server_log: Path) -> None:
+def summarise_logs(database: str, pg_lines: list[str], logs: Path) -> None:
     ours = [line for line in pg_lines if f"@{database} " in line]
     deadlocks = [line for line in pg_lines if "deadlock" in line.lower()]
     errors = Counter(
@@ -614,7 +649,11 @@ def summarise_logs(database: str, pg_lines: list[str], server_log: Path) -> None
         print(f"    {line[:200]}")
     for message, times in errors.most_common(5):
         print(f"    ERROR x{times}: {message}")
-    text = server_log.read_text(errors="replace").splitlines() if server_log.exists() else []
+    text = [
+        line
+        for log in sorted(logs.glob("server-*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+    ]
     interesting = [line for line in text if line.strip()]
     print(f"server log (LOG_LEVEL=WARNING): {len(interesting)} lines")
     events = Counter(re.sub(r"\d+", "N", line)[:140] for line in interesting)
@@ -631,80 +670,116 @@ async def run_scenarios(
     """Seed, serve, run the chosen scenarios; each finished one is appended to `runs`."""
     await run_migrations(dsn)
     await init_db(dsn)
+    sizes: list[int] = args.server_workers
     try:
         catalog = await seed(
             units=args.units,
             variants=args.variants,
-            hot_count=2,
+            hot_count=2 * len(sizes),  # each server size its own two hot variants
             hold_mode=HoldMode(args.hold_mode),
         )
         bot_catalog = await seed_bots() if "bots" in args.scenarios else None
     finally:
         await close_db()
-    rng = random.Random(args.seed)
-    spread = [guid for _, guid in catalog.spread]
-    plan = [
-        ("hot", [catalog.hot[0]], [[catalog.hot[0][1]]] * args.buyers, False, args.units),
-        ("hot-storm", [catalog.hot[1]], [[catalog.hot[1][1]]] * args.buyers, True, args.units),
-        (
-            "spread",
-            catalog.spread,
-            [rng.sample(spread, rng.randint(1, min(3, len(spread)))) for _ in range(args.buyers)],
-            False,
-            args.buyers,
-        ),
-    ]
-    server_url = dsn + (f"?maxsize={args.server_pool}" if args.server_pool else "")
-    limits = httpx.Limits(
-        max_connections=args.concurrency,
-        max_keepalive_connections=args.concurrency,
-        keepalive_expiry=args.keepalive,
-    )
     db = await asyncpg.connect(dsn)
     try:
-        async with (
-            serving(server_url, free_port(), tmp / "server.log", args.server_workers) as (
-                base,
-                pid,
-            ),
-            httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client,
-        ):
-            api = Api(client)
-            for label, variants, baskets, storm, stock in plan:
-                if label not in args.scenarios:
-                    continue
-                run = Run(label=label, buyers=len(baskets))
-                cpu = cpu_seconds(pid), time.process_time()
-                api.started = time.perf_counter()
-                async with watching_db(dsn, database, run):
-                    await scenario(api, run, baskets, args.concurrency, storm=storm, pid=pid)
-                run.server_cpu = cpu_seconds(pid) - cpu[0]
-                run.client_cpu = time.process_time() - cpu[1]
-                found = await books(db, [vid for vid, _ in variants])
-                run.oversells = len(found.oversold)
-                report(run, found, want_orders=min(stock, len(baskets) - run.failed))
-                for failure in api.failures[:5]:
-                    print(f"    transport error at {failure}")
-                api.failures.clear()
-                runs.append(run)
-            if bot_catalog is not None:
-                await run_bots(client, db, bot_catalog)
+        for index, workers in enumerate(sizes):
+            plan = _plan(args, catalog, index, first=index == 0)
+            await _serve_plan(args, database, dsn, tmp, runs, db, plan, workers)
+            if bot_catalog is not None and index == 0:
+                await _bots(args, dsn, tmp, db, bot_catalog, workers)
     finally:
         await db.close()
 
 
+Plan = list[tuple[str, list[tuple[int, str]], list[list[str]], bool, int]]
+
+
+def _plan(args: argparse.Namespace, catalog: Catalog, index: int, *, first: bool) -> Plan:
+    """The scenarios for one server size: its own hot variants; the spread one only once."""
+    rng = random.Random(args.seed)
+    spread = [guid for _, guid in catalog.spread]
+    hot, storm = catalog.hot[2 * index], catalog.hot[2 * index + 1]
+    plan: Plan = [
+        ("hot", [hot], [[hot[1]]] * args.buyers, False, args.units),
+        ("hot-storm", [storm], [[storm[1]]] * args.buyers, True, args.units),
+    ]
+    if first:
+        baskets = [
+            rng.sample(spread, rng.randint(1, min(3, len(spread)))) for _ in range(args.buyers)
+        ]
+        plan.append(("spread", catalog.spread, baskets, False, args.buyers))
+    return [step for step in plan if step[0] in args.scenarios]
+
+
+def _client_limits(args: argparse.Namespace) -> httpx.Limits:
+    return httpx.Limits(
+        max_connections=args.concurrency,
+        max_keepalive_connections=args.concurrency,
+        keepalive_expiry=args.keepalive,
+    )
+
+
+async def _serve_plan(
+    args: argparse.Namespace,
+    database: str,
+    dsn: str,
+    tmp: Path,
+    runs: list[Run],
+    db: Any,
+    plan: Plan,
+    workers: int,
+) -> None:
+    """One server of `workers` API processes; the plan's scenarios through it."""
+    server_url = dsn + (f"?maxsize={args.server_pool}" if args.server_pool else "")
+    async with (
+        serving(server_url, free_port(), tmp / f"server-{workers}.log", workers) as (base, pid),
+        buyers_client(args, base) as api,
+    ):
+        for label, variants, baskets, storm, stock in plan:
+            run = Run(label=label, buyers=len(baskets), workers=workers)
+            cpu = cpu_seconds(pid), time.process_time()
+            api.started = time.perf_counter()
+            async with watching_db(dsn, database, run):
+                await scenario(api, run, baskets, args.concurrency, storm=storm, pid=pid)
+            run.server_cpu = cpu_seconds(pid) - cpu[0]
+            run.client_cpu = time.process_time() - cpu[1]
+            found = await books(db, [vid for vid, _ in variants])
+            run.oversells = len(found.oversold)
+            report(run, found, want_orders=min(stock, len(baskets) - run.failed))
+            for failure in api.failures[:5]:
+                print(f"    transport error at {failure}")
+            api.failures.clear()
+            runs.append(run)
+
+
+async def _bots(
+    args: argparse.Namespace, dsn: str, tmp: Path, db: Any, catalog: Any, workers: int
+) -> None:
+    server_url = dsn + (f"?maxsize={args.server_pool}" if args.server_pool else "")
+    async with (
+        serving(server_url, free_port(), tmp / "server-bots.log", workers) as (base, _),
+        httpx.AsyncClient(base_url=base, limits=_client_limits(args), timeout=60) as client,
+    ):
+        await run_bots(client, db, catalog)
+
+
 def summary(runs: list[Run], floor: list[tuple[int, int, str]]) -> None:
     print(
-        f"\n{'scenario':10} {'buyers':>6} {'placed':>6} {'refused':>7} {'other':>5} "
-        f"{'placeOrder/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'oversells':>9}"
+        f"\n{'scenario':10} {'procs':>5} {'buyers':>6} {'placed':>6} {'refused':>7} {'other':>5} "
+        f"{'placeOrder/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms/call':>11} {'oversells':>9}"
     )
     for run in runs:
         print(
-            f"{run.label:10} {run.buyers:6} {run.placed:6} {run.refused:7} {run.failed:5} "
-            f"{run.place_rate:12.1f} {run.percentile(50):7.0f} {run.percentile(99):7.0f} "
-            f"{run.oversells:9}"
+            f"{run.label:10} {run.workers:5} {run.buyers:6} {run.placed:6} {run.refused:7} "
+            f"{run.failed:5} {run.place_rate:12.1f} {run.percentile(50):7.0f} "
+            f"{run.percentile(99):7.0f} {cpu_per_call(run):11.1f} {run.oversells:9}"
         )
-    print()
+    print(
+        "(CPU ms/call: server CPU per request over the whole scenario; hot-storm: per placeOrder, "
+        f"its phase alone; this machine has {os.cpu_count()} cores, shared with the bench "
+        "client and PostgreSQL)\n"
+    )
     for clients, seconds, result in floor:
         print(
             f"pgbench, 1 conditional UPDATE on 1 hot row, -c {clients} -T {seconds}: tps = {result}"
@@ -714,9 +789,18 @@ def summary(runs: list[Run], floor: list[tuple[int, int, str]]) -> None:
     for run in runs:
         if run.label.startswith("hot"):
             print(
-                f"{run.label}: placeOrder/s ÷ pgbench tps (-c {floor[0][0]}) = "
-                f"{run.place_rate:.1f} / {tps:.0f} = {run.place_rate / tps:.4f}"
+                f"{run.label} ({run.workers} process(es)): placeOrder/s ÷ pgbench tps "
+                f"(-c {floor[0][0]}) = {run.place_rate:.1f} / {tps:.0f} = "
+                f"{run.place_rate / tps:.4f}"
             )
+
+
+def cpu_per_call(run: Run) -> float:
+    """Server CPU ms per placeOrder (the storm's placeOrder phase), else per request."""
+    if run.place_cpu and run.latencies:
+        return run.place_cpu / len(run.latencies) * 1000
+    calls = sum(run.outcomes.values())
+    return run.server_cpu / calls * 1000 if calls else float("nan")
 
 
 async def forget_jobs(dsn: str) -> None:
@@ -763,7 +847,13 @@ async def main() -> None:
         "client that keeps them as long (httpx's default) now and then reuses a closing one",
     )
     parser.add_argument("--pgbench-seconds", type=int, default=10)
-    parser.add_argument("--server-workers", type=int, default=1, help="API processes")
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="API processes; several sizes (e.g. 1 2) run the hot scenarios once for each",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--time-limit", type=float, default=170, help="seconds, cleanup aside")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
@@ -807,7 +897,7 @@ async def main() -> None:
             except TimeoutError:
                 print(f"\n!! time limit of {args.time_limit:.0f} s reached: the rest was skipped")
             summary(runs, floor)
-            summarise_logs(database, pg_log_since(offsets), Path(tmp) / "server.log")
+            summarise_logs(database, pg_log_since(offsets), Path(tmp))
     finally:
         with suppress(Exception):
             await forget_jobs(dsn)

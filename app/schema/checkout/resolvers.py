@@ -13,7 +13,6 @@ from app.domain.errors import ErrorCode
 from app.domain.orders import DeliveryKind
 from app.domain.payments import PaymentStatus
 from app.models.checkout import Cart as CartRow
-from app.models.checkout import CartLine as CartLineRow
 from app.models.orders import Order as OrderRow
 from app.schema.checkout.types import Cart, DeliveryMethod, Order, PaymentInfo
 from app.schema.context import Context, Info
@@ -90,9 +89,8 @@ class DeliveryInput:
 
 
 async def cart_view(row: CartRow, now: datetime) -> Cart:
-    lines = await CartLineRow.filter(cart_id=row.id).order_by("id").prefetch_related("variant")
-    holds = await carts.live_holds_by_line([line.id for line in lines], now)
-    return Cart(row=row, line_rows=list(lines), holds=holds)
+    """The cart as shoppers see it; its lines are read only if the selection asks for them."""
+    return Cart(row=row, now=now)
 
 
 async def cart_payload(work: Awaitable[CartRow], now: datetime) -> CartPayload:
@@ -162,6 +160,7 @@ class CheckoutMutation:
                 quantity=quantity,
                 now=ctx.now,
                 device=ctx.shopper_device,
+                queue_gate=ctx.queue_gate,
             ),
         )
         return await cart_payload(changed, ctx.now)
@@ -180,6 +179,7 @@ class CheckoutMutation:
                 quantity=quantity,
                 now=ctx.now,
                 device=ctx.shopper_device,
+                queue_gate=ctx.queue_gate,
             ),
         )
         return await cart_payload(changed, ctx.now)
@@ -231,6 +231,7 @@ class CheckoutMutation:
                 ask_shops_now=ctx.settings.shop_confirmation_ask == "placed",
                 device=ctx.shopper_device,
                 drop_rush=timedelta(hours=ctx.settings.drop_rush_hours),
+                queue_gate=ctx.queue_gate,
             ),
         )
         return await _order(_order_of(placed))

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from app.db import connection
 from app.domain import checkout
 from app.domain.allocation import WarehouseInfo, insufficient_stock, rank_warehouses
 from app.domain.availability import available_from
@@ -18,11 +19,12 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.orders import DeliveryKind
 from app.domain.reservations import ReservationState
 from app.models.catalog import HoldMode, Variant, Warehouse, WarehouseKind
-from app.models.checkout import Cart, CartLine, lock_and_touch_cart
+from app.models.checkout import Cart, CartLine
+from app.models.checkout_sql import live_holds_to_touch, stock_view, touch_cart
 from app.models.stock import Reservation
 from app.services.checkout.limits import check_within_purchase_limit
-from app.services.inventory.availability import stock_positions
-from app.services.inventory.reservations import Claim, release, reserve, warehouse_infos
+from app.services.inventory.reservations import Claim, infos_of, release, reserve
+from app.services.waiting_room import QueueGate, require_pass
 
 
 async def create_cart(customer_id: int | None = None, *, device: str | None = None) -> Cart:
@@ -38,11 +40,11 @@ async def find_cart(token: str) -> Cart:
     """The cart with this token; someone else's or an unknown token look the same."""
     cart = await Cart.get_or_none(token=token)
     if cart is None:
-        raise _no_cart()
+        raise no_cart()
     return cart
 
 
-def _no_cart() -> DomainError:
+def no_cart() -> DomainError:
     return DomainError(ErrorCode.CART_NOT_FOUND, "no such cart", ("cartToken",))
 
 
@@ -73,11 +75,14 @@ async def set_line(
     quantity: int,
     now: datetime,
     device: str | None = None,
+    queue_gate: QueueGate | None = None,
 ) -> Cart:
     """Set how many of a variant the cart holds (0 removes it); holds stock in hold drops.
 
-    `device`: the shopper's device key (limits count by it)."""
-    return await _change_line(cart_token, variant_guid, now, device, lambda _: quantity)
+    `device`: the shopper's device key (limits count by it); `queue_gate`: checks the pass a
+    queued drop needs (without one its variants are refused)."""
+    change = _change_line(cart_token, variant_guid, now, device, lambda _: quantity, queue_gate)
+    return await change
 
 
 async def add_to_line(
@@ -87,10 +92,12 @@ async def add_to_line(
     quantity: int,
     now: datetime,
     device: str | None = None,
+    queue_gate: QueueGate | None = None,
 ) -> Cart:
     """Add units to a line (a new line if the variant is not in the cart yet)."""
     checkout.check_units_to_add(quantity)
-    return await _change_line(cart_token, variant_guid, now, device, lambda n: n + quantity)
+    change = _change_line(cart_token, variant_guid, now, device, lambda n: n + quantity, queue_gate)
+    return await change
 
 
 async def _change_line(
@@ -99,15 +106,16 @@ async def _change_line(
     now: datetime,
     device: str | None,
     new_quantity: Callable[[int], int],
+    queue_gate: QueueGate | None = None,
 ) -> Cart:
     """Change one line under the cart's lock (two quick clicks add twice, never once)."""
     path = ("variantId",)
-    cart = await find_cart(cart_token)
-    infos = await warehouse_infos()
     async with in_transaction() as conn:
-        # the shopper is active: the idle-cart sweep leaves the cart alone
-        if not await lock_and_touch_cart(conn, cart.id, now=now, device=device):
-            raise _no_cart()  # deleted as idle a moment ago
+        # one statement locks the cart, reads it and records that the shopper is active (the
+        # idle-cart sweep leaves it alone)
+        cart = await touch_cart(conn, cart_token, now=now, device=device)
+        if cart is None:
+            raise no_cart()  # unknown, or deleted as idle a moment ago
         variant = await _known_variant(variant_guid, path)
         line = await CartLine.get_or_none(cart_id=cart.id, variant_id=variant.id)
         quantity = new_quantity(line.quantity if line else 0)
@@ -119,22 +127,32 @@ async def _change_line(
                 await line.delete()
             return cart
         check_on_sale(variant, now, path)
+        # a queued drop: only with a live pass (nothing is read for a drop without a queue)
+        await require_pass(
+            queue_gate, variant.product.collection, device=device, now=now, path=path
+        )
         await check_within_purchase_limit(
             variant, cart, quantity, device=device, now=now, path=path
         )
         collection = variant.product.collection
+        holds = collection is not None and collection.hold_mode == HoldMode.AT_CART
+        # the warehouses and this variant's stock in them: one statement
+        stock = await stock_view(conn, [variant.id], cart_id=None, now=now)
+        infos = infos_of(stock.warehouses)
+        ranked = ranked_for(infos, cart.pickup_warehouse_id)
+        if not holds:  # an answer from what is free now, before the line is written
+            free = available_from(stock.positions(variant.id), ranked)
+            if free < quantity:
+                raise insufficient_stock(free, path)
         if line is None:
             line = await CartLine.create(cart_id=cart.id, variant_id=variant.id, quantity=quantity)
         else:
             await CartLine.filter(id=line.id).update(quantity=quantity)
-        ranked = ranked_for(infos, cart.pickup_warehouse_id)
-        if collection and collection.hold_mode == HoldMode.AT_CART:
+        if holds and collection is not None:
             expires = now + timedelta(minutes=collection.hold_minutes)
             claim = Claim(ReservationState.HELD, cart_line_id=line.id, expires_at=expires)
             shops = {w for w, info in infos.items() if info.is_shop}
             await _reserve_or_report(conn, variant.id, quantity, ranked, shops, claim, now, path)
-        else:
-            await _check_available(variant.id, quantity, ranked, now, path)
     await touch_holds(cart=cart, now=now)
     return cart
 
@@ -144,7 +162,8 @@ async def _known_variant(variant_guid: str, path: tuple[str, ...]) -> Variant:
         guid = parse_guid(variant_guid, path=path)
     except DomainError:
         guid = ""
-    variant = await Variant.get_or_none(guid=guid).prefetch_related("product__collection")
+    # the variant, its product and its drop in one statement (a join, not three reads)
+    variant = await Variant.get_or_none(guid=guid).select_related("product__collection")
     if variant is None:
         raise DomainError(ErrorCode.NOT_FOUND, "no such variant", path)
     return variant
@@ -174,30 +193,21 @@ async def _reserve_or_report(
         raise error.at(*path) from None
 
 
-async def _check_available(
-    variant_id: int, quantity: int, ranked: list[int], now: datetime, path: tuple[str, ...]
-) -> None:
-    positions = (await stock_positions([variant_id], now=now))[variant_id]
-    free = available_from(positions, ranked)
-    if free < quantity:
-        raise insufficient_stock(free, path)
-
-
 async def _live_hold_ids(line_id: int) -> list[int]:
     holds = Reservation.filter(cart_line_id=line_id, state=ReservationState.HELD)
     return [r.id for r in await holds.only("id")]
 
 
 async def touch_holds(*, cart: Cart, now: datetime) -> None:
-    """The shopper is active: push their live holds' expiry forward (expired ones stay lost)."""
-    lines = await CartLine.filter(cart_id=cart.id).prefetch_related("variant__product__collection")
-    for line in lines:
-        collection = line.variant.product.collection
-        if collection is None or collection.hold_mode != HoldMode.AT_CART:
-            continue
+    """The shopper is active: push their live holds' expiry forward (expired ones stay lost).
+
+    One read finds the live holds in hold-at-cart drops; an update per drop hold time follows
+    (none for a cart without holds)."""
+    conn = connection()
+    for minutes, ids in (await live_holds_to_touch(conn, cart.id, now=now)).items():
         await Reservation.filter(
-            cart_line_id=line.id, state=ReservationState.HELD, expires_at__gt=now
-        ).update(expires_at=now + timedelta(minutes=collection.hold_minutes))
+            id__in=ids, state=ReservationState.HELD, expires_at__gt=now
+        ).update(expires_at=now + timedelta(minutes=minutes))
 
 
 async def set_contact(

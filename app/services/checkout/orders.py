@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -15,9 +15,7 @@ from tortoise.transactions import in_transaction
 
 from app.domain.checkout import (
     DROP_RUSH_HOURS,
-    LineOnSale,
     PricedLine,
-    check_ready_to_order,
     order_total,
 )
 from app.domain.errors import DomainError, ErrorCode
@@ -28,22 +26,33 @@ from app.domain.orders import (
     check_move,
     check_shopper_may_cancel,
 )
-from app.domain.outbox import EventKind, EventState, Target
-from app.domain.reservations import ReservationState, shop_confirmation_for
-from app.models.checkout import Cart, CartLine, lock_cart
+from app.domain.outbox import EventKind, EventState
+from app.domain.reservations import ReservationState
+from app.models.checkout import Cart, CartLine
+from app.models.checkout_sql import StockView, lock_cart_for_key, stock_view
 from app.models.customers import Customer
 from app.models.orders import Order, OrderLine, OrderStatusChange, lock_order
 from app.models.outbox import OutboxEvent
-from app.models.stock import Reservation, lock_levels
-from app.services.checkout.carts import find_cart, ranked_for
-from app.services.checkout.customers import customer_for_contact
+from app.models.stock import Reservation
+from app.services.checkout.carts import find_cart, no_cart
 from app.services.checkout.limits import check_within_purchase_limit, claim_unpaid_order
-from app.services.inventory.reservations import Claim, release, reserve, warehouse_infos
+from app.services.checkout.placing import (
+    PlacedLine,
+    Serving,
+    cart_lines,
+    check_in_stock,
+    check_ready,
+    customer_of,
+    line_path,
+    outbox_rows,
+    reserve_lines_ahead,
+    serve_line,
+    write_order_line,
+)
+from app.services.inventory.reservations import release
 from app.services.jobs import JobQueue, enqueue_quietly
 from app.services.outbox.record import (
     announce,
-    customer_record,
-    order_record,
     record_event,
     status_record,
 )
@@ -51,6 +60,7 @@ from app.services.partners import recording as partner_events
 from app.services.partners.waking import wake_order_subscribers
 from app.services.shops.asking import ask_shops
 from app.services.shops.withdrawing import withdraw_requests
+from app.services.waiting_room import QueueGate, require_passes
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +69,7 @@ log = structlog.get_logger(__name__)
 class PlacedOrder:
     order: Order
     created: bool  # False when the idempotency key returned an earlier order
+    events: tuple[OutboxEvent, ...] = ()  # the outbox rows it wrote (announced after commit)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +82,7 @@ class Placing:
     ask_shops_now: bool
     device: str | None
     drop_rush: timedelta
+    queue_gate: QueueGate | None = None  # checks a queued drop's pass
 
 
 async def place_order(
@@ -83,48 +95,52 @@ async def place_order(
     ask_shops_now: bool = False,
     device: str | None = None,
     drop_rush: timedelta = timedelta(hours=DROP_RUSH_HOURS),
+    queue_gate: QueueGate | None = None,
 ) -> PlacedOrder:
     """Turn the cart into an order awaiting payment, reserving every line or none.
 
     `ask_shops_now`: shops serving lines are asked to confirm at once, not once it is paid.
-    `device`: the shopper's device key; `drop_rush`: how long after a drop's release a
-    shopper may have only one unpaid order of its variants.
+    `device`: the shopper's device key (else the cart's); `drop_rush`: how long after a
+    drop's release a shopper may have only one unpaid order of its variants; `queue_gate`:
+    checks the pass a queued drop needs (without one its lines are refused).
     """
-    key = check_idempotency_key(idempotency_key)
-    cart = await find_cart(cart_token)
-    earlier = await Order.get_or_none(idempotency_key=key)
-    if earlier is not None:
-        return _same_cart_or_refuse(earlier, cart)
     placing = Placing(
-        key=key,
+        key=check_idempotency_key(idempotency_key),
         now=now,
         payment_timeout=payment_timeout,
         ask_shops_now=ask_shops_now,
-        device=device or cart.device,
+        device=device,
         drop_rush=drop_rush,
+        queue_gate=queue_gate,
     )
     try:
-        order = await _place(cart, placing)
+        placed = await _place(cart_token, placing)
     except IntegrityError:  # the same key won a race a moment ago
-        earlier = await Order.get_or_none(idempotency_key=key)
+        earlier = await Order.get_or_none(idempotency_key=placing.key)
         if earlier is None:
             raise
-        return _same_cart_or_refuse(earlier, cart)
+        return _same_cart_or_refuse(earlier, await find_cart(cart_token))
+    if not placed.created:
+        return placed
+    order = placed.order
     log.info(
         "order.placed",
         number=order.number,
         total=order.total,
-        pickup=bool(cart.pickup_warehouse_id),
+        pickup=bool(order.pickup_warehouse_id),
     )
-    await announce_order(jobs, order)
-    await enqueue_quietly(
-        jobs,
-        "expire_order",
-        order.id,
-        job_id=f"expire-order:{order.id}",
-        defer_until=order.payment_deadline,
+    await asyncio.gather(  # after commit, side by side: one wait, not one per job
+        announce(jobs, placed.events),  # the rows in hand: nothing is read back
+        wake_order_subscribers(jobs),
+        enqueue_quietly(
+            jobs,
+            "expire_order",
+            order.id,
+            job_id=f"expire-order:{order.id}",
+            defer_until=order.payment_deadline,
+        ),
     )
-    return PlacedOrder(order, created=True)
+    return placed
 
 
 def _same_cart_or_refuse(order: Order, cart: Cart) -> PlacedOrder:
@@ -137,39 +153,33 @@ def _same_cart_or_refuse(order: Order, cart: Cart) -> PlacedOrder:
     return PlacedOrder(order, created=False)
 
 
-def _check_ready(cart: Cart, lines: Sequence[CartLine], now: datetime) -> None:
-    on_sale = [
-        LineOnSale(
-            published=line.variant.product.published,
-            release_at=line.variant.product.collection.release_at
-            if line.variant.product.collection
-            else None,
-        )
-        for line in sorted(lines, key=lambda x: x.id)  # as the shopper added them
-    ]
-    check_ready_to_order(
-        has_contact=bool(cart.email or cart.phone),
-        delivery_chosen=cart.delivery_kind is not None,
-        lines=on_sale,
-        now=now,
-    )
-
-
-async def _place(cart: Cart, placing: Placing) -> Order:
+async def _place(cart_token: str, placing: Placing) -> PlacedOrder:
     now = placing.now
-    infos = await warehouse_infos()
-    ranked = ranked_for(infos, cart.pickup_warehouse_id)
-    shops = {w for w, info in infos.items() if info.is_shop}
     async with in_transaction() as conn:
-        # The cart's lines are read under its lock: a cart submitted twice at once (even with
-        # two keys) becomes one order; the second finds it empty.
-        await lock_cart(conn, cart.id)
-        lines = (
-            await CartLine.filter(cart_id=cart.id)
-            .order_by("variant_id")
-            .prefetch_related("variant__product__collection")
-        )
-        _check_ready(cart, lines, now)
+        # The cart's row is locked first (read, and the key looked up, in the same statement):
+        # a cart submitted twice at once (even with two keys) becomes one order; the second
+        # finds it empty.
+        locked = await lock_cart_for_key(conn, cart_token, placing.key)
+        if locked is None:
+            raise no_cart()
+        cart = locked.cart
+        if locked.earlier_order_id is not None:
+            return _same_cart_or_refuse(await Order.get(id=locked.earlier_order_id), cart)
+        placing = replace(placing, device=placing.device or cart.device)
+        lines = await cart_lines(cart.id)
+        if not lines and (earlier := await Order.get_or_none(idempotency_key=placing.key)):
+            # the same key placed this cart while we waited for its lock (the key's look-up
+            # above read from before that commit)
+            return _same_cart_or_refuse(earlier, cart)
+        check_ready(cart, lines, now)
+        # a queued drop's lines only with a live pass (nothing is read for drops without one)
+        drops = [x.variant.product.collection for x in sorted(lines, key=lambda x: x.id)]
+        await require_passes(placing.queue_gate, drops, device=placing.device, now=now)
+        # the warehouses and the lines' stock in one read: a sold-out line is refused here,
+        # before anything is written
+        stock = await stock_view(conn, [x.variant_id for x in lines], cart_id=cart.id, now=now)
+        serving = Serving.of(stock, cart.pickup_warehouse_id)
+        check_in_stock(lines, stock, serving.ranked)
         order = await Order.create(
             guid=str(uuid.uuid4()),
             number=f"tmp-{uuid.uuid4().hex[:12]}",
@@ -191,8 +201,6 @@ async def _place(cart: Cart, placing: Placing) -> Order:
             payment_deadline=now + placing.payment_timeout,
             device=placing.device,
         )
-        order.number = f"V-{order.id:06d}"
-        await Order.filter(id=order.id).update(number=order.number)
         # Before any stock row: a second order of the same shopper waits here, not on a hot row.
         await claim_unpaid_order(
             conn,
@@ -203,123 +211,91 @@ async def _place(cart: Cart, placing: Placing) -> Order:
             now=now,
             rush=placing.drop_rush,
         )
-        for line in lines:  # in variant order: the lock order
-            path = _line_path(lines, line)
-            await _order_line(conn, order, cart, line, ranked, shops, placing, path)
+        # Everything but stock first: a hot row stays locked from its conditional UPDATE to the
+        # commit, so what follows it is what caps a drop's orders per second.
+        customer = await customer_of(cart)  # after the claim: a same-shopper race waits there
+        order.customer_id, order.number = customer[0].id, f"V-{order.id:06d}"
+        await Order.filter(id=order.id).update(customer_id=order.customer_id, number=order.number)
         await OrderStatusChange.create(
             order_id=order.id, to_status=OrderStatus.AWAITING_PAYMENT, reason="placed", at=now
         )
-        await CartLine.filter(cart_id=cart.id).delete()
-        await _record_placed(order, cart, now)
+        written = [await write_order_line(order, line) for line in lines]
+        holds = any(stock.own_holds.get(line.variant_id) for line in lines)
+        ahead: list[Reservation | None] = [None] * len(lines)
+        guessed: list[PlacedLine] = []
+        if not holds:  # (held units are found through their cart line: deleted after them)
+            await CartLine.filter(cart_id=cart.id).delete()
+            # the reservations and outbox rows of the usual case (each line's first warehouse
+            # has it all), written before any stock row is locked
+            ahead = await reserve_lines_ahead(written, serving)
+            guessed = [PlacedLine(o, [r]) for o, r in zip(written, ahead, strict=True) if r]
+        rows = outbox_rows(order, customer, guessed, serving, now) if guessed else []
+        if rows:
+            await OutboxEvent.bulk_create(rows)
+        placed = [  # in variant order: the lock order; each row locked until the commit
+            await _serve_line(conn, cart, line, ordered, ahead[i], serving, placing, stock, lines)
+            for i, (line, ordered) in enumerate(zip(lines, written, strict=True))
+        ]
+        if holds:
+            await CartLine.filter(cart_id=cart.id).delete()
+        events = await _record_placed(order, customer, placed, serving, now, rows, guessed)
         if placing.ask_shops_now:
             await ask_shops(order, now=now)
-    return order
+    return PlacedOrder(order, created=True, events=tuple(events))
 
 
-async def _record_placed(order: Order, cart: Cart, now: datetime) -> None:
-    """Tell 1C and RetailCRM, through the outbox, in this transaction."""
-    if cart.customer_id is not None:  # placed signed in: the account's order, whatever contact
-        customer, changed = await Customer.get(id=cart.customer_id), False
-    else:
-        customer, changed = await customer_for_contact(
-            email=cart.email, phone=cart.phone, first_name=cart.first_name, last_name=cart.last_name
-        )
-    order.customer_id = customer.id
-    await Order.filter(id=order.id).update(customer_id=customer.id)
-    if changed:
-        # RetailCRM gets the customer with the order (it refuses orders of unknown customers,
-        # and a separate event would cost a refused create and an edit per order at 10 calls/s).
-        await record_event(
-            kind=EventKind.CUSTOMER_UPSERTED,
-            record=customer_record(customer),
-            now=now,
-            targets=(Target.ONEC,),
-        )
-    placed = await order_record(order, customer)
-    await record_event(kind=EventKind.ORDER_PLACED, record=placed, now=now)
-    await partner_events.record_order_placed(order, now=now)
-
-
-def _line_path(lines: Sequence[CartLine], line: CartLine) -> tuple[str | int, ...]:
-    """Where the line stands in the cart as the shopper sees it (lines in the order added)."""
-    return ("lines", sorted(x.id for x in lines).index(line.id))
-
-
-async def _order_line(
-    conn: BaseDBAsyncClient,
+async def _record_placed(
     order: Order,
+    customer: tuple[Customer, bool],
+    placed: list[PlacedLine],
+    serving: Serving,
+    now: datetime,
+    written: list[OutboxEvent],
+    guessed: list[PlacedLine],
+) -> list[OutboxEvent]:
+    """Tell 1C, RetailCRM and partners, through the outbox, in this transaction: the rows
+    `written` ahead stand if the lines were served as `guessed`, else they are rewritten."""
+    if written and placed == guessed:  # the usual case: the rows written ahead stand
+        rows = written
+    elif not written:
+        rows = outbox_rows(order, customer, placed, serving, now)
+        await OutboxEvent.bulk_create(rows)  # one statement for all of them
+    else:  # a line came from other warehouses than its first
+        rows = outbox_rows(order, customer, placed, serving, now)
+        for row, before in zip(rows, written, strict=True):
+            row.event_id = before.event_id
+            await OutboxEvent.filter(event_id=before.event_id).update(payload=row.payload)
+    await partner_events.record_order_placed(order, now=now)
+    return rows
+
+
+async def _serve_line(
+    conn: BaseDBAsyncClient,
     cart: Cart,
     line: CartLine,
-    ranked: list[int],
-    shops: set[int],
+    ordered: OrderLine,
+    ahead: Reservation | None,
+    serving: Serving,
     placing: Placing,
-    path: tuple[str | int, ...],
-) -> None:
-    variant, now = line.variant, placing.now
-    order_line = await OrderLine.create(
-        order_id=order.id,
-        variant_id=variant.id,
-        quantity=line.quantity,
-        unit_price=variant.price,
-        product_name=variant.product.name,
-        sku=variant.sku,
+    stock: StockView,
+    lines: list[CartLine],
+) -> PlacedLine:
+    path = line_path(lines, line)
+    holds = bool(stock.own_holds.get(line.variant_id))
+    placed = await serve_line(
+        conn, line, ordered, serving, holds=holds, ahead=ahead, now=placing.now, path=path
     )
-    if not await _adopt_holds(conn, line, order_line.id, ranked, shops, now):
-        try:
-            await reserve(
-                conn,
-                variant_id=variant.id,
-                quantity=line.quantity,
-                ranked=ranked,
-                shops=shops,
-                claim=Claim(ReservationState.ACTIVE, order_line_id=order_line.id),
-                now=now,
-            )
-        except DomainError as error:
-            raise error.at(*path) from None
     # Counted after the stock row is locked: concurrent orders of this variant queue here.
     await check_within_purchase_limit(
-        variant,
+        line.variant,
         cart,
         line.quantity,
         device=placing.device,
-        now=now,
+        now=placing.now,
         already_ordered=line.quantity,
         path=path,
     )
-
-
-async def _adopt_holds(
-    conn: BaseDBAsyncClient,
-    line: CartLine,
-    order_line_id: int,
-    ranked: list[int],
-    shops: set[int],
-    now: datetime,
-) -> bool:
-    """Turn the line's live cart holds into the order's reservations, if they cover it exactly
-    and sit where this delivery may be served from; otherwise give them back."""
-    holds = await Reservation.filter(cart_line_id=line.id, state=ReservationState.HELD)
-    if not holds:
-        return False
-    await lock_levels(conn, line.variant_id, sorted({h.warehouse_id for h in holds}))
-    holds = await Reservation.filter(cart_line_id=line.id, state=ReservationState.HELD)
-    live = [h for h in holds if h.expires_at is not None and h.expires_at > now]
-    fits = all(h.warehouse_id in ranked for h in live)
-    if live and fits and sum(h.quantity for h in live) == line.quantity and len(live) == len(holds):
-        for hold in live:
-            confirmation = shop_confirmation_for(
-                from_shop=hold.warehouse_id in shops, state=ReservationState.ACTIVE
-            )
-            await Reservation.filter(id=hold.id, state=ReservationState.HELD).update(
-                state=ReservationState.ACTIVE,
-                order_line_id=order_line_id,
-                expires_at=None,
-                shop_confirmation=confirmation,
-            )
-        return True
-    await release(conn, [h.id for h in holds], now=now, locked=True)
-    return False
+    return placed
 
 
 async def find_order(token: str) -> Order:

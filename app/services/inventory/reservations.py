@@ -99,6 +99,33 @@ async def reserve(
     return reservations
 
 
+async def reserve_ahead(
+    *, variant_id: int, quantity: int, ranked: Sequence[int], shops: set[int], claim: Claim
+) -> Reservation | None:
+    """Write the reservation the fast path makes (all units from the first warehouse tried)
+    before that warehouse's stock row is locked, so that the lock is held for the conditional
+    UPDATE and the commit alone. Only this transaction sees the row until it commits, and
+    `confirm_ahead` either backs it with the buffer or removes it: the books balance at commit.
+    """
+    if not ranked:
+        return None
+    first = Allocation(warehouse_id=ranked[0], quantity=quantity, from_shop=ranked[0] in shops)
+    return await _record(variant_id, first, claim)
+
+
+async def confirm_ahead(
+    conn: BaseDBAsyncClient, reservation: Reservation, *, now: datetime
+) -> bool:
+    """The fast path's conditional UPDATE for a reservation written ahead; False (the row is
+    removed) when its warehouse cannot serve all of it: then `reserve` as usual."""
+    variant_id, warehouse_id = reservation.variant_id, reservation.warehouse_id
+    if await try_reserve(conn, variant_id, warehouse_id, reservation.quantity):
+        await partner_events.record_stock_change([variant_id], now=now)
+        return True
+    await Reservation.filter(id=reservation.id).delete()
+    return False
+
+
 async def _record(variant_id: int, allocation: Allocation, claim: Claim) -> Reservation:
     return await Reservation.create(
         variant_id=variant_id,

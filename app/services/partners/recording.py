@@ -9,8 +9,9 @@ window, and the figure is read when the event is sent.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -48,10 +49,52 @@ from app.settings import Settings
 RELEASE_LOOKBACK = timedelta(days=1)  # older releases are not announced (a first deploy)
 
 
+# How long a process keeps the subscriptions it read: every reserve, release and placed order
+# asks which partners want the event, and on drop day that is thousands a second for a table
+# that changes a few times a week. A change made through this process is seen at once
+# (`forget_subscriptions`); other processes see it within this many seconds.
+SUBSCRIPTIONS_TTL = 2.0
+
+
+class _Subscriptions:
+    """Every subscription, read at most once per `ttl` seconds in this process."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self._clock = ttl, clock
+        self._rows: list[WebhookSubscription] | None = None
+        self._until = 0.0
+        self._generation = 0  # a read that began before a forget() is not kept
+
+    async def all(self) -> list[WebhookSubscription]:
+        if self._rows is not None and self._clock() < self._until:
+            return self._rows
+        generation, until = self._generation, self._clock() + self.ttl
+        rows = list(await WebhookSubscription.all().order_by("id"))
+        if generation == self._generation:
+            self._rows, self._until = rows, until
+        return rows
+
+    def forget(self) -> None:
+        self._rows, self._generation = None, self._generation + 1
+
+
+_subscriptions = _Subscriptions(SUBSCRIPTIONS_TTL)
+
+
+def forget_subscriptions() -> None:
+    """A subscription was created, changed or deleted: read them afresh next time."""
+    _subscriptions.forget()
+
+
+async def all_subscriptions() -> list[WebhookSubscription]:
+    """Every subscription, in id order, as this process last read them (at most
+    `SUBSCRIPTIONS_TTL` seconds ago). Read-only: callers must not change the rows."""
+    return await _subscriptions.all()
+
+
 async def _subscribed(kinds: Iterable[EventKind]) -> list[WebhookSubscription]:
     wanted = {k.value for k in kinds}
-    subscriptions = await WebhookSubscription.all().order_by("id")
-    return [s for s in subscriptions if wanted & set(s.events)]
+    return [s for s in await all_subscriptions() if wanted & set(s.events)]
 
 
 def _row(

@@ -34,6 +34,7 @@ from app.models.catalog import Collection
 from app.models.outbox import OutboxEvent
 from app.models.partners import PartnerApp, WebhookSubscription
 from app.services.partners.health import pause_subscription
+from app.services.partners.recording import forget_subscriptions
 
 MAX_SUBSCRIPTIONS = 20  # per partner
 
@@ -104,6 +105,7 @@ async def create_subscription(
         api_version=API_VERSION,
         created_at=now,
     )
+    forget_subscriptions()  # this process records for it at once; others within seconds
     return Created(subscription=subscription, secret=secret_of(subscription, key))
 
 
@@ -136,6 +138,7 @@ async def update_subscription(
         changes["collection_guid"] = None
     if changes:
         await WebhookSubscription.filter(id=subscription.id).update(**changes)
+        forget_subscriptions()
     return await WebhookSubscription.get(id=subscription.id)
 
 
@@ -155,6 +158,7 @@ async def pause(
     """Stop sending (events keep being recorded); pausing a paused one changes nothing."""
     subscription = await find_subscription(partner_id=partner_id, subscription_id=subscription_id)
     await pause_subscription(subscription.id, reason="paused by hand", now=now)
+    forget_subscriptions()
     return await WebhookSubscription.get(id=subscription.id)
 
 
@@ -174,6 +178,7 @@ async def resume(
             pause_reason="",
         )
         await _pending(subscription.id).update(next_attempt_at=now)
+    forget_subscriptions()
     return await WebhookSubscription.get(id=subscription.id)
 
 
@@ -188,6 +193,7 @@ async def delete_subscription(*, partner_id: int | None, subscription_id: str) -
             aggregate__startswith=subscription_prefix(subscription.id),
         ).delete()
         await WebhookSubscription.filter(id=subscription.id).delete()
+    forget_subscriptions()
     return subscription.id
 
 

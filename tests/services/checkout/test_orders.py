@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -9,9 +10,11 @@ import pytest
 
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.orders import OrderStatus
+from app.domain.outbox import EventKind
 from app.domain.reservations import ReservationState, ShopConfirmation
 from app.integrations.payments.dummy import DECLINED, STAYS_PENDING, SUCCEEDS, DummyProvider
 from app.models.orders import Order, OrderStatusChange
+from app.models.outbox import OutboxEvent
 from app.models.stock import Reservation
 from app.services.checkout import orders
 from app.services.inventory.reservations import buffer_matches_reservations
@@ -75,6 +78,24 @@ async def test_a_line_is_split_when_no_warehouse_has_it_all(db: str) -> None:
     )
 
 
+async def test_a_split_line_is_told_to_1c_and_retailcrm_as_it_was_served(db: str) -> None:
+    # given a line no single warehouse can serve (its first warehouse's guess is wrong)
+    await _given_stock(online=1, shop_a=2)
+
+    # when it is placed
+    placed = await factories.place(await factories.cart_with([(DRESS, 3)], now=NOW), now=NOW)
+
+    # then both systems' order.placed rows carry the two warehouses it came from, and the
+    # books balance (the reservation written ahead for the online warehouse is gone)
+    rows = await OutboxEvent.filter(kind=EventKind.ORDER_PLACED).order_by("target")
+    assert [r.target.value for r in rows] == ["onec", "retailcrm"]
+    for row in rows:
+        served = [(x["warehouse_guid"], x["quantity"]) for x in row.payload["lines"]]
+        assert served == [(factories.ONLINE, 1), (factories.SHOP_A, 2)]
+    assert len(await Reservation.filter(order_line__order_id=placed.order.id)) == 2
+    assert await buffer_matches_reservations() == []
+
+
 async def test_a_pickup_order_takes_stock_from_the_chosen_shop_only(db: str) -> None:
     await _given_stock(online=9, shop_a=0, shop_b=1)
     cart = await factories.cart_with([(DRESS, 1)], now=NOW, pickup=factories.SHOP_B)
@@ -122,6 +143,25 @@ async def test_the_same_key_returns_the_same_order_and_another_cart_is_refused(d
     assert await Order.all().count() == 1 and (await factories.positions(DRESS))[
         factories.ONLINE
     ] == (5, 1)
+
+
+async def test_the_same_key_sent_twice_at_once_places_one_order_and_returns_it_twice(
+    db: str,
+) -> None:
+    # given a ready cart
+    await _given_stock(online=5)
+    cart = await factories.cart_with([(DRESS, 1)], now=NOW)
+
+    # when the storefront sends placeOrder twice at once with the same key (a double tap)
+    placed = await asyncio.gather(
+        *(factories.place(cart, now=NOW, key="double-tap") for _ in range(2))
+    )
+
+    # then one order was made, and both answers are that order
+    assert sorted(p.created for p in placed) == [False, True]
+    assert placed[0].order.id == placed[1].order.id
+    assert await Order.all().count() == 1
+    assert (await factories.positions(DRESS))[factories.ONLINE] == (5, 1)
 
 
 async def test_carts_that_are_not_ready_are_refused_and_nothing_is_written(db: str) -> None:
