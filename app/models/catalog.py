@@ -29,6 +29,11 @@ class HoldMode(StrEnum):
     AT_CART = "at_cart"  # adding to the cart holds stock for a short, renewable time
 
 
+class QueueMode(StrEnum):
+    OFF = "off"  # shoppers go straight to the cart
+    LOTTERY = "lottery"  # a waiting room: a pre-queue drawn by lot at release, then in order
+
+
 class Collection(Model):
     """A monthly drop: its products stay hidden from shoppers until `release_at`."""
 
@@ -41,6 +46,13 @@ class Collection(Model):
     hold_mode = fields.CharEnumField(HoldMode, max_length=16, default=HoldMode.AT_ORDER)
     hold_minutes = fields.IntField(default=10)
     purchase_limit = fields.IntField(null=True, description="most units of a variant per shopper")
+    queue_mode = fields.CharEnumField(
+        QueueMode,
+        max_length=16,
+        default=QueueMode.OFF,
+        db_default="off",
+        description="off, or lottery: a waiting room in front of the drop",
+    )
 
     class Meta:
         table = "collection"

@@ -10,6 +10,7 @@ from strawberry import UNSET, Parent
 from app.domain.access import Scope
 from app.domain.errors import DomainError
 from app.schema.catalog.types import WarehouseKind
+from app.schema.checkout.queue import CollectionQueueMode
 from app.schema.context import Info
 from app.schema.errors import UserError, require_scope
 from app.schema.validation import ITEMWISE, RejectedItems
@@ -90,6 +91,9 @@ class CollectionInput:
     purchase_limit: int | None = strawberry.field(
         default=None, description="most units of one variant per shopper in this drop"
     )
+    queue_mode: CollectionQueueMode | None = strawberry.field(
+        default=None, description="LOTTERY: a waiting room in front of the drop; omit to keep"
+    )
 
     def to_data(self) -> catalog.CollectionData:
         return catalog.CollectionData(
@@ -101,6 +105,7 @@ class CollectionInput:
             self.hold_mode.value if self.hold_mode else None,
             self.hold_minutes,
             self.purchase_limit,
+            queue_mode=self.queue_mode.value if self.queue_mode else None,
         )
 
 
