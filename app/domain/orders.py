@@ -19,14 +19,32 @@ class OrderStatus(StrEnum):
     # served only from the online warehouse is ready as soon as it is paid and stays PAID.
     READY_FOR_SHIPPING = "ready_for_shipping"
     CANCELLED = "cancelled"
+    # reported back by 1C or RetailCRM (app/domain/order_status.py): forward only
+    SHIPPED = "shipped"  # handed to the carrier (or to the shopper at a pickup shop)
+    DELIVERED = "delivered"
+    PARTLY_RETURNED = "partly_returned"  # some units came back (and were refunded)
+    RETURNED = "returned"  # every unit came back
 
 
 _MOVES: dict[OrderStatus, set[OrderStatus]] = {
     OrderStatus.AWAITING_PAYMENT: {OrderStatus.PAID, OrderStatus.CANCELLED},
     # cancelled only when the money that paid it is given back, or nothing is left to ship
-    OrderStatus.PAID: {OrderStatus.READY_FOR_SHIPPING, OrderStatus.CANCELLED},
-    OrderStatus.READY_FOR_SHIPPING: {OrderStatus.CANCELLED},
+    OrderStatus.PAID: {
+        OrderStatus.READY_FOR_SHIPPING,
+        OrderStatus.CANCELLED,
+        OrderStatus.SHIPPED,
+    },
+    OrderStatus.READY_FOR_SHIPPING: {OrderStatus.CANCELLED, OrderStatus.SHIPPED},
     OrderStatus.CANCELLED: set(),
+    # a courier's try-on may end in a partial buyout or a refusal without a "delivered" first
+    OrderStatus.SHIPPED: {
+        OrderStatus.DELIVERED,
+        OrderStatus.PARTLY_RETURNED,
+        OrderStatus.RETURNED,
+    },
+    OrderStatus.DELIVERED: {OrderStatus.PARTLY_RETURNED, OrderStatus.RETURNED},
+    OrderStatus.PARTLY_RETURNED: {OrderStatus.RETURNED},
+    OrderStatus.RETURNED: set(),
 }
 
 

@@ -12,6 +12,8 @@ import structlog
 from app.domain.outbox import Target
 from app.integrations.notify.log import LoggingNotifier
 from app.integrations.onec.client import OneCClient
+from app.integrations.payments.yookassa.client import YooKassaClient
+from app.integrations.payments.yookassa.receipts import YooKassaReceipts
 from app.integrations.retailcrm.budget import RedisBudget
 from app.integrations.retailcrm.client import RetailCrmClient
 from app.integrations.retailcrm.known import RedisKnownCustomers
@@ -70,13 +72,23 @@ def build_senders(
             clock.queue(jobs or NoQueue()),
             per_channel_seconds=clock.wall_seconds(PER_CHANNEL_SECONDS),
         )
-    return Senders(onec=onec, retailcrm=crm, notify=LoggingNotifier(), slack=slack)
+    receipts = None
+    if settings.yookassa_url:  # closing receipts of prepaid orders (app/domain/closing_receipt)
+        yookassa = YooKassaClient(
+            settings.yookassa_url, settings.yookassa_shop_id, settings.yookassa_secret_key
+        )
+        receipts = YooKassaReceipts(yookassa, settings.yookassa_vat_code)
+    return Senders(
+        onec=onec, retailcrm=crm, notify=LoggingNotifier(), slack=slack, receipts=receipts
+    )
 
 
 async def close_senders(senders: Senders) -> None:
     for client in (senders.onec, senders.retailcrm):
         if isinstance(client, OneCClient | RetailCrmClient):
             await client.aclose()
+    if isinstance(senders.receipts, YooKassaReceipts):
+        await senders.receipts.aclose()
     if isinstance(senders.slack, ShopSlack):
         await senders.slack.aclose()
 

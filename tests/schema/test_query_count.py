@@ -154,7 +154,7 @@ async def test_five_orders_in_full_cost_as_many_queries_as_one(
     large = await _my_orders_statements(client, sql_counter, five)
     assert large == small, sql_counter.statements
     # customer, orders, lines, variants, reservations, warehouses, history, payments, refunds
-    assert large == 12, sql_counter.statements  # 3 of them: the lines' states
+    assert large == 13, sql_counter.statements  # 3 of them: the lines' states; 1 the shipments
 
 
 async def _status_page_statements(
@@ -181,4 +181,4 @@ async def test_a_four_line_order_page_costs_as_many_queries_as_a_one_line_page(
     large = await _status_page_statements(client, sql_counter, many, 4)
     assert large == small, sql_counter.statements
     # order, lines, variants, reservations, warehouses, history, payments
-    assert large == 10, sql_counter.statements  # 3 of them: the lines' states
+    assert large == 11, sql_counter.statements  # 3 of them: the lines' states; 1 the shipment

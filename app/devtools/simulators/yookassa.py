@@ -61,6 +61,7 @@ class YooKassaSimulator:
     webhook_url: str | None = None
     payments: dict[str, Json] = field(default_factory=dict, init=False)
     refunds: dict[str, Json] = field(default_factory=dict, init=False)
+    receipts: dict[str, Json] = field(default_factory=dict, init=False)  # POST receipts
     notifications: list[Json] = field(default_factory=list, init=False)  # each body POSTed
     dropped_notifications: list[Json] = field(default_factory=list, init=False)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list, init=False)
@@ -203,6 +204,20 @@ class YooKassaSimulator:
         await self._notify("refund.succeeded", refund)
         return refund
 
+    async def create_receipt(self, request: Request, body: Json) -> Json:
+        """A receipt of its own (54-FZ), e.g. the closing receipt of a prepayment: its
+        settlements add up to its items, and a payment's receipt names a succeeded payment."""
+        _check_receipt(body)
+        payment = self.payments.get(body["payment_id"])
+        if payment is None:
+            raise invalid("payment_id names no payment of this shop", "payment_id")
+        if payment["status"] != "succeeded":
+            raise invalid(f"a {payment['status']} payment has no receipts yet", "payment_id")
+        receipt = {"id": str(uuid.uuid4()), "status": "pending", "type": body["type"]}
+        receipt |= {key: body[key] for key in ("payment_id", "items", "settlements")}
+        self.receipts[receipt["id"]] = receipt
+        return receipt
+
     async def read_payment(self, request: Request, body: Json) -> Json:
         return self._payment(request.path_params["payment_id"])
 
@@ -326,6 +341,7 @@ def _routes(sim: YooKassaSimulator) -> list[Route]:
         Route("/v3/payments/{payment_id}/cancel", api(sim.cancel), methods=["POST"]),
         Route("/v3/refunds", api(sim.refund), methods=["POST"]),
         Route("/v3/refunds/{refund_id}", api(sim.read_refund), methods=["GET"]),
+        Route("/v3/receipts", api(sim.create_receipt), methods=["POST"]),
         Route("/checkout/{payment_id}", _checkout(sim), methods=["GET", "POST"], name="checkout"),
     ]
 
@@ -455,6 +471,65 @@ REFUND = checks.shape(
     {"payment_id": checks.filled, "amount": AMOUNT},
     {"description": _short(250), "receipt": RECEIPT},
 )
+
+
+MARK_CODE_KINDS = {"mark_code_raw", "unknown", "ean_8", "ean_13", "itf_14", "gs_10", "gs_1m"}
+MARK_CODE_KINDS |= {"short", "fur", "egais_20", "egais_30"}
+SETTLEMENT_TYPES = {"cashless", "prepayment", "postpayment", "consideration"}
+MARK_CODE_INFO = _rule(
+    lambda v: (
+        isinstance(v, dict)
+        and len(v) == 1
+        and set(v) <= MARK_CODE_KINDS
+        and all(isinstance(c, str) and 0 < len(c) <= 256 for c in v.values())
+    ),
+    f"one of {sorted(MARK_CODE_KINDS)}: the unit's code",
+)
+RECEIPT_OF_ITS_OWN = checks.shape(
+    {
+        "type": checks.one_of({"payment", "refund"}),
+        "payment_id": checks.filled,
+        "customer": _rule(lambda v: isinstance(v, dict), "must be an object"),
+        "send": _rule(lambda v: v is True, "must be true"),
+        "settlements": checks.list_of(
+            checks.shape({"type": checks.one_of(SETTLEMENT_TYPES), "amount": AMOUNT}), min_items=1
+        ),
+        "items": checks.list_of(
+            checks.shape(
+                {
+                    "description": _short(128),
+                    "quantity": _rule(_is_quantity, "must be a positive decimal string like 1.00"),
+                    "amount": AMOUNT,
+                    "vat_code": _rule(lambda v: type(v) is int and 1 <= v <= 12, "must be 1..12"),
+                    "payment_mode": checks.one_of(PAYMENT_MODES),
+                    "payment_subject": checks.one_of(PAYMENT_SUBJECTS),
+                },
+                {"mark_code_info": MARK_CODE_INFO, "mark_mode": checks.one_of({"0"})},
+            ),
+            min_items=1,
+        ),
+    }
+)
+
+
+def _check_receipt(body: Json) -> None:
+    """A receipt of its own: its shape, the settlements equal to the items, and a marked unit
+    (with `mark_code_info`) one to a line, with `mark_mode`."""
+    try:
+        RECEIPT_OF_ITS_OWN(body, "")
+    except checks.Invalid as exc:
+        raise invalid(exc.message, exc.path) from exc
+    if not body["customer"].keys() & {"email", "phone"}:
+        raise invalid("needs email or phone", "customer")
+    items = sum(Decimal(i["amount"]["value"]) * Decimal(i["quantity"]) for i in body["items"])
+    settled = sum(Decimal(s["amount"]["value"]) for s in body["settlements"])
+    if items != settled:
+        raise invalid("settlements do not add up to the items", "settlements")
+    for index, item in enumerate(body["items"]):
+        if "mark_code_info" in item and (item["quantity"] != "1.00" or "mark_mode" not in item):
+            raise invalid(
+                "a marked unit is a line of quantity 1.00 with mark_mode", f"items.{index}"
+            )
 
 
 def _timestamp() -> str:

@@ -69,6 +69,10 @@ def _order_statuses() -> dict[OrderStatus, str]:
         OrderStatus.PAID: "prepayed",
         OrderStatus.READY_FOR_SHIPPING: "assembling-complete",  # "Укомплектован"
         OrderStatus.CANCELLED: "cancel-other",
+        OrderStatus.SHIPPED: "send-to-delivery",  # "Передан в доставку"
+        OrderStatus.DELIVERED: "complete",  # "Выполнен"
+        OrderStatus.PARTLY_RETURNED: "partially-completed",
+        OrderStatus.RETURNED: "return",
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
@@ -23,8 +25,9 @@ from app.models.orders import Payment as PaymentRow
 from app.models.orders import Refund as RefundRow
 from app.models.stock import Reservation
 from app.schema.catalog.types import Money, Variant, Warehouse
+from app.schema.channels.shipment import Shipment, shipment_of
 from app.schema.context import Info
-from app.services.checkout.carts import hold_expires_at, ranked_for
+from app.services.checkout.carts import hold_expires_at, live_holds_by_line, ranked_for
 from app.services.inventory.reservations import infos_of
 
 strawberry.enum(OrderStatus, name="OrderStatus")
@@ -96,27 +99,48 @@ class CartLine:
         )
 
 
+@dataclass(frozen=True)
+class CartContents:
+    """A cart's lines (with their variants) and, per line, the units its live holds keep in
+    each warehouse: read only when a selection asks for lines or the total."""
+
+    lines: list[CartLineRow]
+    holds: dict[int, dict[int, int]]
+
+
+async def cart_contents(cart_id: int, now: datetime) -> CartContents:
+    lines = list(await CartLineRow.filter(cart_id=cart_id).order_by("id").select_related("variant"))
+    holds = await live_holds_by_line([line.id for line in lines], now) if lines else {}
+    return CartContents(lines, holds)
+
+
 @strawberry.type
 class Cart:
     row: strawberry.Private[CartRow]
-    line_rows: strawberry.Private[list[CartLineRow]]
-    holds: strawberry.Private[dict[int, dict[int, int]]]
+    now: strawberry.Private[datetime]
+    # one read of the lines, shared by `lines` and `total` (resolved concurrently)
+    loading: strawberry.Private[asyncio.Future[CartContents] | None] = None
+
+    async def contents(self) -> CartContents:
+        if self.loading is None:
+            self.loading = asyncio.ensure_future(cart_contents(self.row.id, self.now))
+        return await self.loading
 
     @strawberry.field(description="the cart's secret: keep it, it is the only key to the cart")
     def token(self) -> str:
         return self.row.token
 
     @strawberry.field
-    def lines(self) -> list[CartLine]:
-        pickup = self.row.pickup_warehouse_id
+    async def lines(self) -> list[CartLine]:
+        pickup, contents = self.row.pickup_warehouse_id, await self.contents()
         return [
             CartLine(
                 row=r,
                 variant_row=r.variant,
                 pickup_warehouse_id=pickup,
-                own_holds=self.holds.get(r.id, {}),
+                own_holds=contents.holds.get(r.id, {}),
             )
-            for r in self.line_rows
+            for r in contents.lines
         ]
 
     @strawberry.field
@@ -135,8 +159,8 @@ class Cart:
         )
 
     @strawberry.field
-    def total(self) -> Money:
-        return rub(order_total(_priced(r) for r in self.line_rows))
+    async def total(self) -> Money:
+        return rub(order_total(_priced(r) for r in (await self.contents()).lines))
 
     @strawberry.field(description="when held items go back on sale unless the shopper acts")
     async def hold_expires_at(self, info: Info) -> datetime | None:
@@ -337,3 +361,7 @@ class Order:
     async def payments(self, info: Info) -> list[PaymentInfo]:
         rows = await info.context.loaders.payments_by_order.load(self.row.id)
         return [PaymentInfo(row=r) for r in rows]
+
+    @strawberry.field(description="carrier and tracking once 1C shipped it; null before")
+    async def shipment(self, info: Info) -> Shipment | None:
+        return await shipment_of(info, self.row.id)

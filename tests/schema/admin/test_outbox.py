@@ -189,6 +189,9 @@ async def test_counts_cover_every_system_and_state(client: httpx.AsyncClient) ->
         {"target": "PARTNER", "state": "PENDING", "count": 0},
         {"target": "PARTNER", "state": "DELIVERED", "count": 0},
         {"target": "PARTNER", "state": "DEAD", "count": 0},
+        {"target": "RECEIPTS", "state": "PENDING", "count": 0},
+        {"target": "RECEIPTS", "state": "DELIVERED", "count": 0},
+        {"target": "RECEIPTS", "state": "DEAD", "count": 0},
     ]
 
 

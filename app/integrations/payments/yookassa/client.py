@@ -115,6 +115,10 @@ class YooKassaClient:
         """Read a refund as YooKassa sees it now."""
         return _read(parse_refund, await self._call("GET", f"refunds/{_segment(refund_id)}"))
 
+    async def create_receipt(self, body: dict[str, Any], *, idempotence_key: str) -> dict[str, Any]:
+        """Register a receipt (`POST receipts`, e.g. the closing receipt of a prepayment)."""
+        return await self._post("receipts", body, idempotence_key)
+
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()

@@ -1,0 +1,1 @@
+"""1C's inbound mutations of issue 15: shop till receipts and order status."""

@@ -1,0 +1,1 @@
+"""Inbound from 1C and RetailCRM: shop receipts, order status, manager-made changes."""
