@@ -17,7 +17,7 @@ class Dictionaries:
 
     order_statuses: frozenset[str] = frozenset(
         {"new", "client-confirmed", "prepayed", "assembling", "assembling-complete"}
-        | {"delivering", "complete"}
+        | {"send-to-delivery", "delivering", "complete", "partially-completed", "return"}
         | {"cancel-other", "no-product"}
     )
     payment_types: frozenset[str] = frozenset({"bank-card", "cash", "bank-transfer", "credit"})
@@ -25,7 +25,9 @@ class Dictionaries:
         {"not-paid", "invoice", "payment-start", "paid", "fail", "canceled", "returned"}
     )
     delivery_types: frozenset[str] = frozenset({"courier", "self-delivery", "russian-post"})
-    order_methods: frozenset[str] = frozenset({"shopping-cart", "phone", "one-click", "app"})
+    order_methods: frozenset[str] = frozenset(
+        {"shopping-cart", "phone", "one-click", "app", "messenger"}
+    )
 
 
 def email(value: Any, path: str) -> None:
@@ -45,6 +47,37 @@ CUSTOMER_FIELDS: dict[str, checks.Check] = {
     "email": email,
     "phones": checks.list_of(checks.shape({"number": checks.filled})),
     "createdAt": checks.local_datetime,
+}
+
+
+def flag(value: Any, path: str) -> None:
+    if not isinstance(value, bool):
+        raise checks.Invalid(path, "must be true or false")
+
+
+def email_or_blank(value: Any, path: str) -> None:
+    """An edit clears the address with an empty value."""
+    if value != "":
+        email(value, path)
+
+
+def custom_fields(value: Any, path: str) -> None:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k for k in value):
+        raise checks.Invalid(path, "must be an object keyed by custom field codes")
+
+
+# Consents (customerSubscriptions, emailMarketingUnsubscribedAt), a segment export's custom
+# field, and an erasure's blanks (app/integrations/retailcrm/identity.py).
+CUSTOMER_EDIT_FIELDS: dict[str, checks.Check] = {
+    "email": email_or_blank,
+    "patronymic": checks.text,
+    "customerSubscriptions": checks.list_of(
+        checks.shape(
+            {"channel": checks.filled, "subscribed": flag, "changedAt": checks.local_datetime}
+        )
+    ),
+    "emailMarketingUnsubscribedAt": checks.nullable(checks.local_datetime),
+    "customFields": custom_fields,
 }
 ITEM = checks.shape(
     {

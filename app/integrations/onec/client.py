@@ -22,8 +22,10 @@ from urllib.parse import quote
 
 import httpx
 
+from app.domain.consents import ConsentRecord, ErasureRecord
 from app.domain.outbound import CustomerRecord, OrderRecord, OrderStatusRecord, PaymentRecord
 from app.integrations.http import rejected, retryable_answer, send
+from app.integrations.onec import identity
 from app.integrations.onec.mapping import (
     OrderRegistration,
     customer_payload,
@@ -68,6 +70,18 @@ class OneCClient:
         """Create or update a payment of an order."""
         path = f"orders/{_seg(record.order_guid)}/payments/{_seg(record.guid)}"
         await self._put(path, payment_payload(record), event_id)
+
+    async def put_consents(self, record: ConsentRecord, event_id: str) -> None:
+        """A person's consents now (nothing to say when 1C knows nothing of them)."""
+        if (key := identity.customer_key(record.ids)) is not None:
+            payload = identity.consent_payload(record)
+            await self._put(f"customers/{_seg(key)}/consents", payload, event_id)
+
+    async def put_erasure(self, record: ErasureRecord, event_id: str) -> None:
+        """A person asked to be forgotten: 1C anonymises its counterparties of them."""
+        if (key := identity.customer_key(record.ids)) is not None:
+            payload = identity.erasure_payload(record)
+            await self._put(f"customers/{_seg(key)}/erasure", payload, event_id)
 
     async def aclose(self) -> None:
         """Close the connection pool."""

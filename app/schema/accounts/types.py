@@ -8,8 +8,10 @@ import strawberry
 
 from app.models.customers import Address as AddressRow
 from app.models.customers import Customer
+from app.schema.accounts import identity
 from app.schema.catalog.types import PageInfo
 from app.schema.checkout.types import Order
+from app.schema.context import Info
 from app.schema.errors import UserError
 from app.services.accounts import addresses
 from app.services.accounts import orders as accounts_orders
@@ -123,6 +125,17 @@ class Account:
     async def order(self, number: str) -> Order | None:
         row = await accounts_orders.find_order(customer=self.row, number=number)
         return Order(row=row) if row else None
+
+    @strawberry.field(
+        description="purchases in every channel, newest first (first ≤ 100): site orders, and "
+        "shop receipts and managers' orders once linked to this account (a verified phone)"
+    )
+    async def purchases(self, info: Info, first: int = 20) -> list[identity.Purchase]:
+        return await identity.purchases_of(self.row, first, info)
+
+    @strawberry.field(description="consent to process personal data, and advertising per channel")
+    async def consents(self, info: Info) -> identity.Consents:
+        return await identity.consents_of(self.row, info)
 
 
 @strawberry.type

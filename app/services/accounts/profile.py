@@ -20,6 +20,7 @@ from app.services.accounts.messages import (
     take_pending,
 )
 from app.services.accounts.signup import invalid_code
+from app.services.identity.observe import observe_site_customer
 from app.services.outbox.record import announce, customer_record, record_event
 
 _PHONE_KEY = "vitrina:account:phone:"
@@ -74,10 +75,12 @@ def _name(value: str, field: str) -> str:
 
 
 async def _save(customer: Customer, changes: dict[str, object], now: datetime) -> list[OutboxEvent]:
-    async with in_transaction():
+    async with in_transaction() as conn:
         await Customer.filter(id=customer.id).update(**changes)
         for name, value in changes.items():
             setattr(customer, name, value)
+        # the identity graph (issue 15): a verified phone links the account's shop purchases
+        await observe_site_customer(conn, customer=customer, now=now, actor=customer.guid)
         record = customer_record(customer)
         return await record_event(kind=EventKind.CUSTOMER_UPSERTED, record=record, now=now)
 

@@ -30,6 +30,7 @@ from app.services.accounts.messages import (
 )
 from app.services.accounts.passwords import hash_password, needs_rehash, verify_password
 from app.services.accounts.sessions import Tokens, start_session
+from app.services.identity.observe import observe_site_customer
 from app.services.outbox.record import announce, customer_record, record_event
 
 _SIGNUP_KEY = "vitrina:account:signup:"
@@ -105,7 +106,7 @@ async def confirm_registration(
 
 
 async def _open_account(email: str, pending: dict[str, str], now: datetime) -> list[OutboxEvent]:
-    async with in_transaction():
+    async with in_transaction() as conn:
         customer = await Customer.get_or_none(email=email)
         phone = pending["phone"] or None
         holder = await Customer.get_or_none(phone=phone) if phone else None
@@ -123,6 +124,7 @@ async def _open_account(email: str, pending: dict[str, str], now: datetime) -> l
             )
         else:
             await _claim_guest(customer, pending, phone, now)
+        await observe_site_customer(conn, customer=customer, now=now, actor=customer.guid)
         record = customer_record(customer)
         return await record_event(kind=EventKind.CUSTOMER_UPSERTED, record=record, now=now)
 

@@ -1,0 +1,1 @@
+"""The identity graph: source records, links, suggestions, Customer 360, consents, privacy."""
