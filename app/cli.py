@@ -17,6 +17,7 @@ import uvicorn
 from app.db import close_db, init_db, run_migrations
 from app.domain.access import Scope, parse_scopes
 from app.domain.outbox import EventState, Target
+from app.gc_tuning import tune_for_serving
 from app.logging import configure_logging
 from app.partners_cli import add_partner_commands, cmd_partners
 from app.redis_setup import start_embedded_redis
@@ -55,6 +56,7 @@ async def _serve(
     from app.main import create_app
 
     app = create_app(settings, redis_url=redis_url, manage_db=manage_db)
+    tune_for_serving()
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -62,6 +64,7 @@ async def _serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        ws_per_message_deflate=False,  # ~40 KiB of zlib state per socket, for 150-byte frames
     )
     await serve_until(stop, ApiServer(config))
 
@@ -217,7 +220,9 @@ def api_process_app() -> Starlette:
 
     settings = Settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
-    return app_from_environment()
+    app = app_from_environment()
+    tune_for_serving()
+    return app
 
 
 def serve_processes(settings: Settings, workers: int) -> None:
@@ -241,6 +246,7 @@ def serve_processes(settings: Settings, workers: int) -> None:
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+            ws_per_message_deflate=False,  # as in `_serve`
         )
     finally:
         if embedded is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -15,13 +15,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from app.db import close_db, connection, init_db
@@ -31,10 +32,13 @@ from app.integrations.slack.socket_mode import SocketModeListener
 from app.limits import BodyCap, BodyLimitMiddleware, graphql_too_large
 from app.middleware import RequestIdMiddleware
 from app.schema import build_schema, documents
+from app.schema.catalog.subscriptions import LiveSocketHandler
 from app.schema.context import Context
 from app.schema.documents import DocumentRefused, TrustedDocuments
 from app.services.instashop.store import IMMUTABLE, media_root
 from app.services.jobs import JobQueue
+from app.services.response_cache.cache import ResponseCache
+from app.services.stock_stream import StockFeed, StockPublisher
 from app.services.tokens import authenticate_token
 from app.settings import Settings
 from app.slack_actions import SLACK_ACTIONS_PATH, on_socket_payload, slack_actions
@@ -55,6 +59,8 @@ def utc_now() -> datetime:
 
 
 class VitrinaGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = LiveSocketHandler  # + keep-alive pings
+
     def __init__(
         self,
         settings: Settings,
@@ -62,13 +68,30 @@ class VitrinaGraphQL(GraphQL[Context, None]):
         jobs: JobQueue,
         payments: PaymentProviders,
         redis: Redis,
+        stock_feed: StockFeed | None = None,
     ) -> None:
+        schema = build_schema(settings)
         super().__init__(
-            build_schema(settings),
+            schema,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=True,  # queries only: documents.py answers mutations 405
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )
+        self.stock_feed = stock_feed
         self.documents = TrustedDocuments(settings)
+        self.cache = ResponseCache(  # anonymous catalog reads (app/services/response_cache/)
+            settings,
+            documents={key: document.text for key, document in self.documents.documents.items()},
+            schema=schema,
+            redis=redis,
+            clock=clock,
+            encode=self.encode_json_bytes,
+            public=self.documents.public,
+            private=documents.PRIVATE,
+            feed=stock_feed,
+        )
         self.settings = settings
         self.clock = clock
         self.jobs = jobs
@@ -81,7 +104,7 @@ class VitrinaGraphQL(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         try:
-            response = await self.run(request)
+            response = await self.cache.serve(request, self.run)
         except HTTPException as error:
             response = _refusal(error)
         except DocumentRefused as error:
@@ -113,9 +136,14 @@ class VitrinaGraphQL(GraphQL[Context, None]):
         result = await super().execute_operation(
             request, request_adapter, admitted.data, context, root_value, sub_response
         )
+        self.cache.capture(request, context, result)
         policy = self.documents.cache_control(method, admitted, context.authorization, result)
         sub_response.headers["cache-control"] = policy
         return result
+
+    def encode_json_bytes(self, data: object) -> bytes:
+        encoded = self.encode_json(data)
+        return encoded if isinstance(encoded, bytes) else encoded.encode()
 
     def parse_json(self, data: str | bytes) -> dict[str, object] | list[object]:
         """The body as an operation (or a batch of them), or HTTP 400: never a crash on `null`,
@@ -153,6 +181,9 @@ class VitrinaGraphQL(GraphQL[Context, None]):
             client_ip=request.client.host if request.client else "",
             user_agent=request.headers.get("user-agent", "")[:200],
             device_id=parse_device_id(request.headers.get("x-device-id")),
+            queue_pass=request.headers.get("x-queue-pass"),  # a queued drop's pass
+            stock_feed=self.stock_feed,
+            stock_reads=self.cache.reads_for(request) if isinstance(request, Request) else None,
         )
 
 
@@ -167,6 +198,8 @@ def create_app(
     """Build the app. With `manage_db` the app opens and closes the database itself."""
     redis = Redis.from_url(redis_url)
     jobs = ArqQueue(redis_url)
+    stock_feed = StockFeed(redis, settings, clock=clock)  # the stock-change stream's consumer
+    stock_publisher = StockPublisher(redis, settings, clock=clock)  # and this process's writes
     providers = payments or build_providers(settings)
 
     async def live(_: Request) -> Response:
@@ -189,25 +222,32 @@ def create_app(
         try:
             if socket is not None:
                 await socket.start()
+            await stock_publisher.start()
+            await stock_feed.start()
+            await graphql.cache.start()
             yield
         finally:
             if socket is not None:
                 await socket.close()
+            await graphql.cache.close()
+            await stock_feed.close()
+            await stock_publisher.close()
             await redis.aclose()
             await jobs.aclose()
             await providers.aclose()
             if manage_db:
                 await close_db()
 
-    graphql: Any = VitrinaGraphQL(settings, clock, jobs, providers, redis)
+    graphql: Any = VitrinaGraphQL(settings, clock, jobs, providers, redis, stock_feed)
     notifications: Any = yookassa_notifications(
         providers, jobs, clock, settings.yookassa_notification_ips
     )
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/health/live", live),
             Route("/health/ready", ready),
             Route(GRAPHQL_PATH, graphql, methods=["GET", "POST"]),
+            WebSocketRoute(GRAPHQL_PATH, graphql),  # subscriptions (graphql-transport-ws)
             Route(YOOKASSA_PATH, notifications, methods=["POST"]),
             Route(SLACK_ACTIONS_PATH, slack_actions(settings, clock), methods=["POST"]),
             *_media_route(settings),
@@ -215,6 +255,8 @@ def create_app(
         middleware=[Middleware(RequestIdMiddleware), _body_limits(settings, clock)],
         lifespan=lifespan,
     )
+    app.state.stock_feed = stock_feed  # tests and the bench look at its watchers
+    return app
 
 
 class MediaFiles(StaticFiles):

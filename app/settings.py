@@ -77,6 +77,20 @@ class Settings(BaseSettings):
     catalog_stale_seconds: int = Field(
         default=30, description="stale-while-revalidate of anonymous catalog GETs"
     )
+    # The shared response cache (app/services/response_cache/): anonymous catalog reads.
+    response_cache: bool | None = Field(
+        default=None, description="on|off; default: on, off when ENVIRONMENT=test"
+    )
+    response_cache_entries: int = Field(default=5000, description="entries kept per process")
+    response_cache_max_bytes: int = Field(
+        default=256 * 1024 * 1024, description="answer bytes kept per process"
+    )
+    response_cache_max_age_seconds: float = Field(
+        default=60, description="an entry is computed again after this, invalidated or not"
+    )
+    response_cache_stock_list_seconds: float = Field(
+        default=1, description="max age of a products list filtered by inStockOnly"
+    )
     payment_timeout_minutes: int = Field(default=15, description="unpaid orders cancel after")
     payment_return_url: str | None = Field(
         default=None, description="default: this service's own address (HOST:PORT)"
@@ -102,6 +116,17 @@ class Settings(BaseSettings):
     cart_idle_hours: int = Field(
         default=168, description="a cart untouched this long is deleted, its holds released"
     )
+    # The waiting room of a drop with queueMode LOTTERY (README: Drops with a waiting room).
+    queue_secret_key: str = Field(
+        default="", description="signs queue tickets and passes; required in prod"
+    )
+    queue_pass_minutes: int = Field(default=10, description="an admission lasts this long")
+    queue_opens_minutes: int = Field(default=60, description="the pre-queue opens before release")
+    queue_tick_seconds: float = Field(default=1.0, description="admissions at most this often")
+    queue_admit_per_tick: int = Field(default=100, description="most admitted in one tick")
+    throttle_join_queue_per_device: int = 10
+    throttle_join_queue_per_address: int = 60
+    throttle_queue_status_per_device: int = 120
 
     # Payments: YooKassa when YOOKASSA_URL is set (`vitrina dev` aims it at a local simulator),
     # else the offline `dummy` provider; PAYMENT_PROVIDER forces one.
@@ -151,6 +176,28 @@ class Settings(BaseSettings):
     retailcrm_lanes: int = Field(default=2, description="aggregates sent to RetailCRM at once")
     notify_lanes: int = Field(default=2, description="customers messaged at once")
     slack_lanes: int = Field(default=4, description="shop channels posted to at once")
+    # Inbound from 1C and RetailCRM (issue 15: app/services/channels/)
+    max_shop_receipts: int = Field(default=5000, description="receipts per recordShopSales")
+    max_shop_receipt_lines: int = Field(default=20000, description="lines per recordShopSales")
+    max_order_status_updates: int = Field(default=1000, description="per updateOrderStatuses")
+    retailcrm_history_seconds: int = Field(
+        default=30, description="how often RetailCRM's order and customer histories are pulled"
+    )
+    retailcrm_history_pages: int = Field(
+        default=10, description="pages (100 entries each) one pull applies at most per history"
+    )
+    retailcrm_status_map: dict[str, str] = Field(
+        default_factory=lambda: {
+            "send-to-delivery": "shipped",
+            "delivering": "shipped",
+            "complete": "delivered",
+            "return": "returned",
+            "cancel-other": "cancelled",
+            "no-product": "cancelled",
+        },
+        description="RetailCRM order status code → shipped, delivered, returned (in full) or"
+        " cancelled; codes not listed change nothing (payment is ours to say)",
+    )
 
     # Shop confirmations in Slack
     slack_bot_token: str = Field(default="", description="xoxb-…; empty: `vitrina dev` simulates")
@@ -231,6 +278,19 @@ class Settings(BaseSettings):
     s3_access_key_id: str = ""
     s3_secret_access_key: str = ""
     s3_prefix: str = Field(default="instashop/", description="keys start with it")
+    stock_stream_key: str = Field(
+        default="vitrina:stock", description="the redis stream of stock figures"
+    )
+    stock_stream_max_len: int = Field(default=10000, description="entries kept (MAXLEN ~)")
+    stock_stream_coalesce_ms: int = Field(default=15, description="writes gathered per publish")
+    stock_stream_block_ms: int = Field(default=1000, description="a feed's XREAD BLOCK")
+    stock_feed_refresh_ms: int = Field(
+        default=500, description="re-read watched variants while the feed is down or expired"
+    )
+    ws_init_timeout_seconds: float = Field(default=3.0, description="connection_init wait")
+    ws_ping_seconds: float = Field(default=15.0, description="graphql-transport-ws keep-alive")
+    max_subscriptions_per_connection: int = 10
+    max_subscriptions_per_process: int = Field(default=10000, description="live subscriptions")
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -319,6 +379,13 @@ class Settings(BaseSettings):
             return self.query_budget_per_second
         # tests send thousands of requests from one address at one frozen instant
         return 0 if self.environment == "test" else 20000
+
+    @property
+    def response_cache_on(self) -> bool:
+        if self.response_cache is not None:
+            return self.response_cache
+        # tests write rows behind the intake services' backs and read them back at once
+        return self.environment != "test"
 
     @property
     def checkout_throttles_on(self) -> bool:

@@ -25,11 +25,27 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from app.db import close_db, connection, init_db, is_sqlite, run_migrations
 from app.main import create_app
+from app.models.stock import written_versions
+from app.services.partners.recording import forget_subscriptions
 from app.settings import Settings
 from tests.infra import postgres_server, redis_server
 from tests.warm import WarmPython
 
 TABLES = [
+    "profile_access",
+    "consent_event",
+    "channel_purchase_line",
+    "channel_purchase",
+    "identity_suggestion",
+    "identity_link",
+    "identity_record",
+    "shop_receipt_line",
+    "shop_receipt",
+    "marking_code",
+    "order_shipment",
+    "order_return_line",
+    "order_return",
+    "history_cursor",
     "look_suggestion",
     "look_product",
     "look_slide",
@@ -183,6 +199,8 @@ async def database_url(
 async def db(database_url: str) -> AsyncIterator[str]:
     """An empty database for one test."""
     await empty_tables()
+    written_versions.forget_all()  # stock writes of the last test are not this one's to publish
+    forget_subscriptions()  # the partners' in-process copy is of the last test's database
     yield database_url
 
 
@@ -275,11 +293,25 @@ class QueryCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.statements: list[str] = []
+        self.background: list[str] = []  # the stock stream's own reads (not any request's)
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if message.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
-            self.statements.append(message)
+            task = asyncio.current_task() if _loop_running() else None
+            background = task is not None and task.get_name() in STREAM_TASKS
+            (self.background if background else self.statements).append(message)
+
+
+STREAM_TASKS = {"stock-publisher", "stock-feed-refresh"}  # app/services/stock_stream
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 @pytest.fixture

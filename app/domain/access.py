@@ -16,6 +16,10 @@ class Scope(StrEnum):
     STOCK_READ = "stock:read"
     ORDERS_READ = "orders:read"
     WEBHOOKS_MANAGE = "webhooks:manage"
+    SALES_WRITE = "sales:write"  # 1C: shop till receipts (recordShopSales)
+    ORDERS_WRITE = "orders:write"  # 1C: order status (updateOrderStatuses)
+    CUSTOMERS_READ = "customers:read"  # Customer 360 and segments (every read is logged)
+    CUSTOMERS_WRITE = "customers:write"  # identity suggestions, unmerge, segment exports
     ADMIN = "admin"
 
 

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     NOT_RELEASED = "NOT_RELEASED"
     PURCHASE_LIMIT_EXCEEDED = "PURCHASE_LIMIT_EXCEEDED"
     UNPAID_ORDER_EXISTS = "UNPAID_ORDER_EXISTS"
+    QUEUE_PASS_REQUIRED = "QUEUE_PASS_REQUIRED"  # a queued drop: admission from its waiting room
     CART_NOT_FOUND = "CART_NOT_FOUND"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     EMPTY_CART = "EMPTY_CART"
@@ -48,6 +49,9 @@ class ErrorCode(StrEnum):
     INVALID_CODE = "INVALID_CODE"
     INVALID_TOKEN = "INVALID_TOKEN"
     CONTACT_TAKEN = "CONTACT_TAKEN"
+    # inbound from 1C and RetailCRM (issue 15)
+    CONFLICT = "CONFLICT"  # a known GUID (a receipt, a return) sent with another body
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
 
 
 @dataclass(frozen=True)

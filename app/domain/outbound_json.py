@@ -6,6 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from app.domain.closing_receipt import ClosingReceiptRecord
 from app.domain.orders import DeliveryKind, OrderStatus
 from app.domain.outbound import (
     CustomerMessageRecord,
@@ -27,6 +28,7 @@ Record = (
     | PaymentRecord
     | CustomerMessageRecord
     | ShopRequestCall
+    | ClosingReceiptRecord
 )
 
 

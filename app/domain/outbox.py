@@ -15,6 +15,7 @@ class Target(StrEnum):
     NOTIFY = "notify"  # messages to the customer (e-mail, SMS); logged until a provider is set up
     SLACK = "slack"  # shop confirmation requests in the shops' channels
     PARTNER = "partner"  # partners' webhook subscriptions (app/services/partners)
+    RECEIPTS = "receipts"  # 54-FZ receipts registered through the payment provider (YooKassa)
 
 
 class EventKind(StrEnum):
@@ -37,6 +38,12 @@ class EventKind(StrEnum):
     PRODUCT_WITHDRAWN = "product.withdrawn"  # no longer shown
     COLLECTION_RELEASED = "collection.released"
     LOOK_PUBLISHED = "look.published"  # an Instashop look first shown (or shown again)
+    CLOSING_RECEIPT = "receipt.closing"  # a prepaid order handed over (app/domain/closing_receipt)
+    # identity (app/domain/consents.py): one aggregate per profile (`privacy:<id>`), or per
+    # member of a segment export (`segment:<guid>:<n>`); delivered one call at a time
+    CONSENT_CHANGED = "customer.consent_changed"
+    CUSTOMER_ERASED = "customer.erased"
+    SEGMENT_EXPORTED = "segment.member_exported"
 
 
 class EventState(StrEnum):

@@ -11,4 +11,6 @@ MODEL_MODULES = [
     "app.models.shops",
     "app.models.partners",
     "app.models.instashop",
+    "app.models.channels",
+    "app.models.identity",
 ]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
@@ -19,20 +20,28 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from app.schema.accounts.identity import AccountIdentityMutation
 from app.schema.accounts.resolvers import AccountMutation, AccountQuery
+from app.schema.admin.customers import CustomerAdminMutation, CustomerAdminQuery
 from app.schema.admin.looks import LookAdminMutation, LookAdminQuery
 from app.schema.admin.outbox import OutboxAdminMutation, OutboxAdminQuery
 from app.schema.admin.payments import PaymentAdminMutation, PaymentAdminQuery
 from app.schema.admin.shops import ShopAdminMutation, ShopAdminQuery
 from app.schema.admin.tokens import TokenAdminMutation, TokenAdminQuery
+from app.schema.admin.waiting_room import WaitingRoomAdminQuery
 from app.schema.catalog.intake import IntakeMutation
 from app.schema.catalog.looks import LooksMutation, LooksQuery
 from app.schema.catalog.queries import CatalogQuery
+from app.schema.catalog.subscriptions import CatalogSubscription
+from app.schema.channels.sales import ShopSalesMutation
+from app.schema.channels.statuses import OrderStatusMutation
+from app.schema.checkout.queue import QueueMutation, QueueQuery
 from app.schema.checkout.resolvers import CheckoutMutation, CheckoutQuery
 from app.schema.cost import QueryCostLimiter
 from app.schema.operations import RequireOperationName
 from app.schema.partners.limits import PartnerRateLimiter
 from app.schema.partners.resolvers import PartnerMutation, PartnerQuery
+from app.schema.plans import planned_executor, registered_texts
 from app.schema.reporting import VitrinaSchema
 from app.schema.validation import ValidateInput
 from app.settings import Settings
@@ -50,6 +59,9 @@ Query = merge_types(
         ShopAdminQuery,
         LooksQuery,
         LookAdminQuery,
+        QueueQuery,
+        WaitingRoomAdminQuery,
+        CustomerAdminQuery,
     ),
 )
 Mutation = merge_types(
@@ -65,6 +77,11 @@ Mutation = merge_types(
         ShopAdminMutation,
         LooksMutation,
         LookAdminMutation,
+        ShopSalesMutation,
+        OrderStatusMutation,
+        QueueMutation,
+        CustomerAdminMutation,
+        AccountIdentityMutation,
     ),
 )
 
@@ -78,9 +95,14 @@ def is_unexpected(error: GraphQLError) -> bool:
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with the limits that keep one request from taking the service down."""
     # Factories: a fresh extension per request (the parse/validation LRU caches are shared).
+    # The depth and alias rules are classes made once: the validation cache is keyed by the
+    # rules, and a class made per request (as the limiters' own factories do) never hits it.
+    limits = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: QueryCostLimiter(settings),
         lambda: PartnerRateLimiter(settings),
@@ -95,9 +117,17 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
     # no "Did you mean …?" naming the schema to callers who may not introspect it
     config = StrawberryConfig(disable_field_suggestions=not settings.introspection_enabled)
-    return VitrinaSchema(query=Query, mutation=Mutation, extensions=extensions, config=config)
+    return VitrinaSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=CatalogSubscription,
+        extensions=extensions,
+        config=config,
+        # the storefront's registered queries run from a plan made once (plans.py)
+        execution_context_class=planned_executor(registered_texts(settings)),
+    )
 
 
 def contract_schema() -> strawberry.Schema:
     """The schema as the frontend contract sees it (limits do not change the SDL)."""
-    return strawberry.Schema(query=Query, mutation=Mutation)
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=CatalogSubscription)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -18,7 +19,10 @@ from app.schema.loaders import Loaders
 from app.services.accounts.caller import AccountCall, Device
 from app.services.accounts.sessions import principal_of
 from app.services.jobs import JobQueue
+from app.services.response_cache.overlay import StockReads
+from app.services.stock_stream import StockFeed
 from app.services.tokens import authenticate_token
+from app.services.waiting_room import QueueGate, queue_key
 from app.settings import Settings
 
 
@@ -34,6 +38,10 @@ class Context:
     client_ip: str = ""
     user_agent: str = ""
     device_id: str | None = None  # the storefront's X-Device-Id, if it is a valid one
+    queue_pass: str | None = None  # X-Queue-Pass: a queued drop's pass (app/services/waiting_room)
+    stock_feed: StockFeed | None = None  # the process's stock-change stream (None: read live)
+    # Set while this request fills a response cache entry: where availability was shown.
+    stock_reads: StockReads | None = None
     # One clock reading per request: every resolver sees the same "now" (drop releases).
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     loaders: Loaders = field(init=False)
@@ -44,6 +52,12 @@ class Context:
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(now=self.now)
+
+    def read_stock(self, info: object, variant_ids: Iterable[int]) -> None:
+        """An availability resolver's note for the response cache's stock overlay: this field
+        (at `info.path`) shows the figure of these variants. Free unless an entry is filling."""
+        if self.stock_reads is not None:
+            self.stock_reads.add(info, variant_ids)
 
     async def integration(self) -> IntegrationPrincipal | None:
         """The integration token's owner, if the request carries a valid bearer token."""
@@ -71,6 +85,11 @@ class Context:
     def shopper_device(self) -> str:
         """The device checkout's limits count by: its id, else the client's address."""
         return device_key(self.device_id, self.client_ip)
+
+    @property
+    def queue_gate(self) -> QueueGate:
+        """What checks a queued drop's pass at the cart and at checkout."""
+        return QueueGate(self.queue_pass, queue_key(self.settings), self.redis)
 
     @cached_property
     def account_call(self) -> AccountCall:

@@ -95,6 +95,14 @@ RULES: Mapping[str, TextRule] = {
     "AddressInput.comment": _stored("customer_address.comment", 500, multiline=True),
     # finance
     "Mutation.refundPayment(reason:)": _stored("refund.reason", 250, multiline=True),
+    # 1C inbound (issue 15)
+    "ShopCustomerInput.phone": _stored("shop_receipt.phone", 64),
+    "ShopCustomerInput.loyaltyCard": _stored("shop_receipt.loyalty_card", 64),
+    "ShopCustomerInput.email": _stored("shop_receipt.email", 254),
+    "OrderStatusUpdateInput.carrier": _stored("order_shipment.carrier", 100),
+    "OrderStatusUpdateInput.trackingNumber": _stored("order_shipment.tracking_number", 100),
+    "OrderStatusUpdateInput.reason": _stored("order_return.reason", 200, multiline=True),
+    "MarkingCodeInput.code": _stored("marking_code.code", 255),
 }
 _ANY = TextRule()
 

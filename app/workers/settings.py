@@ -21,9 +21,11 @@ from app.domain.outbox import Target
 from app.integrations.payments.registry import build_providers
 from app.redis_setup import arq_settings
 from app.services.outbox.record import delivery_queue
+from app.services.stock_stream import StockPublisher
 from app.settings import Settings
 from app.workers.carts import sweep_idle_carts
 from app.workers.clock import WALL_CLOCK, WorkerClock
+from app.workers.identity import sweep_site_customers
 from app.workers.instashop import instashop_sync, sync_minutes
 from app.workers.jobs import expire_order, heartbeat, poll_payments, sweep
 from app.workers.outbox import (
@@ -35,6 +37,7 @@ from app.workers.outbox import (
 )
 from app.workers.partners import build_partner_worker
 from app.workers.queue import ArqQueue
+from app.workers.retailcrm_history import history_seconds, pull_retailcrm_history
 from app.workers.shops import shop_request_deadline, shop_request_remind, sweep_shop_requests
 
 EVERY_SECOND = set(range(60))
@@ -57,14 +60,19 @@ def build_worker(
         ctx["settings"] = settings
         ctx["clock"] = clock
         ctx["payment_providers"] = build_providers(settings)
+        ctx["redis_url"] = redis_url  # RetailCRM's request budget lives there
         if manage_db:
             await init_db(settings.resolved_database_url)
+        ctx["stock_publisher"] = StockPublisher(ctx["redis"], settings)  # sweeps move stock
+        await ctx["stock_publisher"].start()
         log.info("worker.started", queue=default_queue_name)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         # a worker stopped while it was starting may not have run on_startup
         if (providers := ctx.get("payment_providers")) is not None:
             await providers.aclose()
+        if (publisher := ctx.get("stock_publisher")) is not None:
+            await publisher.close()
         if manage_db:
             await close_db()
 
@@ -79,13 +87,16 @@ def build_worker(
             sweep_shop_requests,
             instashop_sync,
             sweep_idle_carts,
+            pull_retailcrm_history,
         ],
         cron_jobs=[
             cron(heartbeat, second={0, 30}, run_at_startup=True),
             cron(sweep_shop_requests, second=set(range(0, 60, 5)), run_at_startup=True),
             cron(sweep, second=15, run_at_startup=True),
             cron(sweep_idle_carts, minute=set(range(5, 60, 10)), second=40),
+            cron(sweep_site_customers, second=50, timeout=120),  # identity graph
             cron(poll_payments, second=poll_seconds(settings), run_at_startup=True),
+            cron(pull_retailcrm_history, second=history_seconds(settings), timeout=120),
             cron(
                 instashop_sync,
                 minute=sync_minutes(settings),
@@ -126,7 +137,9 @@ def build_delivery_worker(
             target=target,
             paused={},
             failures={},
+            stock_publisher=StockPublisher(ctx["redis"], settings),  # 1C's answers release
         )
+        await ctx["stock_publisher"].start()
         log.info("worker.started", queue=delivery_queue(target))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
@@ -134,12 +147,15 @@ def build_delivery_worker(
             await close_senders(senders)
         if (jobs := ctx.get("jobs")) is not None:
             await jobs.aclose()
+        if (publisher := ctx.get("stock_publisher")) is not None:
+            await publisher.close()
 
     lanes = {
         Target.ONEC: settings.onec_lanes,
         Target.RETAILCRM: settings.retailcrm_lanes,
         Target.NOTIFY: settings.notify_lanes,
         Target.SLACK: settings.slack_lanes,
+        Target.RECEIPTS: 1,  # a receipt now and then, as orders ship
     }[target]
     return Worker(
         functions=[deliver_outbox, deliver_outbox_batches],

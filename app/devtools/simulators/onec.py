@@ -32,7 +32,9 @@ Json = dict[str, Any]
 Apply = Callable[[Mapping[str, str], Json], Json]
 SERVICE_PATH = "/hs/vitrina"
 MOSCOW = timezone(timedelta(hours=3))
-ORDER_STATUSES = ("awaiting_payment", "paid", "ready_for_shipping", "cancelled")
+ORDER_STATUSES: tuple[str, ...] = ("awaiting_payment", "paid", "ready_for_shipping", "cancelled")
+# what managers set in RetailCRM reaches 1C too (1C's own reports are not echoed back)
+ORDER_STATUSES += ("shipped", "delivered", "partly_returned", "returned")
 PAYMENT_STATUSES = ("pending", "waiting_for_capture", "succeeded", "canceled", "refunded")
 
 CUSTOMER_FIELDS: dict[str, checks.Check] = {
@@ -43,6 +45,27 @@ CUSTOMER_FIELDS: dict[str, checks.Check] = {
     "createdAt": checks.nullable(checks.moment),
 }
 CUSTOMER = checks.shape(CUSTOMER_FIELDS)
+
+
+def _flag(value: Any, path: str) -> None:
+    if not isinstance(value, bool):
+        raise checks.Invalid(path, "must be true or false")
+
+
+def _flags(value: Any, path: str) -> None:
+    if not isinstance(value, dict) or not all(isinstance(x, bool) for x in value.values()):
+        raise checks.Invalid(path, "must be an object of true/false")
+
+
+CONSENTS = checks.shape(  # app/integrations/onec/identity.py
+    {
+        "counterparties": checks.list_of(checks.filled),
+        "personalData": _flag,
+        "marketing": _flags,
+        "changedAt": checks.moment,
+    }
+)
+ERASURE = checks.shape({"counterparties": checks.list_of(checks.filled), "erasedAt": checks.moment})
 LINE = checks.shape(
     {
         "variantGuid": checks.guid,
@@ -109,6 +132,8 @@ class OneCState:
     payments: dict[str, Json] = field(default_factory=dict)  # by payment GUID (+ "orderGuid")
     answers: dict[str, tuple[int, Json]] = field(default_factory=dict)  # by X-Event-Id
     applied: list[str] = field(default_factory=list)  # event ids that changed state, in order
+    consents: dict[str, Json] = field(default_factory=dict)  # by customer key: the latest
+    erased: dict[str, Json] = field(default_factory=dict)  # by customer key
     documents: int = 0  # document numbers issued
 
 
@@ -128,6 +153,8 @@ class OneCSimulator(Simulator):
         self._credentials = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
         routes = [
             self.route("/customers/{guid}", self._customer, ["PUT"]),
+            self.route("/customers/{guid}/consents", self._consents, ["PUT"]),
+            self.route("/customers/{guid}/erasure", self._erasure, ["PUT"]),
             self.route("/orders/{guid}", self._order, ["PUT"]),
             self.route("/orders/{guid}/status", self._status, ["PUT"]),
             self.route("/orders/{guid}/payments/{payment}", self._payment, ["PUT"]),
@@ -166,6 +193,25 @@ class OneCSimulator(Simulator):
 
     async def _order(self, request: Request) -> Response:
         return await self._write(request, self._apply_order)
+
+    async def _consents(self, request: Request) -> Response:
+        return await self._write(request, self._apply_consents)
+
+    async def _erasure(self, request: Request) -> Response:
+        return await self._write(request, self._apply_erasure)
+
+    def _apply_consents(self, params: Mapping[str, str], body: Json) -> Json:
+        CONSENTS(body, "")
+        self.state.consents[params["guid"]] = body
+        return {"guid": params["guid"]}
+
+    def _apply_erasure(self, params: Mapping[str, str], body: Json) -> Json:
+        ERASURE(body, "")
+        self.state.erased[params["guid"]] = body
+        customer = self.state.customers.get(params["guid"])
+        if customer is not None:  # 1C keeps the counterparty, not the person's data
+            customer.update(firstName="", lastName="", email=None, phone=None)
+        return {"guid": params["guid"]}
 
     async def _status(self, request: Request) -> Response:
         return await self._write(request, self._apply_status)

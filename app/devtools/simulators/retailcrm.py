@@ -41,8 +41,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
 from app.devtools.simulators import checks
+from app.devtools.simulators import retailcrm_history as history
 from app.devtools.simulators.base import Refusal, Simulator
 from app.devtools.simulators.retailcrm_fields import (
+    CUSTOMER_EDIT_FIELDS,
     CUSTOMER_FIELDS,
     Dictionaries,
     order_fields,
@@ -79,9 +81,14 @@ class RetailCrmSimulator(Simulator):
         self.limit_status = 503  # RetailCRM's answer past the limit (429 to test that one)
         self.state = RetailCrmState()
         self.order_violations: list[str] = []
+        self.history = history.HistoryLog()  # orders/history, customers/history
+        self.managers = history.Managers(self)  # changes made by hand, in the histories
         self._arrivals: deque[float] = deque()
         self._schemas(dictionaries or Dictionaries())
         routes = [
+            self.route("/orders/history", self._orders_history, ["GET"]),
+            self.route("/customers/history", self._customers_history, ["GET"]),
+            self.route("/customers/combine", self._combine, ["POST"]),
             self.route("/customers/upload", self._upload_customers, ["POST"]),
             self.route("/orders/upload", self._upload_orders, ["POST"]),
             self.route("/customers/create", self._create_customer, ["POST"]),
@@ -100,7 +107,8 @@ class RetailCrmSimulator(Simulator):
         order, payment = order_fields(d), payment_fields(d)
         order_ref = checks.shape({"externalId": checks.filled})
         self.customer_create = checks.shape({"externalId": checks.filled}, CUSTOMER_FIELDS)
-        self.customer_edit = checks.shape({}, CUSTOMER_FIELDS)
+        # an edit may also carry consents, a segment's custom field, or blanks (an erasure)
+        self.customer_edit = checks.shape({}, {**CUSTOMER_FIELDS, **CUSTOMER_EDIT_FIELDS})
         self.order_create = checks.shape({"externalId": checks.filled}, order)
         self.order_edit = checks.shape({}, {k: v for k, v in order.items() if k != "payments"})
         self.payment_create = checks.shape({"order": order_ref, "type": payment["type"]}, payment)
@@ -109,6 +117,7 @@ class RetailCrmSimulator(Simulator):
     def reset(self) -> None:
         """Forget everything: state, request log, failures, the rate window."""
         self.state = RetailCrmState()
+        self.history = history.HistoryLog()
         self.requests.clear()
         self.order_violations.clear()
         self._arrivals.clear()
@@ -155,6 +164,7 @@ class RetailCrmSimulator(Simulator):
         self._refuse_if_told(external_id, "Customer")
         self._refuse_existing(self.state.customers, external_id, "Customer")
         stored = self.state.customers[external_id] = {**customer, "id": self._next_id()}
+        history.customer_written(self.history, stored)
         return stored
 
     async def _upload_customers(self, request: Request) -> Response:
@@ -170,6 +180,9 @@ class RetailCrmSimulator(Simulator):
         return _success({"id": stored["id"]})
 
     async def _get_customer(self, request: Request) -> Response:
+        by = request.query_params.get("by")
+        if (gone := history.combined_to(self, request.path_params["key"], by)) is not None:
+            return gone
         stored = self._find(self.state.customers, request, request.query_params.get("by"))
         return _success({"customer": stored})
 
@@ -191,6 +204,7 @@ class RetailCrmSimulator(Simulator):
         stored = {"status": "new", **_without(order, "payments")}
         stored.update(id=self._next_id(), site=self.site)
         self.state.orders[external_id] = stored
+        history.order_written(self.history, None, stored)
         for payment in payments:
             self._store_payment({**payment, "order": {"externalId": external_id}})
         return stored
@@ -207,7 +221,9 @@ class RetailCrmSimulator(Simulator):
         if "customer" in changes:
             self._require_customer(changes)
         # API v5 edits payments through orders/payments/*: an order edit does not apply them
+        before = dict(stored)
         stored.update(_without(changes, "id", "externalId", "site", "payments"))
+        history.order_written(self.history, before, stored)
         return _success({"id": stored["id"], "order": stored})
 
     async def _get_order(self, request: Request) -> Response:
@@ -248,6 +264,15 @@ class RetailCrmSimulator(Simulator):
             raise NotLoaded("Payment", {"order": "a payment cannot change its order"})
         stored.update(_without(changes, "id", "externalId"))
         return _success({"id": stored["id"]})
+
+    async def _orders_history(self, request: Request) -> Response:
+        return await history.history_endpoint(self, request, "orders")
+
+    async def _customers_history(self, request: Request) -> Response:
+        return await history.history_endpoint(self, request, "customers")
+
+    async def _combine(self, request: Request) -> Response:
+        return await history.combine_endpoint(self, request)
 
     async def _credentials(self, request: Request) -> Response:
         methods = ["/api/customers/upload", "/api/orders/upload", "/api/orders/create"]

@@ -36,9 +36,11 @@ from urllib.parse import quote
 import httpx
 
 from app.domain.coalescing import CustomerUpsert, OrderDelivery
+from app.domain.consents import ConsentRecord, ErasureRecord, SegmentMemberRecord, SystemIds
 from app.domain.outbound import CustomerRecord, OrderRecord, OrderStatusRecord, PaymentRecord
 from app.integrations.errors import RejectedError
 from app.integrations.http import RateLimiter, rejected, retryable_answer, send
+from app.integrations.retailcrm import identity
 from app.integrations.retailcrm.budget import Budget
 from app.integrations.retailcrm.known import KnownCustomers
 from app.integrations.retailcrm.mapping import (
@@ -153,6 +155,38 @@ class RetailCrmClient:
         payload = payment_fold_payload(snapshots, self._codes)
         guid = snapshots[-1].guid
         await self._create_or_edit("orders/payments", "payment", guid, payload, payload)
+
+    async def history(self, entity: str, since_id: int, limit: int = 100) -> Json:
+        """One page of `orders/history` or `customers/history` after `since_id`, oldest first
+        (app/integrations/retailcrm/history.py reads it). Takes its turn of the budget."""
+        if entity not in ("orders", "customers"):
+            raise ValueError(f"no history of {entity!r}")
+        params = {"filter[sinceId]": str(since_id), "limit": str(limit)}
+        await self._budget.acquire()
+        request = self._http.build_request("GET", f"{entity}/history", params=params)
+        return _answer(await send(self._http, request))
+
+    async def put_consents(self, record: ConsentRecord) -> None:
+        """Set a person's subscriptions on each of their RetailCRM customers."""
+        await self._edit_each(record.ids, identity.consent_payload(record))
+
+    async def erase_customer(self, record: ErasureRecord) -> None:
+        """Blank a person's fields on each of their RetailCRM customers."""
+        await self._edit_each(record.ids, identity.erasure_payload(record.erased_at))
+
+    async def put_segment_member(self, record: SegmentMemberRecord) -> None:
+        """Mark one member of an exported segment (its custom field)."""
+        await self._edit_each(record.ids, identity.segment_member_payload(record))
+
+    async def _edit_each(self, ids: SystemIds, payload: Json) -> None:
+        """customers/{key}/edit for each key; a customer RetailCRM never had is skipped (404):
+        there is nothing there to change."""
+        for key, by in identity.customer_keys(ids):
+            try:
+                await self._post(f"customers/{_seg(key)}/edit", {"customer": payload, "by": by})
+            except RejectedError as error:
+                if error.status != 404:
+                    raise
 
     async def ping(self) -> None:
         """Ask whether RetailCRM answers at all (a RetryableError if not)."""

@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app.domain import response_cache as tags
 from app.domain.catalog import parse_guid, parse_rub
 from app.domain.errors import DomainError, ErrorCode, Problem
 from app.domain.stock import parse_instant
@@ -25,10 +26,12 @@ from app.models.catalog import (
     Collection,
     HoldMode,
     Product,
+    QueueMode,
     Variant,
     Warehouse,
     WarehouseKind,
 )
+from app.models.stock import written_versions
 from app.services.catalog.products import (
     ProductData,
     check_product,
@@ -37,6 +40,7 @@ from app.services.catalog.products import (
 )
 from app.services.catalog.slugs import slug_for
 from app.services.partners import recording as partner_events
+from app.services.response_cache.invalidation import catalog_changed
 
 T = TypeVar("T")
 C = TypeVar("C")  # an item once checked
@@ -93,6 +97,7 @@ class CollectionData:
     hold_mode: str | None = None
     hold_minutes: int | None = None
     purchase_limit: int | None = None
+    queue_mode: str | None = None  # off | lottery (the waiting room)
 
 
 Rejected = Mapping[int, Problem]  # item index → why the caller's input validation refused it
@@ -104,8 +109,10 @@ async def _each(
     check: Callable[[T, Path], C],
     write: Callable[[C, Path], Awaitable[bool]],
     rejected: Rejected | None,
+    changed: Callable[[C], set[str]],
 ) -> IntakeReport:
-    """Check every item, then write each valid one in its own transaction; collect problems."""
+    """Check every item, then write each valid one in its own transaction; collect problems.
+    After each commit, the response cache entries that show the item are invalidated."""
     report = IntakeReport()
     checked: list[tuple[Path, C]] = []
     for index, item in enumerate(items):
@@ -129,6 +136,7 @@ async def _each(
         else:
             report.created += created
             report.updated += not created
+            await catalog_changed(changed(clean))
     report.problems.sort(key=lambda problem: int(problem.path[1]))  # in the order sent
     return report
 
@@ -143,7 +151,20 @@ async def upsert_warehouses(
     *, items: Sequence[WarehouseData], rejected: Rejected | None = None
 ) -> IntakeReport:
     """Create or update warehouses by 1C GUID."""
-    return await _each(items, "warehouses", _check_warehouse, _write_warehouse, rejected)
+    report = await _each(
+        items,
+        "warehouses",
+        _check_warehouse,
+        _write_warehouse,
+        rejected,
+        lambda w: tags.warehouse_written(w.guid),
+    )
+    if report.updated:
+        # whether a warehouse sells online changes every figure of its variants, with no stock
+        # row written: the stock-change stream tells every feed to drop what it holds (a new
+        # warehouse has no stock yet, so no figure can be wrong)
+        written_versions.note_reset()
+    return report
 
 
 @dataclass(frozen=True)
@@ -183,7 +204,14 @@ async def upsert_categories(
     *, items: Sequence[CategoryData], rejected: Rejected | None = None
 ) -> IntakeReport:
     """Create or update categories by GUID; a parent may come earlier in the same batch."""
-    return await _each(items, "categories", _check_category, _write_category, rejected)
+    return await _each(
+        items,
+        "categories",
+        _check_category,
+        _write_category,
+        rejected,
+        lambda c: tags.category_written(c.guid),
+    )
 
 
 def _check_category(item: CategoryData, path: Path) -> CategoryData:
@@ -242,7 +270,14 @@ async def upsert_collections(
     *, items: Sequence[CollectionData], rejected: Rejected | None = None
 ) -> IntakeReport:
     """Create or update monthly collections by GUID; a moved drop moves its products' dates."""
-    return await _each(items, "collections", _check_collection, _write_collection, rejected)
+    return await _each(
+        items,
+        "collections",
+        _check_collection,
+        _write_collection,
+        rejected,
+        lambda c: tags.collection_written(c.guid),
+    )
 
 
 @dataclass(frozen=True)
@@ -295,6 +330,13 @@ def _drop_rules(item: CollectionData, path: Path) -> dict[str, object]:
         if item.purchase_limit < 1:
             raise DomainError(ErrorCode.INVALID, "at least 1", (*path, "purchaseLimit"))
         rules["purchase_limit"] = item.purchase_limit
+    if item.queue_mode is not None:
+        try:
+            rules["queue_mode"] = QueueMode(item.queue_mode)
+        except ValueError:
+            raise DomainError(
+                ErrorCode.INVALID, "queueMode is off or lottery", (*path, "queueMode")
+            ) from None
     return rules
 
 
@@ -302,7 +344,14 @@ async def upsert_products(
     *, items: Sequence[ProductData], rejected: Rejected | None = None
 ) -> IntakeReport:
     """Create or update products with their variants and images by 1C GUID."""
-    return await _each(items, "products", check_product, write_product, rejected)
+    return await _each(
+        items,
+        "products",
+        check_product,
+        write_product,
+        rejected,
+        lambda p: tags.product_written(p.guid, [v.guid for v in p.variants]),
+    )
 
 
 @dataclass(frozen=True)
@@ -323,7 +372,14 @@ async def update_prices(
     *, items: Sequence[PriceData], rejected: Rejected | None = None
 ) -> IntakeReport:
     """Set variant prices (roubles as decimal strings); keep products' lowest price in step."""
-    return await _each(items, "prices", _check_price, _write_price, rejected)
+    return await _each(
+        items,
+        "prices",
+        _check_price,
+        _write_price,
+        rejected,
+        lambda p: tags.price_written(p.variant_guid),
+    )
 
 
 def _check_price(item: PriceData, path: Path) -> _CheckedPrice:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import structlog
 from tortoise.functions import Count
 
+from app.domain.closing_receipt import ClosingReceiptRecord, closing_receipt_from_json
 from app.domain.outbound import (
     CustomerMessageRecord,
     CustomerRecord,
@@ -31,6 +32,7 @@ from app.domain.outbox import EventKind, EventState, RetryPolicy, Target, kept_a
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.onec.mapping import OrderRegistration
 from app.models.outbox import OutboxEvent
+from app.services.identity import delivery as identity_delivery
 from app.services.inventory.reconciliation import register_order
 
 log = structlog.get_logger(__name__)
@@ -62,6 +64,10 @@ class PartnerPort(Protocol):
     async def deliver(self, event: OutboxEvent, now: datetime) -> None: ...
 
 
+class ReceiptsPort(Protocol):
+    async def send_receipt(self, record: ClosingReceiptRecord, event_id: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Senders:
     """The configured systems; a system left out keeps its events pending until it is set up."""
@@ -71,6 +77,7 @@ class Senders:
     notify: NotifyPort | None = None
     slack: SlackPort | None = None
     partner: PartnerPort | None = None
+    receipts: ReceiptsPort | None = None
 
     def configured(self, target: Target) -> bool:
         senders = {
@@ -79,6 +86,7 @@ class Senders:
             Target.NOTIFY: self.notify,
             Target.SLACK: self.slack,
             Target.PARTNER: self.partner,
+            Target.RECEIPTS: self.receipts,
         }
         return senders[target] is not None
 
@@ -213,6 +221,10 @@ async def _send(event: OutboxEvent, senders: Senders, now: datetime) -> None:
     elif event.target is Target.PARTNER:
         assert senders.partner is not None
         await senders.partner.deliver(event, now)
+    elif event.target is Target.RECEIPTS:
+        assert senders.receipts is not None
+        receipt = closing_receipt_from_json(event.payload)
+        await senders.receipts.send_receipt(receipt, event.event_id)
     else:
         assert senders.retailcrm is not None
         await _to_retailcrm(senders.retailcrm, event.kind, event.payload)
@@ -221,6 +233,9 @@ async def _send(event: OutboxEvent, senders: Senders, now: datetime) -> None:
 async def _to_onec(
     onec: OneCPort, kind: EventKind, payload: dict[str, Any], event_id: str, now: datetime
 ) -> None:
+    if kind in identity_delivery.IDENTITY_KINDS:  # consents, erasure (issue 15)
+        await identity_delivery.to_onec(onec, kind, payload, event_id)
+        return
     if kind is EventKind.CUSTOMER_UPSERTED:
         await onec.put_customer(customer_from_json(payload), event_id)
     elif kind in (EventKind.ORDER_PLACED, EventKind.ORDER_CHANGED):
@@ -240,6 +255,9 @@ async def _to_onec(
 
 
 async def _to_retailcrm(crm: RetailCrmPort, kind: EventKind, payload: dict[str, Any]) -> None:
+    if kind in identity_delivery.IDENTITY_KINDS:  # consents, erasure, segment members
+        await identity_delivery.to_retailcrm(crm, kind, payload)
+        return
     if kind is EventKind.CUSTOMER_UPSERTED:
         await crm.upsert_customer(customer_from_json(payload))
     elif kind is EventKind.ORDER_PLACED:

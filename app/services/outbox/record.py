@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from app.domain.orders import OrderStatus
@@ -33,19 +33,40 @@ async def record_event(
     *, kind: EventKind, record: Record, now: datetime, targets: Iterable[Target] = ALL_TARGETS
 ) -> list[OutboxEvent]:
     """One outbox row per target system; the caller's transaction commits them with the change."""
+    aggregate = _aggregate_of(kind, record)
+    return [await write_event(t, aggregate, kind, record, now) for t in targets]
+
+
+def event_rows(
+    *, kind: EventKind, record: Record, now: datetime, targets: Iterable[Target] = ALL_TARGETS
+) -> list[OutboxEvent]:
+    """`record_event`'s rows, not yet written: a caller with several events writes them all in
+    one statement (`OutboxEvent.bulk_create`, in its transaction)."""
+    aggregate = _aggregate_of(kind, record)
+    return [_event_row(t, aggregate, kind, record, now) for t in targets]
+
+
+def _aggregate_of(kind: EventKind, record: Record) -> str:
     customer_guid = record.guid if isinstance(record, CustomerRecord) else None
     order_guid = (
         record.guid if isinstance(record, OrderRecord) else getattr(record, "order_guid", None)
     )
-    aggregate = aggregate_key(kind, customer_guid, order_guid)
-    return [await write_event(t, aggregate, kind, record, now) for t in targets]
+    return aggregate_key(kind, customer_guid, order_guid)
 
 
 async def write_event(
     target: Target, aggregate: str, kind: EventKind, record: Record, now: datetime
 ) -> OutboxEvent:
     """One outbox row, due now, in the caller's transaction."""
-    return await OutboxEvent.create(
+    row = _event_row(target, aggregate, kind, record, now)
+    await row.save(force_create=True)
+    return row
+
+
+def _event_row(
+    target: Target, aggregate: str, kind: EventKind, record: Record, now: datetime
+) -> OutboxEvent:
+    return OutboxEvent(
         event_id=str(uuid.uuid4()),
         target=target,
         aggregate=aggregate,
@@ -123,6 +144,18 @@ async def order_record(order: Order, customer: Customer) -> OrderRecord:
     pickup = None
     if order.pickup_warehouse_id is not None:
         pickup = await Warehouse.get_or_none(id=order.pickup_warehouse_id)
+    return order_record_of(order, customer, lines, reservations, pickup)
+
+
+def order_record_of(
+    order: Order,
+    customer: Customer,
+    lines: Sequence[OrderLine],
+    reservations: Sequence[Reservation],
+    pickup: Warehouse | None,
+) -> OrderRecord:
+    """`order_record` from rows in hand: lines with their variant and product, the order's
+    serving reservations with their warehouse (checkout passes what it just wrote)."""
     return OrderRecord(
         guid=order.guid,
         number=order.number,

@@ -32,6 +32,7 @@ from app.domain.outbound_json import (
 from app.domain.outbox import EventKind, EventState, RetryPolicy, Target
 from app.integrations.errors import RetryableError
 from app.models.outbox import OutboxEvent
+from app.services.identity.delivery import IDENTITY_AGGREGATES
 from app.services.outbox.delivery import Clock, Senders, deliver_aggregate, due_aggregates
 from app.services.outbox.retailcrm_pass import BatchPass, RetailCrmBatchPort
 
@@ -63,17 +64,24 @@ async def deliver_retailcrm(
     if crm is None:
         return PassOutcome(0, 0)
     due = await _due_deliveries(clock(), batch, max_calls)
+    single = await _single_calls(clock())  # consents, erasure, segment members: never batched
     if not isinstance(crm, RetailCrmBatchPort):  # a sender without batches: as before them
-        alone, retry_at = await _alone(list(due), senders, policy, clock)
-        return PassOutcome(len(due), alone, retry_at)
+        alone, retry_at = await _alone(list(due) + single[:ALONE], senders, policy, clock)
+        return PassOutcome(len(due) + len(single), alone, retry_at)
     ledger = _Rows(due, policy, clock)
     result = await BatchPass(crm, ledger, batch, max_calls).run([d for d, _ in due.values()])
     if result.stopped is not None:
         wait = timedelta(seconds=result.stopped.retry_after or 0)
         return PassOutcome(len(due), ledger.delivered_events, clock() + wait)
-    fallback = [d.aggregate for d in result.fallback]
+    fallback = [d.aggregate for d in result.fallback] + single
     alone, retry_at = await _alone(fallback[:ALONE], senders, policy, clock)
-    return PassOutcome(len(due), ledger.delivered_events + alone, retry_at)
+    return PassOutcome(len(due) + len(single), ledger.delivered_events + alone, retry_at)
+
+
+async def _single_calls(now: datetime) -> list[str]:
+    """Due aggregates of the identity events (app/services/identity/delivery.py)."""
+    aggregates = await due_aggregates(now=now, target=TARGET, limit=SCAN)
+    return [a for a in aggregates if a.startswith(IDENTITY_AGGREGATES)]
 
 
 async def _alone(
@@ -107,6 +115,8 @@ async def _due_deliveries(now: datetime, batch: int, max_calls: int) -> Loaded:
     loaded: Loaded = {}
     cost = 0.0
     for aggregate in aggregates:
+        if aggregate.startswith(IDENTITY_AGGREGATES):
+            continue  # sent one call at a time (_single_calls)
         waiting = _waiting(by_aggregate.get(aggregate, []), now)
         if not waiting or cost >= max_calls:
             continue
