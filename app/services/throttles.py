@@ -7,7 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.domain.checkout import too_many_calls
 
 # One atomic step over every bucket named in KEYS: refill each for the time since its last
 # request, then take `cost` from all of them, or from none when any one lacks it (a call
@@ -81,3 +85,21 @@ async def take(*, redis: Redis, buckets: Sequence[Bucket], cost: int, now: datet
         remaining=math.floor(min(tokens, default=0)),
         retry_after=0 if admitted else max(1, *waits),
     )
+
+
+async def spend_or_refuse(
+    *, redis: Redis, buckets: Sequence[Bucket], now: datetime, outage_event: str, call: str
+) -> None:
+    """Take one call from every bucket, or refuse it (TOO_MANY_ATTEMPTS with `retry_after`).
+
+    A redis that cannot answer lets the call through, logged as `outage_event`: a throttle
+    outage costs fairness for a while, never stock (reservation is atomic in the database)."""
+    if not buckets:
+        return
+    try:
+        spent = await take(redis=redis, buckets=buckets, cost=1, now=now)
+    except RedisError as error:
+        structlog.get_logger(__name__).warning(outage_event, call=call, error=repr(error))
+        return
+    if not spent.admitted:
+        raise too_many_calls(spent.retry_after)

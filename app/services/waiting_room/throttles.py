@@ -8,10 +8,9 @@ from enum import StrEnum
 
 import structlog
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from app.domain.checkout import address_scope, device_key, too_many_calls
-from app.services.throttles import Bucket, take
+from app.domain.checkout import address_scope, device_key
+from app.services.throttles import Bucket, spend_or_refuse
 from app.settings import Settings
 
 _KEY = "vitrina:queue-throttle:"
@@ -55,12 +54,11 @@ async def admit(
     switches these too. A redis that cannot answer lets the call through: the queue itself
     then answers CLOSED."""
     chosen = buckets(settings, call, address=address, device_id=device_id)
-    if not settings.checkout_throttles_on or not chosen:
-        return
-    try:
-        spent = await take(redis=redis, buckets=chosen, cost=1, now=now)
-    except RedisError as error:
-        log.warning("queue.throttle_unavailable", call=call.value, error=repr(error))
-        return
-    if not spent.admitted:
-        raise too_many_calls(spent.retry_after)
+    if settings.checkout_throttles_on:
+        await spend_or_refuse(
+            redis=redis,
+            buckets=chosen,
+            now=now,
+            outage_event="queue.throttle_unavailable",
+            call=call.value,
+        )
