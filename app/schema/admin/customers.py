@@ -416,6 +416,7 @@ class CustomerAdminMutation:
         actor = await _actor(info, Scope.CUSTOMERS_WRITE)
 
         async def work() -> segments.Export:
+            await segments.admit_export(redis=info.context.redis, actor=actor, now=info.context.now)
             export = await segments.export_segment(
                 segment=_segment(rules),
                 code=code,

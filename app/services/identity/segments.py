@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from redis.asyncio import Redis
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
@@ -21,8 +22,27 @@ from app.services.identity import outbound
 from app.services.identity.consents import CHUNK, profile_states
 from app.services.identity.customer360 import log_access
 from app.services.identity.facts import Params, facts_sql
+from app.services.throttles import Bucket, spend_or_refuse
 
 MAX_EXPORT = 20_000  # members of one export (RetailCRM takes them at 10 calls/s)
+EXPORTS_PER_HOUR = 6  # per staff token: one export is up to MAX_EXPORT calls to RetailCRM
+
+
+async def admit_export(*, redis: Redis, actor: str, now: datetime) -> None:
+    """Count an export against the staff token that asks, or refuse it (TOO_MANY_ATTEMPTS
+    with `retry_after`): each export takes RetailCRM's shared budget for minutes."""
+    bucket = Bucket(
+        f"vitrina:segment-export:{actor}",
+        capacity=EXPORTS_PER_HOUR,
+        per_second=EXPORTS_PER_HOUR / 3600,
+    )
+    await spend_or_refuse(
+        redis=redis,
+        buckets=[bucket],
+        now=now,
+        outage_event="identity.export_throttle_unavailable",
+        call="segment_export",
+    )
 
 
 async def _category_ids(

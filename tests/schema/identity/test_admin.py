@@ -3,7 +3,11 @@ typed errors, suggestions decided once, unmerge, and a segment export."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
+import pytest
+from redis.asyncio import Redis
 from tortoise.transactions import in_transaction
 
 from app.domain.access import Scope
@@ -29,6 +33,17 @@ SEGMENT = """query S($rules: [SegmentRuleInput!]!) { customerSegment(rules: $rul
 EXPORT = """mutation X($rules: [SegmentRuleInput!]!) { exportCustomerSegment(rules: $rules,
   code: "vip", channel: EMAIL) { exportId matched exported errors { code path message } } }"""
 PHONE = "+79165551234"
+
+
+@pytest.fixture(autouse=True)
+async def no_spent_exports(redis_url: str) -> AsyncIterator[None]:
+    """An earlier test's segment exports do not count against this one's staff token."""
+    redis = Redis.from_url(redis_url)
+    keys = [key async for key in redis.scan_iter(match="vitrina:segment-export:*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+    yield
 
 
 async def _observe(clock: Clock, source: CustomerSource, key: str, verified: bool) -> int:
@@ -132,3 +147,19 @@ async def test_a_segment_is_counted_and_the_query_logged(
 
     assert body["data"]["customerSegment"] == {"count": 0, "profileIds": []}
     assert await ProfileAccess.filter(action="segment").count() == 1
+
+
+async def test_a_staff_token_exports_six_segments_an_hour_then_is_told_when_to_retry(
+    client: httpx.AsyncClient,
+) -> None:
+    staff = await factories.token(Scope.CUSTOMERS_WRITE)
+    rules = [{"lapsedDays": 30}]
+    for _ in range(6):
+        body = await graphql(client, EXPORT, {"rules": rules}, staff)
+        assert body["data"]["exportCustomerSegment"]["errors"] == []
+
+    refused = await graphql(client, EXPORT, {"rules": rules}, staff)
+
+    [error] = refused["data"]["exportCustomerSegment"]["errors"]
+    assert error["code"] == "TOO_MANY_ATTEMPTS"
+    assert await ProfileAccess.filter(action="segment_export").count() == 6
