@@ -166,9 +166,10 @@ class RetailCrmClient:
         request = self._http.build_request("GET", f"{entity}/history", params=params)
         return _answer(await send(self._http, request))
 
-    async def put_consents(self, record: ConsentRecord) -> None:
-        """Set a person's subscriptions on each of their RetailCRM customers."""
-        await self._edit_each(record.ids, identity.consent_payload(record))
+    async def put_consents(self, record: ConsentRecord) -> list[str]:
+        """Set a person's subscriptions on each of their RetailCRM customers; answer the keys
+        RetailCRM does not know (yet: the caller decides whether to wait for them)."""
+        return await self._edit_each(record.ids, identity.consent_payload(record))
 
     async def erase_customer(self, record: ErasureRecord) -> None:
         """Blank a person's fields on each of their RetailCRM customers."""
@@ -178,15 +179,18 @@ class RetailCrmClient:
         """Mark one member of an exported segment (its custom field)."""
         await self._edit_each(record.ids, identity.segment_member_payload(record))
 
-    async def _edit_each(self, ids: SystemIds, payload: Json) -> None:
-        """customers/{key}/edit for each key; a customer RetailCRM never had is skipped (404):
-        there is nothing there to change."""
+    async def _edit_each(self, ids: SystemIds, payload: Json) -> list[str]:
+        """customers/{key}/edit for each key; a customer RetailCRM does not have is skipped
+        (404: there is nothing there to change) and named in the answer."""
+        unknown = []
         for key, by in identity.customer_keys(ids):
             try:
                 await self._post(f"customers/{_seg(key)}/edit", {"customer": payload, "by": by})
             except RejectedError as error:
                 if error.status != 404:
                     raise
+                unknown.append(key)
+        return unknown
 
     async def ping(self) -> None:
         """Ask whether RetailCRM answers at all (a RetryableError if not)."""

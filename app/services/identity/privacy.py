@@ -35,7 +35,7 @@ from app.models.orders import Order, OrderLine
 from app.models.outbox import OutboxEvent
 from app.models.sql import is_postgres
 from app.services.accounts.sessions import end_all_sessions
-from app.services.identity import outbound
+from app.services.identity import erasure, outbound
 from app.services.identity.consents import Proof, record_consent
 from app.services.identity.graph import profile_records
 from app.services.identity.observe import observe_site_customer
@@ -232,8 +232,10 @@ async def erase_customer(
             proof=proof,
             now=now,
         )
-        await _anonymise_account(conn, customer, now)
+        erased, orders = await erasure.whom(conn, customer, records)
+        await _anonymise_account(conn, customer, erased, orders)
         await _anonymise_records(conn, records, now)
+        await erasure.scrub_copies(conn, erased, now)
         events += await outbound.write(
             conn,
             kind=EventKind.CUSTOMER_ERASED,
@@ -245,30 +247,25 @@ async def erase_customer(
     return events
 
 
-async def _anonymise_account(conn: BaseDBAsyncClient, customer: Customer, now: datetime) -> None:
-    contact = Q(customer_id=customer.id)
-    if customer.email:
-        contact |= Q(email=customer.email)
-    if customer.phone:
-        contact |= Q(phone=customer.phone)
+async def _anonymise_account(
+    conn: BaseDBAsyncClient, customer: Customer, erased: erasure.Erased, orders: Q
+) -> None:
+    """The account and the profile's guest customers, their orders and carts (`orders`: by
+    customer or by contact), and addresses."""
     blank = {"email": None, "phone": None, "phone_raw": None, "first_name": "", "last_name": ""}
-    await Order.filter(contact).using_db(conn).update(**blank, delivery_address="")
-    await Cart.filter(customer_id=customer.id).using_db(conn).update(**blank, delivery_address="")
-    await Address.filter(customer_id=customer.id).using_db(conn).delete()
+    mine = list(erased.customer_ids)
+    await Order.filter(orders).using_db(conn).update(**blank, delivery_address="")
+    # a cart has the order's contact fields: a guest's cart holds the contacts, not the id
+    await Cart.filter(orders).using_db(conn).update(**blank, delivery_address="")
+    await Address.filter(customer_id__in=mine).using_db(conn).delete()
     await (
-        Customer.filter(id=customer.id)
+        Customer.filter(id__in=mine)
         .using_db(conn)
         .update(**blank, password_hash=None, email_verified_at=None, phone_verified_at=None)
     )
     await (
         CustomerSession.filter(customer_id=customer.id).using_db(conn).update(user_agent="", ip="")
     )
-    # our copies of what 1C and RetailCRM were told of the customer
-    for event in await OutboxEvent.filter(
-        aggregate=f"customer:{customer.guid}", kind=EventKind.CUSTOMER_UPSERTED
-    ).using_db(conn):
-        payload = {**event.payload, "email": None, "phone": None, "first_name": "", "last_name": ""}
-        await OutboxEvent.filter(id=event.id).using_db(conn).update(payload=payload)
 
 
 async def _anonymise_records(conn: BaseDBAsyncClient, records: list[int], now: datetime) -> None:
@@ -300,8 +297,4 @@ async def _anonymise_records(conn: BaseDBAsyncClient, records: list[int], now: d
         IdentitySuggestion.filter(Q(left_id__in=records) | Q(right_id__in=records))
         .using_db(conn)
         .delete()
-    )
-    await conn.execute_query(
-        "UPDATE shop_receipt SET phone = NULL, email = NULL, loyalty_card = NULL"
-        f" WHERE identity_record_id IN ({', '.join(str(int(r)) for r in records)})"
     )
