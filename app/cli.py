@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 SHUTDOWN_GRACE_SECONDS = 10
 MAX_TOKEN_DAYS = 3650
 MAX_TOKEN_NAME = 200  # IntegrationToken.name
+LEAN_WS = "app.ws_protocol:LeanWebSocketProtocol"  # uvicorn's websockets protocol, leaner
 DOCUMENTS_FILE = Path(__file__).resolve().parents[1] / "frontend-contract/persisted-documents.json"
 
 
@@ -65,6 +66,7 @@ async def _serve(
         access_log=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         ws_per_message_deflate=False,  # ~40 KiB of zlib state per socket, for 150-byte frames
+        ws=LEAN_WS,  # forgets the handshake once answered (app/ws_protocol.py)
     )
     await serve_until(stop, ApiServer(config))
 
@@ -247,6 +249,7 @@ def serve_processes(settings: Settings, workers: int) -> None:
             access_log=False,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
             ws_per_message_deflate=False,  # as in `_serve`
+            ws=LEAN_WS,
         )
     finally:
         if embedded is not None:

@@ -354,6 +354,7 @@ async def measure(
         changes = await send_changes(http, catalog, args.rate, args.seconds)
     await asyncio.sleep(2)  # the last deliveries
     server_cpu = cpu_seconds(pid) - cpu_before
+    rss_flowed = rss_kib(pid)  # a socket must not keep anything per event it delivered
     statements = [line for line in pg_log_since(offsets) if f"@{database} " in line]
     stop.set()
     await sampler
@@ -371,6 +372,10 @@ async def measure(
         f"memory: RSS {rss_before} KiB → {rss_after} KiB with {args.subscribers} idle "
         f"subscribed connections (opened in {open_seconds:.1f} s): "
         f"{per_connection:.1f} KiB per connection (target ≤ 20)"
+    )
+    print(
+        f"memory after {delivered} deliveries: RSS {rss_flowed} KiB, "
+        f"{(rss_flowed - rss_after) * 1024 / max(1, delivered):.0f} bytes per delivery kept"
     )
 
 

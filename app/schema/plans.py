@@ -169,6 +169,16 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             return super().execute_operation(serially)
         return self._run(plan, serially)
 
+    def build_per_event_executor(self, payload: Any) -> Any:
+        """A subscription event's executor, with sub-selections memoized for this event only.
+
+        graphql-core 3.3.2 shares the memo dict with the subscription's executor and keys it
+        by lists made anew for each event (kept alive by the entry): shared, it grows by one
+        entry per object level for every event delivered, for as long as the socket lives."""
+        executor = super().build_per_event_executor(payload)
+        executor._relevant_sub_fields = {}
+        return executor
+
     def _plan(self) -> Plan | None:
         operation = self.operation
         if self.abort_signal is not None or self.hooks is not None:

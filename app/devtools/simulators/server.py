@@ -28,9 +28,10 @@ class LocalServer:
     Between the two, connections to the port are refused: a system that is down.
     """
 
-    def __init__(self, app: ASGIApp, port: int = 0) -> None:
+    def __init__(self, app: ASGIApp, port: int = 0, ws: str = "websockets-sansio") -> None:
         self._app = app
         self.port = port
+        self._ws = ws
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -51,7 +52,7 @@ class LocalServer:
             http="h11",
             # The sans-I/O implementation: uvicorn's older "websockets" one warns (deprecated
             # websockets.legacy), and the test suite turns warnings into errors.
-            ws="websockets-sansio",
+            ws=self._ws,
             timeout_graceful_shutdown=1,
         )
         self._server = _EmbeddedServer(config)

@@ -44,15 +44,24 @@ class _Gap(Exception):
 
 class FigureWatch(AsyncIterator[VariantStock]):
     """One `watch`: the newest unsent figure per variant (bounded by its variants, so a slow
-    reader never builds a backlog). Registered from creation until `aclose`."""
+    reader never builds a backlog). Registered from creation until `aclose`. One per idle
+    subscribed socket: slots, and a future only while the reader waits (an Event holds a
+    deque for its life)."""
+
+    __slots__ = ("_closed", "_sent", "_unsent", "_unwatch", "_waiter", "variant_ids")
 
     def __init__(self, variant_ids: frozenset[int], unwatch: Callable[[FigureWatch], None]):
         self.variant_ids = variant_ids
         self._unwatch: Callable[[FigureWatch], None] | None = unwatch
         self._unsent: dict[int, VariantStock] = {}
         self._sent: dict[int, VariantStock] = {}
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self._closed = False
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def offer(self, figure: VariantStock) -> None:
         """Queue a figure unless one at least as new was queued or sent for its variant."""
@@ -61,20 +70,23 @@ class FigureWatch(AsyncIterator[VariantStock]):
             if known is not None and (figure.version < known.version or figure == known):
                 return
         self._unsent[variant_id] = figure
-        self._ready.set()
+        self._wake()
 
     def end(self) -> None:
         """Let the reader finish (the feed closed)."""
         self._closed = True
-        self._ready.set()
+        self._wake()
 
     async def __anext__(self) -> VariantStock:
         while not self._unsent:
             if self._closed:
                 await self.aclose()
                 raise StopAsyncIteration
-            await self._ready.wait()
-            self._ready.clear()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         variant_id = next(iter(self._unsent))
         figure = self._unsent.pop(variant_id)
         self._sent[variant_id] = figure

@@ -13,15 +13,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import graphql
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.cli import LEAN_WS
 from app.devtools.simulators.server import LocalServer
 from app.main import create_app
 from app.models.stock import written_versions
 from app.schema.catalog.subscriptions import KEEP_ALIVE
 from app.schema.documents import build_manifest, manifest_json
+from app.schema.plans import PlannedExecutor, planned_executor
 from app.services.stock_stream import StockFeed
 from app.settings import Settings
 from tests import factories
@@ -62,7 +65,7 @@ def live_settings(settings: Settings) -> Settings:
 async def api(db: str, live_settings: Settings, redis_url: str, clock: Clock) -> AsyncIterator[Api]:
     written_versions.forget_all()
     app = create_app(live_settings, redis_url=redis_url, manage_db=False, clock=clock)
-    async with app.router.lifespan_context(app), LocalServer(app) as server:
+    async with app.router.lifespan_context(app), LocalServer(app, ws=LEAN_WS) as server:
         feed: StockFeed = app.state.stock_feed
         async with asyncio.timeout(5):
             while not feed.healthy:
@@ -275,7 +278,7 @@ async def strict_api(
         update={"trusted_documents": "strict", "persisted_documents_file": manifest}
     )
     app = create_app(strict, redis_url=redis_url, manage_db=False, clock=clock)
-    async with app.router.lifespan_context(app), LocalServer(app) as server:
+    async with app.router.lifespan_context(app), LocalServer(app, ws=LEAN_WS) as server:
         yield Api(
             url=f"ws://127.0.0.1:{server.port}/graphql", feed=app.state.stock_feed, settings=strict
         )
@@ -297,3 +300,38 @@ async def test_strict_trusted_documents_take_the_registered_id_and_refuse_free_f
     assert refused["type"] == "error"
     assert refused["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
     assert figures == {DRESS_M: 4, DRESS_L: 0}
+
+
+async def test_a_long_subscription_memoizes_nothing_per_event_it_delivered() -> None:
+    # given a subscription whose events carry nested objects, run by the app's executor
+    schema = graphql.build_schema(
+        "type Query { x: Int } type W { id: ID q: Int } type A { v: ID w: [W] } "
+        "type Subscription { a: A }"
+    )
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        for n in range(500):
+            yield {"a": {"v": str(n), "w": [{"id": "1", "q": n}]}}
+
+    field = schema.subscription_type.fields["a"]  # type: ignore[union-attr]
+    field.subscribe = lambda root, info: events()
+    field.resolve = lambda event, info: event["a"]
+    built: list[PlannedExecutor] = []
+
+    class Recorded(planned_executor([])):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            built.append(self)  # the subscription's own executor (per-event ones are copies)
+
+    # when it delivers 500 events
+    stream = graphql.subscribe(
+        schema, graphql.parse("subscription { a { v w { id q } } }"), executor_class=Recorded
+    )
+    assert not isinstance(stream, graphql.ExecutionResult)
+    results = [result async for result in stream]  # type: ignore[union-attr]
+
+    # then every event was answered, and the subscription's executor kept no memo per event
+    assert len(results) == 500
+    assert results[-1].data == {"a": {"v": "499", "w": [{"id": "1", "q": 499}]}}
+    assert len(built) == 1
+    assert built[0]._relevant_sub_fields == {}
