@@ -29,9 +29,9 @@ from app.db import close_db, init_db, run_migrations
 from app.domain.access import Scope
 from app.logging import configure_logging
 from app.main import create_app
-from app.models.catalog import Product, Variant, Warehouse, WarehouseKind
 from app.services.tokens import create_token
 from app.settings import Settings
+from bench.intake import seed as seed_catalog
 
 RECORD = """mutation R($receipts: [ShopReceiptInput!]!) {
   recordShopSales(receipts: $receipts) { recorded duplicates errors { code path } } }"""
@@ -39,29 +39,10 @@ VARIANTS = 200
 
 
 async def seed() -> tuple[list[str], str]:
-    """A shop and variants written in bulk (the catalog path is not what is measured)."""
-    now = datetime.now(UTC)
-    shop = Warehouse(guid=str(uuid.uuid4()), name="Shop", kind=WarehouseKind.SHOP)
-    await shop.save()
-    products = [
-        Product(guid=str(uuid.uuid4()), name=f"P{i}", slug=f"p{i}", sort_date=now, price_from=100)
-        for i in range(VARIANTS // 5)
-    ]
-    await Product.bulk_create(products)
-    ids = await Product.all().values_list("id", flat=True)
-    rows = [
-        Variant(
-            guid=str(uuid.uuid4()),
-            product_id=ids[i // 5],
-            sku=f"S{i}",
-            size="M",
-            colour="c",
-            price=499000,
-        )
-        for i in range(VARIANTS)
-    ]
-    await Variant.bulk_create(rows)
-    return [v.guid for v in rows], shop.guid
+    """Variants and a shop written in bulk, as bench/intake.py seeds them (the catalog path is
+    not what is measured)."""
+    variants, warehouses = await seed_catalog(VARIANTS)
+    return variants, warehouses[0]
 
 
 SOLD = (datetime.now(UTC) - timedelta(hours=1)).isoformat()  # one till clock for every call

@@ -8,10 +8,9 @@ import strawberry
 from strawberry import Parent
 
 from app.domain.access import Scope
-from app.domain.errors import DomainError
 from app.domain.shop_sales import RawReceipt, RawReceiptLine, ReceiptKind
 from app.schema.context import Info
-from app.schema.errors import UserError, require_scope
+from app.schema.errors import UserError, payload, require_scope
 from app.schema.validation import ITEMWISE, RejectedItems
 from app.services.channels import shop_sales
 
@@ -90,20 +89,19 @@ class ShopSalesMutation:
     ) -> RecordShopSalesPayload:
         await require_scope(info, Scope.SALES_WRITE)
         settings = info.context.settings
-        try:
-            report = await shop_sales.record_shop_sales(
-                receipts=[r.to_raw() for r in receipts],
-                max_receipts=settings.max_shop_receipts,
-                max_lines=settings.max_shop_receipt_lines,
-                now=info.context.now,
-                rejected=found.by_item().get("receipts"),
-            )
-        except DomainError as error:
-            return RecordShopSalesPayload(
-                recorded=0, duplicates=0, errors=[UserError.from_error(error)]
-            )
-        return RecordShopSalesPayload(
-            recorded=report.recorded,
-            duplicates=report.duplicates,
-            errors=[UserError.from_problem(p) for p in report.problems],
+        work = shop_sales.record_shop_sales(
+            receipts=[r.to_raw() for r in receipts],
+            max_receipts=settings.max_shop_receipts,
+            max_lines=settings.max_shop_receipt_lines,
+            now=info.context.now,
+            rejected=found.by_item().get("receipts"),
+        )
+        return await payload(
+            work,
+            lambda report: RecordShopSalesPayload(
+                recorded=report.recorded,
+                duplicates=report.duplicates,
+                errors=[UserError.from_problem(p) for p in report.problems],
+            ),
+            lambda errors: RecordShopSalesPayload(recorded=0, duplicates=0, errors=errors),
         )

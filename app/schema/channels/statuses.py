@@ -8,10 +8,10 @@ import strawberry
 from strawberry import Parent
 
 from app.domain.access import Scope
-from app.domain.errors import DomainError, Problem
+from app.domain.errors import Problem
 from app.domain.order_status import Reported
 from app.schema.context import Info
-from app.schema.errors import UserError, require_scope
+from app.schema.errors import UserError, payload, require_scope
 from app.schema.validation import ITEMWISE, RejectedItems
 from app.services.channels import order_status
 
@@ -90,25 +90,30 @@ class OrderStatusMutation:
         await require_scope(info, Scope.ORDERS_WRITE)
         context = info.context
         rejected = found.by_item().get("updates", {})
-        try:
-            report = await order_status.update_order_statuses(
-                updates=[u.to_update() for u in updates],
-                max_updates=context.settings.max_order_status_updates,
-                now=context.now,
-                skip=set(rejected),
+
+        async def answered(report: order_status.StatusReport) -> UpdateOrderStatusesPayload:
+            await order_status.after_commit(
+                report, providers=context.providers.get, jobs=context.jobs, now=context.now
             )
-        except DomainError as error:
+            problems: list[Problem] = [*rejected.values(), *report.problems]
             return UpdateOrderStatusesPayload(
-                applied=0, unchanged=0, errors=[UserError.from_error(error)]
+                applied=report.applied,
+                unchanged=report.unchanged,
+                errors=[UserError.from_problem(p) for p in sorted(problems, key=_item_index)],
             )
-        await order_status.after_commit(
-            report, providers=context.providers.get, jobs=context.jobs, now=context.now
+
+        work = order_status.update_order_statuses(
+            updates=[u.to_update() for u in updates],
+            max_updates=context.settings.max_order_status_updates,
+            now=context.now,
+            skip=set(rejected),
         )
-        problems: list[Problem] = [*rejected.values(), *report.problems]
-        return UpdateOrderStatusesPayload(
-            applied=report.applied,
-            unchanged=report.unchanged,
-            errors=[
-                UserError.from_problem(p) for p in sorted(problems, key=lambda p: int(p.path[1]))
-            ],
+        return await payload(
+            work,
+            answered,
+            lambda errors: UpdateOrderStatusesPayload(applied=0, unchanged=0, errors=errors),
         )
+
+
+def _item_index(problem: Problem) -> int:
+    return int(problem.path[1])
