@@ -26,7 +26,9 @@ types, directives, `@defer`, fragment arguments, middleware other than `Validate
 a null in a non-null position, an awaitable where a value was expected, or a list that is not a
 list makes the plan give up: resolvers it had not started are closed, and graphql-core runs the
 whole operation again from the start with fresh DataLoaders, producing its own data and errors
-(queries only: nothing is written; such a request reads twice, which only errors cost).
+(queries only: nothing is written; such a request reads twice, which only errors cost). A
+field marked with `app.schema.effects.side_effects` (it logs the read, spends a throttle) is
+never planned, so nothing it does can happen twice.
 So a response is the same with or without a plan; `tests/schema/test_plans.py` compares them.
 """
 
@@ -71,6 +73,7 @@ from strawberry.types.field import StrawberryField
 
 from app.schema.context import Context
 from app.schema.documents import MANIFEST, load_documents
+from app.schema.effects import has_side_effects
 from app.schema.loaders import Loaders
 from app.schema.validation import ValidateInput
 from app.settings import Settings
@@ -352,6 +355,8 @@ def _fields(
         definition = executor.schema.get_field(parent, name)
         if definition is None or (name.startswith("__") and name != "__typename"):
             return None
+        if has_side_effects(definition.extensions.get(_DEFINITION)):
+            return None  # a give-up would run it twice: graphql-core runs it, once
         completion = _completion(executor, definition.type, details_list)
         if completion is None:
             return None

@@ -27,6 +27,7 @@ from app.models.identity import IdentitySuggestion as SuggestionRow
 from app.schema.accounts.identity import Consents
 from app.schema.catalog.queries import query_error
 from app.schema.context import Info
+from app.schema.effects import side_effects
 from app.schema.errors import UserError, payload, require_scope
 from app.services.identity import customer360, segments, staff
 from app.services.outbox.record import announce
@@ -303,7 +304,8 @@ def _int_id(value: str, field: str) -> int:
 class CustomerAdminQuery:
     @strawberry.field(
         description="one customer across channels (customers:read; the read is logged): by "
-        "profile or record id, phone, e-mail, loyalty card or site customer id"
+        "profile or record id, phone, e-mail, loyalty card or site customer id",
+        metadata=side_effects("logs the profile read"),
     )
     async def customer_profile(
         self,
@@ -348,7 +350,10 @@ class CustomerAdminQuery:
         nodes = [IdentitySuggestionType.of(r) for r in rows]
         return IdentitySuggestionPage(nodes=nodes, has_next_page=more, end_cursor=end)
 
-    @strawberry.field(description="profiles every rule holds for (customers:read; logged)")
+    @strawberry.field(
+        description="profiles every rule holds for (customers:read; logged)",
+        metadata=side_effects("logs the segment read"),
+    )
     async def customer_segment(self, info: Info, rules: list[SegmentRuleInput]) -> SegmentResult:
         actor = await _actor(info, Scope.CUSTOMERS_READ)
         try:
