@@ -6,8 +6,10 @@ phone (must link), a till loyalty card and the 1C counterparty holding that card
 and a till and a RetailCRM record sharing a phone nobody verified (must NOT link: a suggestion
 for staff). On top, 20 shops' own numbers typed at the till for 30 different people each (and
 one shop employee's site account verified with that number): shared, so nothing links by them.
-Records go through `observe_customer` (the path 1C's intake and the site use), in
-transactions of 500, on a fresh SQLite file (or PostgreSQL with --postgres).
+Records go through `observe_customers` (the batched path 1C's receipt intake uses), in
+transactions of 500, on a fresh SQLite file (or PostgreSQL with --postgres); `--path one`
+observes them one by one with `observe_customer` instead, and `--path both` (the default)
+measures both on fresh databases in one run.
 
 Prints: records/s observed; wrong links (two people in one profile: must be 0, precision
 100%); recall over the true duplicate pairs (the unverified-only kind cannot be recalled by
@@ -15,7 +17,7 @@ design, so recall is below 100% by exactly that share); the time of three segmen
 over 50,000 customers' purchases. Usage:
 
     uv run python bench/identity.py [--customers 50000] [--postgres postgres://postgres@127.0.0.1:5432]
-                                 [--skip-sqlite]
+                                 [--skip-sqlite] [--path both|batch|one]
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from app.models.identity import (
     IdentityRecord,
     IdentitySuggestion,
 )
+from app.services.identity.batch import Sighting as Observed
+from app.services.identity.batch import observe_customers
 from app.services.identity.observe import observe_customer
 from app.services.identity.segments import segment_profiles
 
@@ -127,8 +131,10 @@ def sightings(customers: int, rng: random.Random) -> tuple[list[Sighting], int, 
     return out, dup_pairs, unverified_pairs
 
 
-async def observe_all(items: list[Sighting]) -> dict[int, int]:
+async def observe_all(items: list[Sighting], batched: bool) -> dict[int, int]:
     """record id -> person."""
+    if batched:
+        return await observe_batches(items)
     owner: dict[int, int] = {}
     for start in range(0, len(items), BATCH):
         async with in_transaction() as conn:
@@ -145,6 +151,27 @@ async def observe_all(items: list[Sighting]) -> dict[int, int]:
                     onec_guid=s.onec_guid,
                 )
                 owner[record] = s.person
+    return owner
+
+
+async def observe_batches(items: list[Sighting]) -> dict[int, int]:
+    owner: dict[int, int] = {}
+    for start in range(0, len(items), BATCH):
+        chunk = items[start : start + BATCH]
+        observed = [
+            Observed(
+                source=s.source,
+                external_id=s.key,
+                phone=s.phone,
+                phone_verified=s.phone_verified,
+                loyalty_card=s.card,
+                onec_guid=s.onec_guid,
+            )
+            for s in chunk
+        ]
+        async with in_transaction() as conn:
+            records = await observe_customers(conn, observed, now=NOW, actor="bench")
+        owner.update((r, s.person) for r, s in zip(records, chunk, strict=True))
     return owner
 
 
@@ -203,13 +230,13 @@ async def seed_purchases(records: list[int], rng: random.Random) -> None:
     await ChannelPurchaseLine.bulk_create(lines, batch_size=2000)
 
 
-async def run(url: str, customers: int) -> None:
+async def run(url: str, customers: int, batched: bool = True) -> None:
     await run_migrations(url)
     await init_db(url)
     rng = random.Random(15)
     items, dup_pairs, unverified = sightings(customers, rng)
     started = time.perf_counter()
-    owner = await observe_all(items)
+    owner = await observe_all(items, batched)
     observed = time.perf_counter() - started
     people_with_two = {p for p, n in _count(owner).items() if n == 2}
     rows = await IdentityRecord.all().values_list("id", "profile_id")
@@ -220,7 +247,8 @@ async def run(url: str, customers: int) -> None:
     wrong = sum(len(people) - 1 for people in by_profile.values())
     linked = _linked(owner, profile_of, people_with_two)
     print(
-        f"{url.split(':')[0]}: {len(items)} records ({customers} customers) observed in"
+        f"{url.split(':')[0]} {'batched' if batched else 'one by one'}:"
+        f" {len(items)} records ({customers} customers) observed in"
         f" {observed:.1f} s"
         f" = {len(items) / observed:.0f} records/s"
     )
@@ -232,6 +260,9 @@ async def run(url: str, customers: int) -> None:
     )
     suggestions = await IdentitySuggestion.filter(state=SuggestionState.OPEN).count()
     print(f"  open suggestions for staff: {suggestions}")
+    if not batched:
+        await close_db()
+        return
     await seed_purchases(list(owner), rng)
     segments = {
         "clothes by phone/Instagram, shoes only in shops": Segment(
@@ -279,17 +310,21 @@ async def main() -> None:
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--postgres", default=None, help="also run on a fresh PostgreSQL database")
     parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument(
+        "--path", choices=["both", "batch", "one"], default="both", help="how records go in"
+    )
     args = parser.parse_args()
     configure_logging(level="WARNING")
-    if not args.skip_sqlite:
+    paths = {"both": [False, True], "batch": [True], "one": [False]}[args.path]
+    for batched in paths if not args.skip_sqlite else []:
         with tempfile.TemporaryDirectory() as tmp:
-            await run(f"sqlite://{Path(tmp) / 'bench.sqlite3'}", args.customers)
-    if args.postgres:
+            await run(f"sqlite://{Path(tmp) / 'bench.sqlite3'}", args.customers, batched)
+    for batched in paths if args.postgres else []:
         name = f"vitrina_bench_{uuid.uuid4().hex[:8]}"
         admin = await asyncpg.connect(f"{args.postgres}/postgres")
         await admin.execute(f'CREATE DATABASE "{name}"')
         try:
-            await run(f"{args.postgres}/{name}", args.customers)
+            await run(f"{args.postgres}/{name}", args.customers, batched)
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()

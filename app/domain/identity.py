@@ -94,6 +94,7 @@ class LinkRemoval(StrEnum):
     UNMERGED = "unmerged"  # staff split it: never re-made automatically
     SHARED = "shared"  # its identifier turned out to be shared
     ERASED = "erased"  # a side was erased on the person's request
+    CHANGED = "changed"  # a side's identifier changed: the value no longer justifies it
 
 
 class SuggestionState(StrEnum):

@@ -77,6 +77,9 @@ class IdentityLink(Model):
     removed_at = fields.DatetimeField(null=True)
     removed_by = fields.CharField(max_length=100, null=True)
     removed_reason = fields.CharEnumField(LinkRemoval, max_length=16, null=True)
+    removed_source = fields.CharField(
+        max_length=16, null=True, description="the observation that removed it"
+    )
 
     left_id: int
     right_id: int

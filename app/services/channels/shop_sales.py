@@ -3,7 +3,7 @@
 Every receipt of a call is checked first (text, GUIDs, money, the shop); a receipt with a fault
 is reported at its path and written nowhere. The others are written together in one
 transaction with bulk inserts, each put in the history of the customer the till saw
-(`observe_customer` + `record_purchase`, the identity graph's entry points). A receipt GUID we
+(`observe_customers` + `record_purchase`, the identity graph's entry points). A receipt GUID we
 hold already is a repeat when its body is the same (nothing changes) and a CONFLICT when it is
 not (a fiscalised receipt is never rewritten).
 """
@@ -29,7 +29,8 @@ from app.domain.shop_sales import (
 )
 from app.models.catalog import Variant, Warehouse
 from app.models.channels import ShopReceipt, ShopReceiptLine
-from app.services.identity.observe import observe_customer, record_purchase
+from app.services.identity.batch import Sighting, observe_customers
+from app.services.identity.observe import record_purchase
 
 ACTOR = "1c:retail"  # who the identity graph says observed a till's customer
 _CHUNK = 900  # keeps IN (...) lists under SQLite's parameter limit
@@ -144,9 +145,9 @@ async def _write(ready: list[_Ready], now: datetime) -> ShopSalesReport:
     """One transaction for the whole batch: a failure inside it writes nothing at all.
 
     Lock order, so that overlapping calls queue instead of deadlocking: the customers' source
-    records first, by key (`observe_customer` locks each), then the receipts, by GUID (a
-    concurrent call holding one of them makes this one wait for its commit, then fail on the
-    unique GUID and start again, finding them held: duplicates)."""
+    records first (`observe_customers` locks those we hold, in id order), then the receipts,
+    by GUID (a concurrent call holding one of them makes this one wait for its commit, then
+    fail on the unique GUID and start again, finding them held: duplicates)."""
     report = ShopSalesReport()
     async with in_transaction() as conn:
         held = await _held_fingerprints(conn, [r.receipt.guid for r in ready])
@@ -232,21 +233,20 @@ async def _observe(
         fields = seen.setdefault(key, {})
         if customer_key(item.receipt) == key:  # not a return filed under its sale's customer
             fields.update((name, value) for name, value in _till_saw(item.receipt) if value)
-    records: dict[str, int] = {}
-    for key in sorted(seen):
-        fields = seen[key]
-        records[key] = await observe_customer(
-            conn,
+    ordered = sorted(seen)
+    sightings = [
+        Sighting(
             source=CustomerSource.SHOP_TILL,
             external_id=key,
-            now=now,
-            actor=ACTOR,
-            phone=fields.get("phone"),
-            email=fields.get("email"),
-            loyalty_card=fields.get("loyalty_card"),
-            onec_guid=fields.get("onec_guid"),
+            phone=seen[key].get("phone"),
+            email=seen[key].get("email"),
+            loyalty_card=seen[key].get("loyalty_card"),
+            onec_guid=seen[key].get("onec_guid"),
         )
-    return records
+        for key in ordered
+    ]
+    ids = await observe_customers(conn, sightings, now=now, actor=ACTOR)  # one batch
+    return dict(zip(ordered, ids, strict=True))
 
 
 def _till_saw(receipt: Receipt) -> list[tuple[str, str | None]]:

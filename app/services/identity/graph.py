@@ -31,7 +31,7 @@ from app.domain.identity import (
     values_by_kind,
 )
 from app.models.identity import IDENTIFIER_COLUMN, IdentityLink, IdentityRecord, IdentitySuggestion
-from app.models.sql import is_postgres
+from app.models.sql import is_postgres, placeholders, sql_instant
 
 
 def record_evidence(record: IdentityRecord) -> tuple[Evidence, ...]:
@@ -61,17 +61,27 @@ async def link_by_evidence(
     now: datetime,
     actor: str,
     policy: IdentityPolicy = DEFAULT_POLICY,
+    carriers: dict[Evidence, list[IdentityRecord]] | None = None,
+    dropped: set[tuple[Identifier, str]] | None = None,
 ) -> None:
-    """Apply the identity rules to one record: links, suggestions, shared values undone."""
+    """Apply the identity rules to one record: links, suggestions, shared values undone.
+
+    `record.profile_id` must be as this transaction last wrote it. A batch passes the other
+    carriers it read for all its records at once (`carriers`, oldest first, at most
+    shared_cap + 1 each) and the shared values it has dropped already (`dropped`)."""
     if record.erased_at is not None:
         return
     evidence = record_evidence(record)
-    carriers = await _carriers(conn, record.id, evidence, policy.shared_cap + 1)
+    if carriers is None:
+        carriers = await _carriers(conn, record.id, evidence, policy.shared_cap + 1)
     for e in evidence:
-        others = carriers[e]
+        others = carriers.get(e, [])
         if len(others) + 1 > policy.shared_cap:
-            await drop_shared(conn, kind=e.kind, value=e.value, now=now, actor=actor)
-            record.profile_id = await profile_of(conn, record.id)  # it may have split
+            if dropped is None or (e.kind, e.value) not in dropped:
+                await drop_shared(conn, kind=e.kind, value=e.value, now=now, actor=actor)
+                record.profile_id = await profile_of(conn, record.id)  # it may have split
+            if dropped is not None:
+                dropped.add((e.kind, e.value))
             continue
         for other in others:
             await _weigh(conn, record, other, e, len(others) + 1, now, actor, policy)
@@ -122,6 +132,7 @@ async def _weigh(
     actor: str,
     policy: IdentityPolicy,
 ) -> None:
+    # two plain reads: one with a subquery for the other's profile is planned far worse
     mine, theirs = record.profile_id, await profile_of(conn, other.id)
     if mine == theirs:
         return
@@ -179,18 +190,16 @@ async def _separated(
 async def _suggest(
     conn: BaseDBAsyncClient, a: int, b: int, evidence: Evidence, now: datetime
 ) -> None:
+    """Raise a suggestion once: ON CONFLICT DO NOTHING on (left, right, kind), so one that was
+    dismissed (or raised by a concurrent observation) is not raised again."""
     left, right = min(a, b), max(a, b)
-    exists = IdentitySuggestion.filter(left_id=left, right_id=right, kind=evidence.kind)
-    if await exists.using_db(conn).exists():
-        return  # once dismissed, a suggestion is not raised again
-    await IdentitySuggestion.create(
-        using_db=conn,
-        left_id=left,
-        right_id=right,
-        kind=evidence.kind,
-        value=evidence.value,
-        state=SuggestionState.OPEN,
-        created_at=now,
+    columns = ("left_id", "right_id", "kind", "value", "state", "created_at")
+    values = [left, right, evidence.kind.value, evidence.value[:254], SuggestionState.OPEN.value]
+    marks = ", ".join(placeholders(conn, 1, len(columns))[0])
+    await conn.execute_query(
+        f"INSERT INTO {IdentitySuggestion._meta.db_table} ({', '.join(columns)})"
+        f" VALUES ({marks}) ON CONFLICT (left_id, right_id, kind) DO NOTHING",
+        [*values, sql_instant(conn, now)],
     )
 
 
@@ -214,15 +223,22 @@ async def separated(conn: BaseDBAsyncClient, a: int, b: int) -> bool:
     )
 
 
-async def _lock_profiles(conn: BaseDBAsyncClient, profiles: list[int]) -> None:
-    if is_postgres(conn):
-        await (
-            IdentityRecord.filter(profile_id__in=sorted(set(profiles)))
-            .order_by("id")
-            .select_for_update()
-            .using_db(conn)
-            .values_list("id")
-        )
+async def _lock_profiles(conn: BaseDBAsyncClient, profiles: list[int]) -> dict[int, int]:
+    """Lock every record of these profiles (FOR UPDATE, in id order, PostgreSQL); each locked
+    record's profile as it is once locked (another join may have moved one meanwhile)."""
+    if not is_postgres(conn):
+        return {}
+    rows = await (
+        IdentityRecord.filter(profile_id__in=sorted(set(profiles)))
+        .order_by("id")
+        .select_for_update()
+        .using_db(conn)
+        .values_list("id", "profile_id")
+    )
+    return {int(i): int(p) for i, p in rows}
+
+
+lock_profiles = _lock_profiles
 
 
 async def link_records(
@@ -244,8 +260,8 @@ async def link_records(
     before = profiles or (await profile_of(conn, left_id), await profile_of(conn, right_id))
     a, b = before
     if is_postgres(conn):
-        await _lock_profiles(conn, list(before))
-        a, b = await profile_of(conn, left_id), await profile_of(conn, right_id)
+        locked = await _lock_profiles(conn, list(before))  # rows as they are once locked
+        a, b = locked.get(left_id, -1), locked.get(right_id, -1)
     if a == b or (a, b) != before:
         return None  # already one, or another transaction moved them: the next sighting retries
     if respect_separation and await separated(conn, a, b):
@@ -282,8 +298,9 @@ async def unmerge(
 
 async def drop_shared(
     conn: BaseDBAsyncClient, *, kind: Identifier, value: str, now: datetime, actor: str
-) -> None:
-    """A value turned out to be shared: the links it made go, and so do the open suggestions."""
+) -> bool:
+    """A value turned out to be shared: the links it made go, and so do the open suggestions.
+    True when links went (profiles may have split)."""
     links = await IdentityLink.filter(
         rule=LinkRule(kind.value), value=value, removed_at=None
     ).using_db(conn)
@@ -298,16 +315,30 @@ async def drop_shared(
         .using_db(conn)
         .update(state=SuggestionState.DISMISSED, decided_at=now, decided_by="shared value")
     )
+    return bool(links)
 
 
 async def _remove_links(
-    conn: BaseDBAsyncClient, ids: list[int], reason: LinkRemoval, actor: str, now: datetime
+    conn: BaseDBAsyncClient,
+    ids: list[int],
+    reason: LinkRemoval,
+    actor: str,
+    now: datetime,
+    source: str | None = None,
 ) -> None:
     await (
         IdentityLink.filter(id__in=ids, removed_at=None)
         .using_db(conn)
-        .update(removed_at=now, removed_by=actor[:100], removed_reason=reason)
+        .update(
+            removed_at=now,
+            removed_by=actor[:100],
+            removed_reason=reason,
+            removed_source=source[:16] if source else None,
+        )
     )
+
+
+remove_links = _remove_links
 
 
 async def recompute(conn: BaseDBAsyncClient, profile_id: int) -> None:

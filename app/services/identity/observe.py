@@ -21,9 +21,11 @@ from app.domain.identity import (
     clean_id,
     clean_phone,
 )
+from app.domain.identity_changes import identifiers_changed
 from app.models.customers import Customer
 from app.models.identity import ChannelPurchase, ChannelPurchaseLine, IdentityRecord
 from app.models.sql import is_postgres, placeholders, sql_instant
+from app.services.identity.changes import retract_unjustified
 from app.services.identity.graph import link_by_evidence, link_records
 
 MAX_LINES = 500  # one receipt or order
@@ -73,12 +75,29 @@ async def observe_customer(
         return record.id  # forgotten on request: a system still sending the person changes nothing
     changes = _changes(record, mirror=mirror, **wanted)  # type: ignore[arg-type]
     if changes:
-        changes |= {"updated_at": now, "actor": actor[:100]}
-        await IdentityRecord.filter(id=record.id).using_db(conn).update(**changes)
-        for field, value in changes.items():
-            setattr(record, field, value)
-        await link_by_evidence(conn, record=record, now=now, actor=actor)
+        await apply_changes(conn, record=record, changes=changes, now=now, actor=actor)
     return record.id
+
+
+async def apply_changes(
+    conn: BaseDBAsyncClient,
+    *,
+    record: IdentityRecord,
+    changes: dict[str, object],
+    now: datetime,
+    actor: str,
+) -> None:
+    """Write a record's new values (its row is locked by the caller on PostgreSQL), retract
+    the links its old identifiers made, and link it by what it carries now."""
+    changes = changes | {"updated_at": now, "actor": actor[:100]}
+    await IdentityRecord.filter(id=record.id).using_db(conn).update(**changes)
+    for field, value in changes.items():
+        setattr(record, field, value)
+    if identifiers_changed(changes):
+        await retract_unjustified(
+            conn, record=record, now=now, actor=actor, source=record.source.value
+        )
+    await link_by_evidence(conn, record=record, now=now, actor=actor)
 
 
 async def observe_site_customer(
