@@ -31,11 +31,31 @@ class ClosingReceiptRecord:
     email: str | None
     phone: str | None  # E.164
     items: list[ClosingReceiptItem] = field(default_factory=list)
+    # The buyer was erased while this receipt was on its way: the contact stays only until
+    # the provider has the receipt (54-FZ), then our copy loses it (`kept_after_delivery`).
+    erased: bool = False
 
     @property
     def amount_kopecks(self) -> int:
         """The prepayment this receipt settles: what the items it hands over cost."""
         return sum(item.quantity * item.unit_price_kopecks for item in self.items)
+
+
+@dataclass(frozen=True)
+class ShipmentCaptureRecord:
+    """An outbox payload: take the authorised money of a two-stage payment when its order
+    ships, before the closing receipt (same aggregate, so that receipt follows the capture).
+    A partial capture (units no warehouse had) carries the receipt of what it takes."""
+
+    order_guid: str
+    payment_guid: str
+    provider: str
+    provider_payment_id: str
+    amount_kopecks: int | None  # None: the whole authorised sum
+    email: str | None
+    phone: str | None  # E.164
+    items: list[ClosingReceiptItem] = field(default_factory=list)  # a partial capture's receipt
+    erased: bool = False  # as on the closing receipt
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,5 +86,11 @@ def closing_items(
 
 def closing_receipt_from_json(data: dict[str, Any]) -> ClosingReceiptRecord:
     return ClosingReceiptRecord(
+        **{**data, "items": [ClosingReceiptItem(**item) for item in data["items"]]}
+    )
+
+
+def shipment_capture_from_json(data: dict[str, Any]) -> ShipmentCaptureRecord:
+    return ShipmentCaptureRecord(
         **{**data, "items": [ClosingReceiptItem(**item) for item in data["items"]]}
     )

@@ -47,6 +47,17 @@ _MOVES: dict[OrderStatus, set[OrderStatus]] = {
     OrderStatus.RETURNED: set(),
 }
 
+# The goods left us (the closing receipt goes when the order ships): from here a receipt is a
+# settlement, a full payment; before, the money the shopper paid is a prepayment (54-FZ).
+_HANDED_OVER = frozenset(
+    {OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.PARTLY_RETURNED, OrderStatus.RETURNED}
+)
+
+
+def handed_over(status: OrderStatus) -> bool:
+    """Whether an order in `status` has been handed over (its receipts settle, not prepay)."""
+    return status in _HANDED_OVER
+
 
 def can_move(current: OrderStatus, target: OrderStatus) -> bool:
     return target in _MOVES[current]

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from app.domain.closing_receipt import ClosingReceiptRecord
+from app.domain.closing_receipt import ClosingReceiptRecord, ShipmentCaptureRecord
 from app.domain.orders import DeliveryKind, OrderStatus
 from app.domain.outbound import (
     CustomerMessageRecord,
@@ -29,6 +29,7 @@ Record = (
     | CustomerMessageRecord
     | ShopRequestCall
     | ClosingReceiptRecord
+    | ShipmentCaptureRecord
 )
 
 

@@ -39,11 +39,25 @@ class EventKind(StrEnum):
     COLLECTION_RELEASED = "collection.released"
     LOOK_PUBLISHED = "look.published"  # an Instashop look first shown (or shown again)
     CLOSING_RECEIPT = "receipt.closing"  # a prepaid order handed over (app/domain/closing_receipt)
+    SHIPMENT_CAPTURE = "payment.capture_at_shipment"  # a two-stage payment taken as it ships
     # identity (app/domain/consents.py): one aggregate per profile (`privacy:<id>`), or per
-    # member of a segment export (`segment:<guid>:<n>`); delivered one call at a time
+    # batch of a segment export (`segment:<guid>:batch:<n>`); delivered one event at a time
     CONSENT_CHANGED = "customer.consent_changed"
     CUSTOMER_ERASED = "customer.erased"
-    SEGMENT_EXPORTED = "segment.member_exported"
+    SEGMENT_EXPORTED = "segment.member_exported"  # before batches (still delivered)
+    SEGMENT_BATCH = "segment.batch_exported"  # up to 50 members (app/domain/segment_export.py)
+
+
+class WaitingForEvent(Exception):
+    """The event must follow another one, of another aggregate, that is still on its way.
+
+    It is not an attempt: the event stays pending, uncharged (so it never becomes a dead
+    letter for that reason), and looks again after `wait_seconds` or as soon as the other is
+    delivered (whoever delivers it releases the events waiting for it)."""
+
+    def __init__(self, message: str, wait_seconds: float) -> None:
+        super().__init__(message)
+        self.wait_seconds = wait_seconds
 
 
 class EventState(StrEnum):
@@ -108,10 +122,24 @@ def aggregate_key(
 SENT = "[sent]"
 
 
+FISCAL_KINDS = frozenset({EventKind.CLOSING_RECEIPT, EventKind.SHIPMENT_CAPTURE})
+FISCAL_CONTACT = ("email", "phone")  # where a receipt's buyer is (54-FZ: it goes to them)
+
+
+def fiscal_kept(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """A receipt (or a capture with one) of a buyer erased before it was registered kept
+    their contact only for the provider: once delivered, our copy keeps no contact."""
+    if payload.get("erased") is not True:
+        return None
+    return {**payload, **dict.fromkeys(FISCAL_CONTACT)}
+
+
 def kept_after_delivery(kind: EventKind, payload: dict[str, Any]) -> dict[str, Any] | None:
     """What a delivered event keeps of its payload, or None to keep it whole. A message to a
     customer carries a live secret (a sign-up code, a reset link): once sent, the row keeps who
     got which template, not the secret."""
+    if kind in FISCAL_KINDS:
+        return fiscal_kept(payload)
     if kind is not EventKind.CUSTOMER_MESSAGE:
         return None
     params = payload.get("params", {})

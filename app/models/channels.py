@@ -33,6 +33,7 @@ class ShopReceipt(Model):
     received_at = fields.DatetimeField()
 
     shop_id: int
+    lines: fields.ReverseRelation[ShopReceiptLine]
 
     class Meta:
         table = "shop_receipt"
@@ -138,6 +139,26 @@ class OrderReturnLine(Model):
 
     class Meta:
         table = "order_return_line"
+
+
+class ReturnedMarkingCode(Model):
+    """A marked unit that came back, and with which return (its code is on that return's
+    refund receipt): one row per unit, so no later return takes the same code again."""
+
+    id = fields.IntField(primary_key=True)
+    order_return: fields.ForeignKeyRelation[OrderReturn] = fields.ForeignKeyField(
+        "models.OrderReturn", related_name="marking_codes", on_delete=fields.CASCADE
+    )
+    marking_code: fields.OneToOneRelation[MarkingCode] = fields.OneToOneField(
+        "models.MarkingCode", related_name="returned", on_delete=fields.CASCADE
+    )
+    named = fields.BooleanField(description="named by the return (else picked by us)")
+
+    order_return_id: int
+    marking_code_id: int
+
+    class Meta:
+        table = "returned_marking_code"
 
 
 class HistoryCursor(Model):

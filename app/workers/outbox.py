@@ -12,6 +12,7 @@ import structlog
 from app.domain.outbox import Target
 from app.integrations.notify.log import LoggingNotifier
 from app.integrations.onec.client import OneCClient
+from app.integrations.payments.registry import build_providers
 from app.integrations.payments.yookassa.client import YooKassaClient
 from app.integrations.payments.yookassa.receipts import YooKassaReceipts
 from app.integrations.retailcrm.budget import RedisBudget
@@ -27,6 +28,7 @@ from app.services.outbox.record import (
     delivery_queue,
 )
 from app.services.outbox.retailcrm_batches import deliver_retailcrm
+from app.services.payments.shipment_capture import ShipmentCaptures
 from app.services.shops.slack_calls import PER_CHANNEL_SECONDS, ShopSlack
 from app.settings import Settings
 from app.workers.clock import WALL_CLOCK, WorkerClock, clock_of
@@ -78,8 +80,17 @@ def build_senders(
             settings.yookassa_url, settings.yookassa_shop_id, settings.yookassa_secret_key
         )
         receipts = YooKassaReceipts(yookassa, settings.yookassa_vat_code)
+    captures = None
+    if settings.yookassa_url:  # two-stage payments captured as their order ships
+        providers = build_providers(settings)
+        captures = ShipmentCaptures(providers.get, providers.aclose)
     return Senders(
-        onec=onec, retailcrm=crm, notify=LoggingNotifier(), slack=slack, receipts=receipts
+        onec=onec,
+        retailcrm=crm,
+        notify=LoggingNotifier(),
+        slack=slack,
+        receipts=receipts,
+        captures=captures,
     )
 
 
@@ -89,6 +100,8 @@ async def close_senders(senders: Senders) -> None:
             await client.aclose()
     if isinstance(senders.receipts, YooKassaReceipts):
         await senders.receipts.aclose()
+    if isinstance(senders.captures, ShipmentCaptures):
+        await senders.captures.aclose()
     if isinstance(senders.slack, ShopSlack):
         await senders.slack.aclose()
 

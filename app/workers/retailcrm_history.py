@@ -54,6 +54,7 @@ async def pull_retailcrm_history(ctx: dict[str, Any]) -> int:
                     status_map=settings.retailcrm_status_map,
                     now=now,
                     max_pages=settings.retailcrm_history_pages,
+                    item_returns=settings.retailcrm_item_return_statuses,
                 )
             except IntegrationError as error:  # RetailCRM out of reach or refusing: next run
                 log.warning("retailcrm.history_failed", entity=entity, error=str(error))

@@ -9,6 +9,7 @@ import pytest
 
 from app.domain.payments import PaymentStatus, RefundStatus
 from app.integrations.payments.yookassa.mapping import (
+    FULL_PREPAYMENT,
     InvalidNotification,
     InvalidPaymentRequest,
     InvalidYooKassaObject,
@@ -23,6 +24,7 @@ from app.integrations.payments.yookassa.mapping import (
     parse_payment,
     parse_refund,
     payment_request,
+    receipt_json,
     refund_request,
 )
 
@@ -333,3 +335,9 @@ def test_a_notification_names_its_event_and_object() -> None:
 def test_anything_else_is_not_a_notification(body: Any) -> None:
     with pytest.raises(InvalidNotification):
         parse_notification(body)
+
+
+def test_a_prepayment_receipt_says_so_on_every_line() -> None:
+    body = receipt_json(shirt_and_jeans(payment_mode=FULL_PREPAYMENT), 4990_00)
+
+    assert [i["payment_mode"] for i in body["items"]] == ["full_prepayment", "full_prepayment"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.orders import OrderStatus
+from app.domain.orders import OrderStatus, handed_over
 from app.domain.payments import (
     PaymentStatus,
     Settlement,
@@ -95,3 +95,12 @@ def test_with_nothing_left_to_capture_every_capture_is_refused() -> None:
             ErrorCode.INVALID,
             "nothing is left to capture: void the payment",
         )
+
+
+def test_a_receipt_settles_only_from_shipping_on_before_that_it_prepays() -> None:
+    assert [s for s in OrderStatus if handed_over(s)] == [
+        OrderStatus.SHIPPED,
+        OrderStatus.DELIVERED,
+        OrderStatus.PARTLY_RETURNED,
+        OrderStatus.RETURNED,
+    ]

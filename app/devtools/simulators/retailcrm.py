@@ -47,6 +47,7 @@ from app.devtools.simulators.retailcrm_fields import (
     CUSTOMER_EDIT_FIELDS,
     CUSTOMER_FIELDS,
     Dictionaries,
+    custom_fields,
     order_fields,
     payment_fields,
 )
@@ -106,7 +107,9 @@ class RetailCrmSimulator(Simulator):
     def _schemas(self, d: Dictionaries) -> None:
         order, payment = order_fields(d), payment_fields(d)
         order_ref = checks.shape({"externalId": checks.filled})
-        self.customer_create = checks.shape({"externalId": checks.filled}, CUSTOMER_FIELDS)
+        # a create (or an upload) may carry custom fields too: a segment export's members
+        created = {**CUSTOMER_FIELDS, "customFields": custom_fields}
+        self.customer_create = checks.shape({"externalId": checks.filled}, created)
         # an edit may also carry consents, a segment's custom field, or blanks (an erasure)
         self.customer_edit = checks.shape({}, {**CUSTOMER_FIELDS, **CUSTOMER_EDIT_FIELDS})
         self.order_create = checks.shape({"externalId": checks.filled}, order)

@@ -5,7 +5,9 @@
 `pagination`. Every change is an entry: those made through the API carry
 `apiKey: {"current": true}` and `source: "api"`; those a manager makes (`Managers`, below: a
 status set by hand, an order taken down from a call or an Instagram message, a customer typed
-in or edited, customers merged with `customers/combine`) carry `source: "user"` and a `user`.
+in or edited, lines of an order marked as come back (`order_product.status`, a part of a line
+split off first), customers merged with `customers/combine`) carry `source: "user"` and a
+`user`.
 A customer merged away leaves `state.customers` and answers 404 with `combinedTo`; its entry
 carries `combinedTo: {"id"}`.
 """
@@ -70,6 +72,12 @@ class HistoryLog:
 
 def _brief(entity: Json) -> Json:
     return {k: entity[k] for k in ("id", "externalId", "site") if k in entity}
+
+
+def _line(item: Json) -> Json:
+    """An order line as a history entry names it."""
+    line = {"id": item["id"], "quantity": item["quantity"], "offer": dict(item.get("offer") or {})}
+    return line | ({"status": item["status"]} if "status" in item else {})
 
 
 # --- what the API's own writes leave in the histories (called by RetailCrmSimulator) ----------
@@ -139,6 +147,42 @@ class Managers:
         order["status"] = code
         change |= {"newValue": {"code": code}, "order": _brief(order)}
         return self.sim.history.add("orders", change, by_api=False)
+
+    def return_items(
+        self, external_id: str, lines: list[tuple[str, int]], code: str = "return"
+    ) -> None:
+        """A manager marks units of one of our orders as come back, line by line: each
+        (variant GUID, units) sets a line's status to `code` (an item status of the account's
+        productStatuses); part of a line is split off first (RetailCRM keeps one status per
+        line), so the returned units are a line of their own with that status."""
+        order = self.sim.state.orders[external_id]
+        for variant, units in lines:
+            item = next(
+                i
+                for i in order["items"]
+                if (i.get("offer") or {}).get("externalId") == variant and i.get("status") != code
+            )
+            item.setdefault("id", self.sim._next_id())
+            if units < int(item["quantity"]):
+                item = self._split(order, item, units)
+            change = {"field": "order_product.status", "oldValue": {"code": item.get("status")}}
+            item["status"] = code
+            change |= {"newValue": {"code": code}, "order": _brief(order), "item": _line(item)}
+            self.sim.history.add("orders", change, by_api=False)
+
+    def _split(self, order: Json, item: Json, units: int) -> Json:
+        before = int(item["quantity"])
+        item["quantity"] = before - units
+        change = {"field": "order_product.quantity", "oldValue": before}
+        change |= {"newValue": item["quantity"], "order": _brief(order), "item": _line(item)}
+        self.sim.history.add("orders", change, by_api=False)
+        part = {**item, "id": self.sim._next_id(), "quantity": units}
+        order["items"].append(part)
+        created = {"field": "order_product", "oldValue": None, "newValue": {"id": part["id"]}}
+        self.sim.history.add(
+            "orders", created | {"order": _brief(order), "item": _line(part)}, by_api=False
+        )
+        return part
 
     def add_customer(self, first_name: str, **fields: Any) -> Json:
         """A customer typed in by a manager (no externalId of ours)."""

@@ -62,6 +62,10 @@ class YooKassaSimulator:
     payments: dict[str, Json] = field(default_factory=dict, init=False)
     refunds: dict[str, Json] = field(default_factory=dict, init=False)
     receipts: dict[str, Json] = field(default_factory=dict, init=False)  # POST receipts
+    # the receipt each refund and capture came with (YooKassa registers them; kept for tests)
+    refund_receipts: dict[str, Json] = field(default_factory=dict, init=False)
+    payment_receipts: dict[str, Json] = field(default_factory=dict, init=False)
+    capture_receipts: dict[str, Json] = field(default_factory=dict, init=False)
     notifications: list[Json] = field(default_factory=list, init=False)  # each body POSTed
     dropped_notifications: list[Json] = field(default_factory=list, init=False)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list, init=False)
@@ -133,6 +137,12 @@ class YooKassaSimulator:
         await self._cancel(payment, party, reason)
         return payment
 
+    async def expire_authorisation(self, payment_id: str) -> Json:
+        """Seven days without a capture: YooKassa releases the authorised money."""
+        payment = self._payment(payment_id, "waiting_for_capture")
+        await self._cancel(payment, "yoo_money", "expired_on_capture")
+        return payment
+
     async def settle(self) -> None:
         """Wait for delayed notifications still on their way."""
         while self._deliveries:
@@ -158,6 +168,7 @@ class YooKassaSimulator:
         self._capture[payment_id] = body.get("capture", False)
         if "receipt" in body:
             self._with_receipt.add(payment_id)
+            self.payment_receipts[payment_id] = body["receipt"]
         payment = {"id": payment_id, "status": "pending", "paid": False, "amount": amount}
         payment |= {"confirmation": confirmation, "created_at": _timestamp(), "refundable": False}
         payment |= {"metadata": body.get("metadata", {}), "test": True}
@@ -174,6 +185,8 @@ class YooKassaSimulator:
             if Decimal(body["amount"]["value"]) > Decimal(payment["amount"]["value"]):
                 raise invalid("capture amount exceeds the authorised amount", "amount.value")
             payment["amount"] = {"value": body["amount"]["value"], "currency": "RUB"}
+        if "receipt" in body:
+            self.capture_receipts[payment["id"]] = body["receipt"]
         self._succeed(payment)
         await self._notify("payment.succeeded", payment)
         return payment
@@ -199,6 +212,8 @@ class YooKassaSimulator:
         refund |= {"amount": amount, "created_at": _timestamp()}
         refund |= {"description": body["description"]} if "description" in body else {}
         self.refunds[refund["id"]] = refund
+        if "receipt" in body:
+            self.refund_receipts[refund["id"]] = body["receipt"]
         payment["refunded_amount"] = {"value": f"{refunded:.2f}", "currency": "RUB"}
         payment["refundable"] = refunded < Decimal(payment["amount"]["value"])
         await self._notify("refund.succeeded", refund)
@@ -401,6 +416,16 @@ def _check(rule: checks.Check, body: Json) -> None:
     lines = sum(Decimal(i["amount"]["value"]) * Decimal(i["quantity"]) for i in receipt["items"])
     if lines != Decimal(body["amount"]["value"]):
         raise invalid("receipt items do not add up to the amount", "receipt.items")
+    _check_marked_units(receipt["items"], "receipt.items")
+
+
+def _check_marked_units(items: list[Json], path: str) -> None:
+    """A marked unit (with `mark_code_info`) is a line of quantity 1.00 with `mark_mode`."""
+    for index, item in enumerate(items):
+        if "mark_code_info" in item and (item["quantity"] != "1.00" or "mark_mode" not in item):
+            raise invalid(
+                "a marked unit is a line of quantity 1.00 with mark_mode", f"{path}.{index}"
+            )
 
 
 def _positive_amount(value: Any, path: str) -> None:
@@ -432,6 +457,18 @@ def _is_quantity(value: Any) -> bool:
 
 
 AMOUNT = checks.shape({"value": _positive_amount, "currency": checks.one_of({"RUB"})})
+MARK_CODE_KINDS = {"mark_code_raw", "unknown", "ean_8", "ean_13", "itf_14", "gs_10", "gs_1m"}
+MARK_CODE_KINDS |= {"short", "fur", "egais_20", "egais_30"}
+SETTLEMENT_TYPES = {"cashless", "prepayment", "postpayment", "consideration"}
+MARK_CODE_INFO = _rule(
+    lambda v: (
+        isinstance(v, dict)
+        and len(v) == 1
+        and set(v) <= MARK_CODE_KINDS
+        and all(isinstance(c, str) and 0 < len(c) <= 256 for c in v.values())
+    ),
+    f"one of {sorted(MARK_CODE_KINDS)}: the unit's code",
+)
 RECEIPT_ITEM = checks.shape(
     {
         "description": _short(128),
@@ -440,7 +477,8 @@ RECEIPT_ITEM = checks.shape(
         "vat_code": _rule(lambda v: type(v) is int and 1 <= v <= 12, "must be 1..12"),
         "payment_mode": checks.one_of(PAYMENT_MODES),
         "payment_subject": checks.one_of(PAYMENT_SUBJECTS),
-    }
+    },
+    {"mark_code_info": MARK_CODE_INFO, "mark_mode": checks.one_of({"0"})},
 )
 RECEIPT = checks.shape(
     {
@@ -473,18 +511,6 @@ REFUND = checks.shape(
 )
 
 
-MARK_CODE_KINDS = {"mark_code_raw", "unknown", "ean_8", "ean_13", "itf_14", "gs_10", "gs_1m"}
-MARK_CODE_KINDS |= {"short", "fur", "egais_20", "egais_30"}
-SETTLEMENT_TYPES = {"cashless", "prepayment", "postpayment", "consideration"}
-MARK_CODE_INFO = _rule(
-    lambda v: (
-        isinstance(v, dict)
-        and len(v) == 1
-        and set(v) <= MARK_CODE_KINDS
-        and all(isinstance(c, str) and 0 < len(c) <= 256 for c in v.values())
-    ),
-    f"one of {sorted(MARK_CODE_KINDS)}: the unit's code",
-)
 RECEIPT_OF_ITS_OWN = checks.shape(
     {
         "type": checks.one_of({"payment", "refund"}),
@@ -525,11 +551,7 @@ def _check_receipt(body: Json) -> None:
     settled = sum(Decimal(s["amount"]["value"]) for s in body["settlements"])
     if items != settled:
         raise invalid("settlements do not add up to the items", "settlements")
-    for index, item in enumerate(body["items"]):
-        if "mark_code_info" in item and (item["quantity"] != "1.00" or "mark_mode" not in item):
-            raise invalid(
-                "a marked unit is a line of quantity 1.00 with mark_mode", f"items.{index}"
-            )
+    _check_marked_units(body["items"], "items")
 
 
 def _timestamp() -> str:

@@ -16,6 +16,7 @@ class ReceiptLine:
     description: str
     quantity: int
     unit_price_kopecks: int
+    mark_code: str | None = None  # a marked unit's code (Честный ЗНАК): a line of quantity 1
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class ReceiptData:
     lines: Sequence[ReceiptLine]
     email: str | None = None
     phone: str | None = None  # E.164
+    # the goods are the buyer's already (shipped, delivered, back from them): the receipt is
+    # a settlement; before the handover it is a prepayment (54-FZ, `domain.orders.handed_over`)
+    handed_over: bool = False
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,15 @@ from urllib.parse import quote
 import httpx
 
 from app.domain.coalescing import CustomerUpsert, OrderDelivery
-from app.domain.consents import ConsentRecord, ErasureRecord, SegmentMemberRecord, SystemIds
+from app.domain.consents import (
+    ConsentRecord,
+    ErasureRecord,
+    MarketingChannel,
+    SegmentMemberRecord,
+    SystemIds,
+)
 from app.domain.outbound import CustomerRecord, OrderRecord, OrderStatusRecord, PaymentRecord
+from app.domain.segment_export import Member
 from app.integrations.errors import RejectedError
 from app.integrations.http import RateLimiter, rejected, retryable_answer, send
 from app.integrations.retailcrm import identity
@@ -178,6 +185,20 @@ class RetailCrmClient:
     async def put_segment_member(self, record: SegmentMemberRecord) -> None:
         """Mark one member of an exported segment (its custom field)."""
         await self._edit_each(record.ids, identity.segment_member_payload(record))
+
+    async def upload_segment_members(
+        self, segment: str, channel: MarketingChannel, members: Sequence[Member]
+    ) -> Uploaded:
+        """Create up to 50 members (by our GUID) with the segment's field set, in one call;
+        say which were created, exist (edit them: `mark_segment_member`) or failed."""
+        payloads = [identity.segment_upload_payload(m, segment, channel) for m in members]
+        return await self._upload("customers", "uploadedCustomers", payloads)
+
+    async def mark_segment_member(self, key: str, by: str, segment: str) -> None:
+        """Set the segment's field on one customer RetailCRM has (`by` externalId or id; a
+        RejectedError with status 404 if it has none)."""
+        payload = identity.segment_mark_payload(segment)
+        await self._post(f"customers/{_seg(key)}/edit", {"customer": payload, "by": by})
 
     async def _edit_each(self, ids: SystemIds, payload: Json) -> list[str]:
         """customers/{key}/edit for each key; a customer RetailCRM does not have is skipped

@@ -9,6 +9,8 @@ first, each with its `id` (the next page starts after the last one: `filter[sinc
      "order": {"id": 101, "externalId": "<our order GUID>", "orderMethod": "phone",
                "source": {"source": "instagram"}, "customer": {"id": 7, …}, "items": […]}}
 
+A line's status set by a manager is an entry of its own, `field: "order_product.status"`, with
+the line as `item: {"id", "quantity", "offer": {"externalId": "<our variant GUID>"}}`.
 Customers' entries carry `customer` instead (`discountCardNumber`, `phones`, `email`…), and a
 customer merged away by `customers/combine` has an entry with `combinedTo: {"id": …}` (the
 customer it now is). Entries our own API key made (`apiKey.current`) are what we pushed: they
@@ -26,6 +28,7 @@ from app.domain.identity import Channel
 from app.integrations.retailcrm.mapping import DATETIME_FORMAT, MOSCOW, Json
 
 PAGE_LIMIT = 100  # RetailCRM's largest page
+ITEM_STATUS = "order_product.status"  # a line's status (the account's productStatuses)
 CUSTOMER_FIELDS = {"email", "phones", "first_name", "last_name", "discount_card_number"}
 
 
@@ -44,6 +47,19 @@ class StatusSeen:
 
     history_id: int
     order_guid: str
+    code: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStatusSeen:
+    """A manager set the status of one line (`order_product.status`) of one of our orders:
+    the line's offer (our variant GUID) and its units (None when the entry does not say)."""
+
+    history_id: int
+    order_guid: str
+    variant_guid: str
+    units: int | None
     code: str
     at: datetime
 
@@ -83,7 +99,14 @@ class CustomerCombined:
     into_id: str
 
 
-Change = StatusSeen | ManagerOrderStatus | ManagerOrder | CustomerSeen | CustomerCombined
+Change = (
+    StatusSeen
+    | ItemStatusSeen
+    | ManagerOrderStatus
+    | ManagerOrder
+    | CustomerSeen
+    | CustomerCombined
+)
 
 
 @dataclass(frozen=True)
@@ -122,9 +145,25 @@ def order_change(entry: Json) -> list[Change]:
         if external:
             return [StatusSeen(history_id, str(external), str(code), at)]
         return [ManagerOrderStatus(history_id, str(order.get("id")), str(code), at)]
+    if entry.get("field") == ITEM_STATUS and external:
+        return _item_status(history_id, str(external), entry, at)
     if not external and entry.get("created") is True:
         return [_manager_order(history_id, order, at)]
     return []
+
+
+def _item_status(history_id: int, order_guid: str, entry: Json, at: datetime) -> list[Change]:
+    """`order_product.status` of our order's line: its offer's externalId is our variant."""
+    item, code = entry.get("item"), (entry.get("newValue") or {}).get("code")
+    offer = item.get("offer") if isinstance(item, dict) else None
+    variant = offer.get("externalId") if isinstance(offer, dict) else None
+    if not code or not variant or not isinstance(item, dict):
+        return []
+    quantity = item.get("quantity")
+    units = None
+    if isinstance(quantity, int | float) and not isinstance(quantity, bool) and quantity > 0:
+        units = int(quantity)
+    return [ItemStatusSeen(history_id, order_guid, str(variant), units, str(code), at)]
 
 
 def _manager_order(history_id: int, order: Json, at: datetime) -> ManagerOrder:

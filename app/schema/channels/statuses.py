@@ -52,6 +52,11 @@ class OrderStatusUpdateInput:
     return_lines: list[ReturnLineInput] | None = strawberry.field(
         default=None, description="RETURNED: the units back; omit for everything still out"
     )
+    return_marking_codes: list[str] = strawberry.field(
+        default_factory=list,
+        description="RETURNED: the codes of the marked units back (others are picked in"
+        " shipment order among the codes still out)",
+    )
     reason: str = strawberry.field(default="", description="CANCELLED: required; shown")
 
     def to_update(self) -> order_status.StatusUpdate:
@@ -66,6 +71,7 @@ class OrderStatusUpdateInput:
             return_lines=None
             if self.return_lines is None
             else [(r.variant_guid, r.quantity) for r in self.return_lines],
+            return_codes=list(self.return_marking_codes),
             reason=self.reason,
         )
 

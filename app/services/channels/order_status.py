@@ -33,6 +33,7 @@ from app.models.catalog import Variant
 from app.models.channels import MarkingCode, OrderReturn, OrderReturnLine, OrderShipment
 from app.models.orders import Order, OrderLine, OrderStatusChange, Payment, Refund, lock_order
 from app.services.channels.closing import record_closing_receipt
+from app.services.channels.returned_codes import record_returned_codes
 from app.services.channels.shopper import tell_shopper
 from app.services.checkout.orders import announce_order, cancel_within
 from app.services.jobs import JobQueue
@@ -72,6 +73,7 @@ class StatusUpdate:
     marking_codes: Sequence[tuple[str, str]] = ()  # (variant GUID, the unit's code)
     return_guid: str | None = None
     return_lines: Sequence[tuple[str, int]] | None = None  # None: everything still out
+    return_codes: Sequence[str] = ()  # the marked units back, if the return names them
     reason: str = ""
 
 
@@ -315,6 +317,7 @@ async def _returned(
             for v, n in wanted.items()
         ]
     )
+    await record_returned_codes(order.id, row, wanted, update.return_codes)
     refund = await _refund_return(order, row, source)
     if outcome.status is not order.status:
         await advance(order, outcome.status, reason="returned", now=now, source=source)

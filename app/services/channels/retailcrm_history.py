@@ -10,6 +10,8 @@ shared with our pushes.
 What a page means:
 - a status a manager set on one of our orders: mapped to ours (`retailcrm_status_map`) and
   applied forward only, as 1C's reports are (a move back is logged and left alone);
+- a line of our order set to a return status: a return of that line's units only
+  (`retailcrm_returns`), the order-level "returned" then a sum of the lines;
 - an order a manager created (a call, an Instagram message): a purchase in the customer's
   history (`record_purchase`, channel by `orderMethod` and source), undone by a return of it
   all when a manager later cancels it or takes it back;
@@ -20,7 +22,7 @@ What a page means:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -40,6 +42,7 @@ from app.integrations.retailcrm.history import (
     CrmCustomer,
     CustomerCombined,
     CustomerSeen,
+    ItemStatusSeen,
     ManagerOrder,
     ManagerOrderStatus,
     StatusSeen,
@@ -51,6 +54,12 @@ from app.models.channels import HistoryCursor
 from app.models.identity import ChannelPurchase, ChannelPurchaseLine
 from app.services.channels import order_status
 from app.services.channels.order_status import Source, StatusReport, StatusUpdate
+from app.services.channels.retailcrm_returns import (
+    DEFAULT_ITEM_RETURN_CODES,
+    item_return,
+    lines_returned_on,
+    returned_before,
+)
 from app.services.identity.observe import note_external_merge, observe_customer, record_purchase
 
 log = structlog.get_logger(__name__)
@@ -84,17 +93,18 @@ async def pull_history(
     status_map: Mapping[str, str],
     now: datetime,
     max_pages: int,
+    item_returns: Collection[str] = DEFAULT_ITEM_RETURN_CODES,
 ) -> PullReport:
-    """Apply the pages of one history after its cursor, oldest first, at most `max_pages`."""
+    """Apply the pages of one history after its cursor, oldest first, at most `max_pages`.
+    `item_returns`: the account's line status codes that mean the line came back."""
+    rules = _Rules(status_map, frozenset(item_returns))
     report = PullReport()
     for _ in range(max_pages):
         since = await _cursor(f"retailcrm:{entity}", now)
         page = read_page(await crm.history(entity, since), entity)
         if page.last_id is None:
             break
-        if not await _apply_page(
-            entity, since, page.last_id, page.changes, status_map, now, report
-        ):
+        if not await _apply_page(entity, since, page.last_id, page.changes, rules, now, report):
             break  # another pull applied it a moment ago
         report.pages += 1
         if not page.full:
@@ -121,11 +131,12 @@ async def _apply_page(
     since: int,
     last_id: int,
     changes: list[Change],
-    status_map: Mapping[str, str],
+    rules: _Rules,
     now: datetime,
     report: PullReport,
 ) -> bool:
     applied = StatusReport()
+    rules = rules.on_page(changes)
     try:
         async with in_transaction() as conn:
             moved = await HistoryCursor.filter(name=f"retailcrm:{entity}", since_id=since).update(
@@ -134,7 +145,7 @@ async def _apply_page(
             if not moved:
                 raise _Taken
             for change in changes:
-                await _apply(conn, change, status_map, now, applied)
+                await _apply(conn, change, rules, now, applied)
     except _Taken:
         return False
     report.changes += len(changes)
@@ -143,19 +154,35 @@ async def _apply_page(
     return True
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """How a pull reads the account's codes, and which of our orders a page returns by line."""
+
+    status_map: Mapping[str, str]
+    item_returns: frozenset[str]
+    lines_back: frozenset[str] = frozenset()
+
+    def on_page(self, changes: list[Change]) -> _Rules:
+        back = frozenset(lines_returned_on(changes, self.item_returns))
+        return _Rules(self.status_map, self.item_returns, back)
+
+
 async def _apply(
     conn: BaseDBAsyncClient,
     change: Change,
-    status_map: Mapping[str, str],
+    rules: _Rules,
     now: datetime,
     applied: StatusReport,
 ) -> None:
     if isinstance(change, StatusSeen):
-        await _status(change, status_map, now, applied)
+        await _status(change, rules, now, applied)
+    elif isinstance(change, ItemStatusSeen):
+        if change.code in rules.item_returns:
+            await _report(item_return(change), change.history_id, change.code, now, applied)
     elif isinstance(change, ManagerOrder):
         await _manager_order(conn, change, now)
     elif isinstance(change, ManagerOrderStatus):
-        await _manager_order_undone(conn, change, status_map)
+        await _manager_order_undone(conn, change, rules.status_map)
     elif isinstance(change, CustomerSeen):
         await _observe(conn, change.customer, now)
     elif isinstance(change, CustomerCombined):
@@ -169,13 +196,16 @@ async def _apply(
         )
 
 
-async def _status(
-    change: StatusSeen, status_map: Mapping[str, str], now: datetime, applied: StatusReport
-) -> None:
-    ours = status_map.get(change.code)
+async def _status(change: StatusSeen, rules: _Rules, now: datetime, applied: StatusReport) -> None:
+    ours = rules.status_map.get(change.code)
     reported = _REPORTED.get(OrderStatus(ours)) if ours in set(OrderStatus) else None
     if reported is None:
         return  # a code of the CRM's own workflow: nothing for us
+    if reported is Reported.RETURNED and (
+        change.order_guid in rules.lines_back or await returned_before(change)
+    ):
+        log.info("retailcrm.returned_by_lines", order=change.order_guid, code=change.code)
+        return  # the lines said what came back: the order's status only sums them up
     update = StatusUpdate(
         order_guid=change.order_guid,
         status=reported,
@@ -183,14 +213,20 @@ async def _status(
         return_guid=str(uuid.uuid5(FULL_RETURNS, str(change.history_id))),
         reason=f"in RetailCRM ({change.code})",
     )
+    await _report(update, change.history_id, change.code, now, applied)
+
+
+async def _report(
+    update: StatusUpdate, history_id: int, code: str, now: datetime, applied: StatusReport
+) -> None:
     try:  # a savepoint: a refused report leaves the rest of the page applied
         outcome = await order_status.apply_status(update, now=now, source=Source.RETAILCRM)
     except DomainError as error:
         log.warning(
             "retailcrm.status_ignored",
-            order=change.order_guid,
-            code=change.code,
-            history_id=change.history_id,
+            order=update.order_guid,
+            code=code,
+            history_id=history_id,
             reason=str(error),
         )
         return

@@ -1,16 +1,20 @@
-"""Delivering the identity events (consents, erasure, segment members) to 1C and RetailCRM,
-one call per event: the outbox worker hands them here by kind.
+"""Delivering the identity events (consents, erasure, segment members of exports made before
+batches) to 1C and RetailCRM, one call per event: the outbox worker hands them here by kind.
+Segment batches go through app/services/identity/segment_delivery.py.
 
-A consent change for a customer RetailCRM does not know yet (404 on our externalId) waits for
-them while their creation is on its way (a customer upsert or an order of theirs to RetailCRM,
-pending, or written or pending around the call): it is tried again with the outbox's backoff,
-and lands once the customer exists. Without any creation on its way the customer is not one
-RetailCRM will hear of from us, and the change is skipped there (1C hears it regardless).
+A consent change for a customer RetailCRM does not know yet is ordered after their creation
+there (a customer upsert or an order of theirs to RetailCRM): while such an event is pending,
+the consent waits without calling RetailCRM and without being charged an attempt (so it never
+becomes a dead letter for that), and delivering the creating event releases it. A 404 with a
+creation written around the call waits the same way. A 404 whose only creation is a dead letter
+is parked naming it (replay both); without any creation the customer is not one RetailCRM will
+hear of from us, and the change is skipped there (1C hears it regardless).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from tortoise.expressions import Q
@@ -23,8 +27,8 @@ from app.domain.consents import (
     erasure_from_plain,
     segment_member_from_plain,
 )
-from app.domain.outbox import EventKind, EventState, Target
-from app.integrations.errors import RejectedError, RetryableError
+from app.domain.outbox import EventKind, EventState, Target, WaitingForEvent
+from app.integrations.errors import RejectedError
 from app.models.orders import Order
 from app.models.outbox import OutboxEvent
 
@@ -73,36 +77,80 @@ async def to_retailcrm(crm: object, kind: EventKind, payload: dict[str, Any]) ->
         await crm.put_segment_member(segment_member_from_plain(payload))
 
 
-WAIT_FOR_CUSTOMER_SECONDS = 5.0  # at least, between tries of a consent waiting for its customer
+WAIT_FOR_CUSTOMER_SECONDS = 60.0  # looks again (in our database only) if not released before
+WAITING = "waiting for RetailCRM customer "  # last_error of a consent waiting: then its GUID
+CREATING = (EventKind.CUSTOMER_UPSERTED, EventKind.ORDER_PLACED)  # RetailCRM gets the customer
 
 
-class CustomerNotInRetailCrmYet(RetryableError):
+class CustomerNotInRetailCrmYet(WaitingForEvent):
     """RetailCRM does not know the customer yet, and their creation is on its way."""
+
+    def __init__(self, guid: str, why: str) -> None:
+        super().__init__(f"{WAITING}{guid}: {why}", WAIT_FOR_CUSTOMER_SECONDS)
 
 
 async def _consents_to_retailcrm(crm: RetailCrmIdentityPort, record: ConsentRecord) -> None:
+    """Ordered after the customer's creation there: while an event creating them is pending
+    (and none has been delivered), RetailCRM is not called and the consent waits, uncharged;
+    delivering that event releases it (`release_waiting`)."""
     guid = record.ids.customer_guid
-    before = await creation_on_its_way(guid) if guid else None
+    before = await creating_events(guid) if guid else []
+    if guid is not None and (pending := _in(before, EventState.PENDING)):
+        if not _in(before, EventState.DELIVERED):
+            raise CustomerNotInRetailCrmYet(guid, f"event {pending[0]} creating them is pending")
     unknown = await crm.put_consents(record)
-    if guid is None or before is None or guid not in unknown:
+    if guid is None or guid not in unknown:
         return
-    after = await creation_on_its_way(guid)
-    # pending before the call (it may have landed just after our 404), pending now, or written
-    # since: the customer will exist, and the change must reach them
-    if before[0] or after[0] or after[1] > before[1]:
-        raise CustomerNotInRetailCrmYet(
-            f"RetailCRM does not know customer {guid} yet; their creation is on its way",
-            retry_after=WAIT_FOR_CUSTOMER_SECONDS,
+    after = await creating_events(guid)
+    newest = max((i for i, _ in before), default=0)
+    if _in(after, EventState.PENDING) or any(i > newest for i, _ in after):
+        # written or pending since the look before the call: the customer is on its way
+        raise CustomerNotInRetailCrmYet(guid, "an event creating them was written meanwhile")
+    if (dead := _in(after, EventState.DEAD)) and not _in(after, EventState.DELIVERED):
+        raise RejectedError(
+            f"RetailCRM has no customer {guid} and the event creating them there (id"
+            f" {dead[-1]}) is a dead letter: replay it, then this one",
+            404,
+            "",
         )
+    # never created there by us (or merged away since): nothing of theirs there to change
 
 
-async def creation_on_its_way(guid: str) -> tuple[bool, int]:
-    """(whether an event that creates the customer in RetailCRM is pending, the newest such
-    event's id): their upserts, and their orders (RetailCRM gets the customer with an order)."""
+def _in(events: list[tuple[int, EventState]], state: EventState) -> list[int]:
+    return [i for i, s in events if s is state]
+
+
+async def creating_events(guid: str) -> list[tuple[int, EventState]]:
+    """(id, state) of the events that create the customer in RetailCRM, oldest first: their
+    upserts, and their orders (RetailCRM gets the customer with an order)."""
     orders = await Order.filter(customer__guid=guid).values_list("guid", flat=True)
     creating = Q(aggregate=f"customer:{guid}", kind=EventKind.CUSTOMER_UPSERTED)
     if orders:
         creating |= Q(aggregate__in=[f"order:{g}" for g in orders], kind=EventKind.ORDER_PLACED)
-    rows = await OutboxEvent.filter(creating, target=Target.RETAILCRM).values_list("id", "state")
-    pending = any(EventState(state) is EventState.PENDING for _, state in rows)
-    return pending, max((int(i) for i, _ in rows), default=0)
+    rows = await (
+        OutboxEvent.filter(creating, target=Target.RETAILCRM)
+        .order_by("id")
+        .values_list("id", "state")
+    )
+    return [(int(i), EventState(state)) for i, state in rows]
+
+
+def _created_guid(event: OutboxEvent) -> str | None:
+    if event.target is not Target.RETAILCRM or event.kind not in CREATING:
+        return None
+    if event.kind is EventKind.CUSTOMER_UPSERTED:
+        return event.aggregate.removeprefix("customer:")
+    customer = event.payload.get("customer")
+    return str(customer["guid"]) if isinstance(customer, dict) and "guid" in customer else None
+
+
+async def release_waiting(delivered: Sequence[OutboxEvent], now: datetime) -> int:
+    """Consents waiting for the customers these delivered events created: due now. One
+    conditional update (pending, and still marked as waiting for that customer)."""
+    guids = {g for e in delivered if (g := _created_guid(e)) is not None}
+    if not guids:
+        return 0
+    waiting = Q(*[Q(last_error__startswith=f"{WAITING}{g}:") for g in guids], join_type="OR")
+    return await OutboxEvent.filter(
+        waiting, target=Target.RETAILCRM, kind=EventKind.CONSENT_CHANGED, state=EventState.PENDING
+    ).update(next_attempt_at=now)

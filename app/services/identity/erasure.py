@@ -121,8 +121,17 @@ async def _outbox_copies(conn: BaseDBAsyncClient, erased: Erased) -> None:
     # A closing receipt not registered yet keeps the contact it goes to: 54-FZ requires the
     # buyer's e-mail or phone on it (a legal duty, a basis of its own under 152-FZ), and
     # without one the provider refuses it. One registered before the erasure is scrubbed with
-    # the rest; one registered after it keeps that contact in our row (not scrubbed later).
+    # the rest; one registered after it is marked `erased`, and loses the contact in our row
+    # the moment the provider has it (`kept_after_delivery`, in the delivery's update).
+    # Marked first (a conditional update, state still pending), then the rest is read: a
+    # receipt delivered in between is no longer pending, so it is scrubbed below.
     fiscal = Q(target=Target.RECEIPTS, state=EventState.PENDING)
+    for event in await OutboxEvent.filter(mine & fiscal).using_db(conn):
+        await (
+            OutboxEvent.filter(id=event.id, state=EventState.PENDING)
+            .using_db(conn)
+            .update(payload={**event.payload, "erased": True}, response_body="", last_error="")
+        )
     exports = await _naming(conn, erased.person, Target.RETAILCRM, EventKind.SEGMENT_EXPORTED)
     for event in [*await OutboxEvent.filter(mine & ~fiscal).using_db(conn), *exports]:
         await _rewrite(conn, event, erased.person)

@@ -11,21 +11,21 @@ from redis.asyncio import Redis
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app.domain.consents import CONTACT_OF, MarketingChannel, SegmentMemberRecord
+from app.domain.consents import CONTACT_OF, MarketingChannel
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.outbox import EventKind, Target
+from app.domain.segment_export import SegmentBatch, batch_aggregate, batch_to_plain, batches
 from app.domain.segments import Bought, Lapsed, Rule, Segment, SpendBand, check_segment
 from app.models.catalog import Category, Collection
 from app.models.identity import IdentityRecord
 from app.models.outbox import OutboxEvent
-from app.services.identity import outbound
 from app.services.identity.consents import CHUNK, profile_states
 from app.services.identity.customer360 import log_access
 from app.services.identity.facts import Params, facts_sql
 from app.services.throttles import Bucket, spend_or_refuse
 
-MAX_EXPORT = 20_000  # members of one export (RetailCRM takes them at 10 calls/s)
-EXPORTS_PER_HOUR = 6  # per staff token: one export is up to MAX_EXPORT calls to RetailCRM
+MAX_EXPORT = 20_000  # members of one export: 400 batches (RetailCRM takes 10 calls/s)
+EXPORTS_PER_HOUR = 6  # per staff token: an export's members RetailCRM has are an edit each
 
 
 async def admit_export(*, redis: Redis, actor: str, now: datetime) -> None:
@@ -112,15 +112,16 @@ class Export:
     guid: str
     matched: int  # profiles in the segment
     exported: int  # of them, with a standing consent and a contact for the channel
-    events: list[OutboxEvent]
+    events: list[OutboxEvent]  # one per batch of up to 50 members
 
 
 async def export_segment(
     *, segment: Segment, code: str, channel: MarketingChannel, actor: str, now: datetime
 ) -> Export:
-    """Send the segment's consenting members to RetailCRM (one outbox row each, in one
-    transaction with the log of the export). Consent is read in that same transaction, so a
-    withdrawal committed before it is never exported."""
+    """Send the segment's consenting members to RetailCRM: one outbox row per batch of up to
+    50 (app/domain/segment_export.py), in one transaction with the log of the export. Consent
+    is read in that same transaction, so a withdrawal committed before it is never exported,
+    and read again when each batch is sent (app/services/identity/segment_delivery.py)."""
     name = code.strip()
     if not name or len(name) > 64 or not name.replace("_", "").isalnum():
         raise DomainError(ErrorCode.INVALID, "a code of letters, digits and _", ("code",))
@@ -130,24 +131,29 @@ async def export_segment(
         if len(members) > MAX_EXPORT:
             raise DomainError(ErrorCode.BATCH_TOO_LARGE, f"at most {MAX_EXPORT}", ("rules",))
         guid = str(uuid.uuid4())
-        events: list[OutboxEvent] = []
-        for n, (profile, contact) in enumerate(members):
-            record = SegmentMemberRecord(
-                guid, name, channel, await outbound.system_ids(conn, profile), contact
-            )
-            events += await outbound.write(
-                conn,
-                kind=EventKind.SEGMENT_EXPORTED,
-                aggregate=f"segment:{guid}:{n}",
-                record=record,
-                now=now,
-                targets=(Target.RETAILCRM,),
-            )
+        events = [
+            await _write_batch(conn, batch, now)
+            for batch in batches(guid, name, channel, [p for p, _ in members])
+        ]
         detail = f"{guid} {name} {channel.value}: {len(members)} of {len(profiles)}"
         await log_access(
             conn, actor=actor, action="segment_export", profile_id=None, now=now, detail=detail
         )
     return Export(guid, len(profiles), len(members), events)
+
+
+async def _write_batch(conn: BaseDBAsyncClient, batch: SegmentBatch, now: datetime) -> OutboxEvent:
+    # inserted in the export's transaction (with its log row): all batches or none
+    return await OutboxEvent.create(
+        using_db=conn,
+        event_id=str(uuid.uuid4()),
+        target=Target.RETAILCRM,
+        aggregate=batch_aggregate(batch.export_guid, batch.number),
+        kind=EventKind.SEGMENT_BATCH,
+        payload=batch_to_plain(batch),
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 async def consenting_members(

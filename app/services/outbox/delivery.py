@@ -5,13 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
 from tortoise.functions import Count
 
-from app.domain.closing_receipt import ClosingReceiptRecord, closing_receipt_from_json
+from app.domain.closing_receipt import (
+    ClosingReceiptRecord,
+    ShipmentCaptureRecord,
+    closing_receipt_from_json,
+    shipment_capture_from_json,
+)
 from app.domain.outbound import (
     CustomerMessageRecord,
     CustomerRecord,
@@ -28,11 +33,21 @@ from app.domain.outbound_json import (
     payment_from_json,
     shop_request_call_from_json,
 )
-from app.domain.outbox import EventKind, EventState, RetryPolicy, Target, kept_after_delivery
+from app.domain.outbox import (
+    FISCAL_KINDS,
+    EventKind,
+    EventState,
+    RetryPolicy,
+    Target,
+    WaitingForEvent,
+    fiscal_kept,
+    kept_after_delivery,
+)
 from app.integrations.errors import RejectedError, RetryableError
 from app.integrations.onec.mapping import OrderRegistration
 from app.models.outbox import OutboxEvent
 from app.services.identity import delivery as identity_delivery
+from app.services.identity import segment_delivery
 from app.services.inventory.reconciliation import register_order
 
 log = structlog.get_logger(__name__)
@@ -68,6 +83,12 @@ class ReceiptsPort(Protocol):
     async def send_receipt(self, record: ClosingReceiptRecord, event_id: str) -> None: ...
 
 
+class CapturePort(Protocol):  # app/services/payments/shipment_capture.py
+    async def capture(
+        self, record: ShipmentCaptureRecord, event_id: str, now: datetime
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class Senders:
     """The configured systems; a system left out keeps its events pending until it is set up."""
@@ -78,6 +99,7 @@ class Senders:
     slack: SlackPort | None = None
     partner: PartnerPort | None = None
     receipts: ReceiptsPort | None = None
+    captures: CapturePort | None = None  # two-stage payments taken at shipment (RECEIPTS)
 
     def configured(self, target: Target) -> bool:
         senders = {
@@ -154,6 +176,9 @@ async def _attempt(
     attempts = event.attempts + 1
     try:
         await _send(event, senders, now)
+    except WaitingForEvent as waiting:
+        await _wait(event, waiting, now)
+        return False, None
     except RetryableError as error:
         delay = policy.next_delay(attempts, error.retry_after)
         if delay is None:
@@ -184,7 +209,28 @@ async def _attempt(
         last_error="",
         **({} if kept is None else {"payload": kept}),
     )
+    await identity_delivery.release_waiting([event], now)
+    if event.kind in FISCAL_KINDS:
+        await _forget_erased_buyer(event.id)
     return True, None
+
+
+async def _forget_erased_buyer(event_id: int) -> None:
+    """A receipt's buyer erased while it was being sent: the erasure marked the row after we
+    read it (its update went first, so ours above waited for it); read again, drop the contact."""
+    row = await OutboxEvent.get(id=event_id)
+    kept = fiscal_kept(row.payload)
+    if kept is not None and kept != row.payload:
+        await OutboxEvent.filter(id=event_id).update(payload=kept)
+
+
+async def _wait(event: OutboxEvent, waiting: WaitingForEvent, now: datetime) -> None:
+    """Not an attempt (no count, no dead letter): look again later, or when released."""
+    log.info("outbox.waiting", event_id=event.event_id, aggregate=event.aggregate, why=str(waiting))
+    # conditional on PENDING: a replay or a parking meanwhile is not undone
+    await OutboxEvent.filter(id=event.id, state=EventState.PENDING).update(
+        next_attempt_at=now + timedelta(seconds=waiting.wait_seconds), last_error=str(waiting)
+    )
 
 
 async def _park(
@@ -221,10 +267,17 @@ async def _send(event: OutboxEvent, senders: Senders, now: datetime) -> None:
     elif event.target is Target.PARTNER:
         assert senders.partner is not None
         await senders.partner.deliver(event, now)
+    elif event.target is Target.RECEIPTS and event.kind is EventKind.SHIPMENT_CAPTURE:
+        if senders.captures is None:
+            raise RetryableError("captures at shipment are not set up here")
+        capture = shipment_capture_from_json(event.payload)
+        await senders.captures.capture(capture, event.event_id, now)
     elif event.target is Target.RECEIPTS:
         assert senders.receipts is not None
         receipt = closing_receipt_from_json(event.payload)
         await senders.receipts.send_receipt(receipt, event.event_id)
+    elif event.kind is EventKind.SEGMENT_BATCH:  # records each member's outcome in the row
+        await segment_delivery.deliver_batch(senders.retailcrm, event)
     else:
         assert senders.retailcrm is not None
         await _to_retailcrm(senders.retailcrm, event.kind, event.payload)

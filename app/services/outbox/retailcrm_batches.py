@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 
 from app.domain.coalescing import MAX_BATCH, Delivery, Waiting, calls_needed, coalesce
 from app.domain.outbound_json import (
@@ -30,10 +30,11 @@ from app.domain.outbound_json import (
     payment_from_json,
 )
 from app.domain.outbox import EventKind, EventState, RetryPolicy, Target
+from app.domain.segment_export import is_batch_aggregate
 from app.integrations.errors import RetryableError
 from app.models.outbox import OutboxEvent
-from app.services.identity.delivery import IDENTITY_AGGREGATES
-from app.services.outbox.delivery import Clock, Senders, deliver_aggregate, due_aggregates
+from app.services.identity.delivery import IDENTITY_AGGREGATES, release_waiting
+from app.services.outbox.delivery import Clock, Senders, deliver_aggregate
 from app.services.outbox.retailcrm_pass import BatchPass, RetailCrmBatchPort
 
 log = structlog.get_logger(__name__)
@@ -64,7 +65,7 @@ async def deliver_retailcrm(
     if crm is None:
         return PassOutcome(0, 0)
     due = await _due_deliveries(clock(), batch, max_calls)
-    single = await _single_calls(clock())  # consents, erasure, segment members: never batched
+    single = await _single_calls(clock())  # consents, erasure, segment batches: one by one
     if not isinstance(crm, RetailCrmBatchPort):  # a sender without batches: as before them
         alone, retry_at = await _alone(list(due) + single[:ALONE], senders, policy, clock)
         return PassOutcome(len(due) + len(single), alone, retry_at)
@@ -78,10 +79,25 @@ async def deliver_retailcrm(
     return PassOutcome(len(due) + len(single), ledger.delivered_events + alone, retry_at)
 
 
+SEGMENT_BATCHES = 1  # per pass: one batch of an export may make 50 edits (~5 s of budget)
+
+
 async def _single_calls(now: datetime) -> list[str]:
-    """Due aggregates of the identity events (app/services/identity/delivery.py)."""
-    aggregates = await due_aggregates(now=now, target=TARGET, limit=SCAN)
-    return [a for a in aggregates if a.startswith(IDENTITY_AGGREGATES)]
+    """Due aggregates of the identity events (app/services/identity/delivery.py), at most
+    SEGMENT_BATCHES of them segment batches."""
+    aggregates = await _due(now, identity=True)
+    batches = [a for a in aggregates if is_batch_aggregate(a)][:SEGMENT_BATCHES]
+    return [a for a in aggregates if not is_batch_aggregate(a) or a in batches]
+
+
+async def _due(now: datetime, *, identity: bool) -> list[str]:
+    """Due aggregates, oldest first, of the identity events or of the others: each kind is
+    looked for on its own, so an export's thousands of due rows never hide an order."""
+    query = OutboxEvent.filter(state=EventState.PENDING, next_attempt_at__lte=now, target=TARGET)
+    ours = Q(*[Q(aggregate__startswith=p) for p in IDENTITY_AGGREGATES], join_type="OR")
+    query = query.filter(ours) if identity else query.filter(~ours)
+    rows = await query.order_by("id").limit(SCAN * 4).values_list("aggregate", flat=True)
+    return list(dict.fromkeys(str(a) for a in rows))[:SCAN]
 
 
 async def _alone(
@@ -105,7 +121,7 @@ Loaded = dict[str, tuple[Delivery, list[OutboxEvent]]]
 async def _due_deliveries(now: datetime, batch: int, max_calls: int) -> Loaded:
     """The due aggregates' deliveries, oldest first, up to about `max_calls` calls' worth.
     An aggregate whose events this rule cannot read is parked (its oldest event)."""
-    aggregates = await due_aggregates(now=now, target=TARGET, limit=SCAN)
+    aggregates = await _due(now, identity=False)
     rows = await OutboxEvent.filter(
         target=TARGET, aggregate__in=aggregates, state__in=[EventState.PENDING, EventState.DEAD]
     ).order_by("id")
@@ -164,7 +180,8 @@ class _Rows:
         self.delivered_events = 0
 
     async def delivered(self, deliveries: Sequence[Delivery]) -> None:
-        ids = [row.id for d in deliveries for row in self._rows[d.aggregate]]
+        rows = [row for d in deliveries for row in self._rows[d.aggregate]]
+        ids = [row.id for row in rows]
         self.delivered_events += await OutboxEvent.filter(
             id__in=ids, state=EventState.PENDING
         ).update(
@@ -173,6 +190,7 @@ class _Rows:
             delivered_at=self._clock(),
             last_error="",
         )
+        await release_waiting(rows, self._clock())  # consents waiting for these customers
 
     async def failed(self, deliveries: Sequence[Delivery], error: RetryableError) -> None:
         """One attempt of each delivery failed: back off, or park its oldest event."""

@@ -31,7 +31,7 @@ from app.models.orders import Order, Payment, Refund, lock_order
 from app.services.checkout.orders import announce_order, cancel_within, move_order
 from app.services.jobs import JobQueue
 from app.services.outbox.record import payment_record, record_event
-from app.services.payments.receipts import receipt_for
+from app.services.payments.receipts import refund_receipt
 from app.services.payments.refunds import AUTO, new_refund
 from app.services.shops.hooks import on_paid
 
@@ -192,7 +192,7 @@ async def issue_refund(
     """Ask the provider for a refund we recorded (again, with the same key, if need be)."""
     if refund.status is not RefundStatus.PENDING or payment.provider_payment_id is None:
         return refund
-    receipt = await receipt_for(await Order.get(id=payment.order_id), refund.amount)
+    receipt = await refund_receipt(await Order.get(id=payment.order_id), refund)
     try:
         answer = await provider.refund_payment(
             payment.provider_payment_id,

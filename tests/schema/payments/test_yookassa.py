@@ -531,6 +531,20 @@ async def test_refunds_in_parts_then_the_rest_and_never_more(shop: Shop) -> None
     ]
 
 
+async def test_a_paid_order_not_yet_handed_over_is_a_prepayment_in_every_receipt(
+    shop: Shop,
+) -> None:
+    # given an order paid online (it ships later, and the closing receipt then settles it)
+    order, payment_guid = await _paid(shop, quantity=2)
+    refund = {"payment": payment_guid, "reason": "the shopper changed their mind"}
+    # when part of it is refunded before it ships
+    await shop.gql(REFUND, shop.admin, **refund, amount="4990.00", key="refund-0001")
+    # then the payment's receipt and the refund's are full prepayments (54-FZ), not settlements
+    receipts = [*shop.sim.payment_receipts.values(), *shop.sim.refund_receipts.values()]
+    assert len(receipts) == 2
+    assert {i["payment_mode"] for r in receipts for i in r["items"]} == {"full_prepayment"}
+
+
 async def test_payment_operations_need_the_finance_scope(shop: Shop) -> None:
     order, payment_guid = await _paid(shop)
     catalog = await factories.token(Scope.CATALOG_WRITE)

@@ -188,9 +188,12 @@ async def test_a_segment_export_holds_exactly_the_consenting_members() -> None:
         actor="crm:olga",
         now=NOW + timedelta(days=2),
     )
-    rows = await OutboxEvent.filter(kind=EventKind.SEGMENT_EXPORTED).order_by("id")
-    exported = {r.payload["contact"] for r in rows}
+    rows = await OutboxEvent.filter(kind=EventKind.SEGMENT_BATCH).order_by("id")
+    profiles = [p for r in rows for p in r.payload["profiles"]]  # batches name profiles only
+    records = await IdentityRecord.filter(profile_id__in=profiles)
+    exported = {r.email for r in records}
     assert (export.matched, export.exported) == (40, len(consenting))
+    assert (len(rows), len(profiles)) == (1, len(consenting))  # up to 50 a batch
     assert exported == consenting
     assert len(exported - consenting) == 0  # not one without a standing consent
     assert {r.target for r in rows} == {Target.RETAILCRM}

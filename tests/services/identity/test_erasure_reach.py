@@ -4,7 +4,7 @@ queued or kept for the customer. A scan of every text column then finds none of 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 from app.domain.closing_receipt import ClosingReceiptRecord
 from app.domain.erasure import ERASED
 from app.domain.outbound import MessageChannel
-from app.domain.outbox import EventKind, EventState, Target
+from app.domain.outbox import EventKind, EventState, RetryPolicy, Target
 from app.domain.shop_sales import RawReceipt, RawReceiptLine
 from app.models.channels import ShopReceipt, ShopReceiptLine
 from app.models.customers import Customer
@@ -27,6 +27,7 @@ from app.services.channels.shop_sales import record_shop_sales
 from app.services.identity.erasure import NOT_SENT
 from app.services.identity.observe import observe_site_customer
 from app.services.identity.privacy import erase_customer
+from app.services.outbox.delivery import Senders, deliver_aggregate
 from app.services.outbox.record import customer_record, order_record, record_event, write_event
 from tests import factories
 from tests.services.identity.helpers import DRESS_M, NOW, catalog, site_order
@@ -223,3 +224,103 @@ async def test_a_closing_receipt_not_registered_yet_keeps_the_contact_it_goes_to
     assert EMAIL in str(kept.payload) and PHONE in str(kept.payload)
     hits = await _hits()
     assert hits and {table for table, _, _ in hits} == {"outbox_event"}
+
+
+class _Registering:
+    """The payment provider's receipts API, as the outbox sees it: keeps what it was sent, and
+    may let something happen while the call is under way."""
+
+    def __init__(self, during: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.sent: list[ClosingReceiptRecord] = []
+        self._during = during
+
+    async def send_receipt(self, record: ClosingReceiptRecord, event_id: str) -> None:
+        if self._during is not None:
+            await self._during()
+        self.sent.append(record)
+
+
+async def _pending_receipt(order: Order) -> OutboxEvent:
+    receipt = ClosingReceiptRecord(order.guid, "pay-2", "yookassa", "yk-2", EMAIL, PHONE)
+    async with in_transaction():
+        return await write_event(
+            Target.RECEIPTS, f"order:{order.guid}", EventKind.CLOSING_RECEIPT, receipt, NOW
+        )
+
+
+async def _register(order: Order, provider: _Registering) -> int:
+    outcome = await deliver_aggregate(
+        target=Target.RECEIPTS,
+        aggregate=f"order:{order.guid}",
+        senders=Senders(receipts=provider),
+        policy=RetryPolicy(),
+        clock=lambda: NOW,
+    )
+    return outcome.delivered
+
+
+async def test_a_receipt_registered_after_the_erasure_goes_to_her_then_leaves_no_contact(
+    redis: Redis,
+) -> None:
+    # given Ann everywhere and a closing receipt of her order still to be registered
+    customer = await _ann_everywhere()
+    order = await Order.get(customer_id=customer.id)
+    pending = await _pending_receipt(order)
+    await erase_customer(redis=redis, customer_id=customer.id, text_version="v", device="", now=NOW)
+    provider = _Registering()
+
+    # when the provider registers it
+    delivered = await _register(order, provider)
+
+    # then the provider had her contact (54-FZ), and nothing we store has it any more
+    assert delivered == 1
+    assert [(r.email, r.phone) for r in provider.sent] == [(EMAIL, PHONE)]
+    kept = await OutboxEvent.get(id=pending.id)
+    assert kept.state is EventState.DELIVERED
+    assert (kept.payload["email"], kept.payload["phone"], kept.payload["erased"]) == (
+        None,
+        None,
+        True,
+    )
+    assert kept.payload["provider_payment_id"] == "yk-2"  # the fiscal facts stay
+    assert await _hits() == []
+
+
+async def test_an_erasure_while_the_receipt_is_being_registered_leaves_no_contact(
+    redis: Redis,
+) -> None:
+    # given Ann's closing receipt on its way, and her erasure landing during the provider's call
+    customer = await _ann_everywhere()
+    order = await Order.get(customer_id=customer.id)
+    await _pending_receipt(order)
+
+    async def erase() -> None:
+        await erase_customer(
+            redis=redis, customer_id=customer.id, text_version="v", device="", now=NOW
+        )
+
+    provider = _Registering(during=erase)
+
+    # when the receipt is registered
+    delivered = await _register(order, provider)
+
+    # then it went to her, and our copy lost her contact once it had gone
+    assert delivered == 1 and provider.sent[0].email == EMAIL
+    assert await _hits() == []
+
+
+async def test_a_receipt_not_registered_yet_is_marked_and_keeps_the_contact(
+    redis: Redis,
+) -> None:
+    customer = await _ann_everywhere()
+    order = await Order.get(customer_id=customer.id)
+    pending = await _pending_receipt(order)
+
+    await erase_customer(redis=redis, customer_id=customer.id, text_version="v", device="", now=NOW)
+
+    kept = await OutboxEvent.get(id=pending.id)
+    assert (kept.state, kept.payload["email"], kept.payload["erased"]) == (
+        EventState.PENDING,
+        EMAIL,
+        True,
+    )

@@ -4,8 +4,9 @@ hears the consents under the customer's GUID."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from tortoise.transactions import in_transaction
@@ -193,12 +194,13 @@ async def test_a_consent_for_a_customer_retailcrm_has_not_seen_lands_once_they_e
         )
         assert early.delivered == 0
         assert guid not in sim.state.customers
-        # the first waits for the customer, the second behind it (in order)
+        # the first waits for the customer (uncharged, RetailCRM not called), the second
+        # behind it (in order)
         assert [(e.state, e.attempts) for e in waiting] == [
-            (EventState.PENDING, 1),
+            (EventState.PENDING, 0),
             (EventState.PENDING, 0),
         ]
-        assert "on its way" in waiting[0].last_error
+        assert "creating them is pending" in waiting[0].last_error
 
         await deliver_aggregate(
             target=Target.RETAILCRM,
@@ -225,9 +227,9 @@ async def test_a_consent_for_a_customer_retailcrm_will_never_hear_of_is_skipped_
     sim = RetailCrmSimulator(api_key="k", site="s")
     stand[1].app = sim.app
     order, privacy = await _a_site_customer_who_subscribes(clock)
-    await OutboxEvent.filter(aggregate=f"order:{order.guid}", target=Target.RETAILCRM).update(
-        state=EventState.DEAD
-    )  # the order will not reach RetailCRM (parked): nothing on its way
+    await OutboxEvent.filter(
+        aggregate=f"order:{order.guid}", target=Target.RETAILCRM
+    ).delete()  # the order will never reach RetailCRM: nothing on its way
 
     async with RetailCrmClient(stand[0].url + sim.base_path, "k", "s", max_rps=1000) as crm:
         outcome = await deliver_aggregate(
@@ -243,16 +245,21 @@ async def test_a_consent_for_a_customer_retailcrm_will_never_hear_of_is_skipped_
 
 
 class _CrmCreatingTheCustomerDuringTheCall:
-    """RetailCRM answers 404 for our customer while their order lands there meanwhile."""
-
-    def __init__(self, order_guid: str) -> None:
-        self.order_guid = order_guid
+    """RetailCRM answers 404 for our customer while an upsert of theirs is written meanwhile."""
 
     async def put_consents(self, record: ConsentRecord) -> list[str]:
-        await OutboxEvent.filter(
-            aggregate=f"order:{self.order_guid}", target=Target.RETAILCRM
-        ).update(state=EventState.DELIVERED)
-        return [record.ids.customer_guid or ""]
+        guid = record.ids.customer_guid or ""
+        now = datetime.now(UTC)
+        await OutboxEvent.create(
+            event_id=str(uuid.uuid4()),
+            target=Target.RETAILCRM,
+            aggregate=f"customer:{guid}",
+            kind=EventKind.CUSTOMER_UPSERTED,
+            payload={},
+            next_attempt_at=now,
+            created_at=now,
+        )
+        return [guid]
 
     async def erase_customer(self, record: ErasureRecord) -> None:
         raise AssertionError("not called")
@@ -265,10 +272,9 @@ async def test_a_customer_created_while_retailcrm_answered_404_is_waited_for(
     clock: Clock,
 ) -> None:
     order, privacy = await _a_site_customer_who_subscribes(clock)
+    await OutboxEvent.filter(aggregate=f"order:{order.guid}").delete()  # none before the call
     consent = await OutboxEvent.filter(aggregate=privacy, target=Target.RETAILCRM).first()
     assert consent is not None
 
     with pytest.raises(CustomerNotInRetailCrmYet):
-        await to_retailcrm(
-            _CrmCreatingTheCustomerDuringTheCall(order.guid), consent.kind, consent.payload
-        )
+        await to_retailcrm(_CrmCreatingTheCustomerDuringTheCall(), consent.kind, consent.payload)

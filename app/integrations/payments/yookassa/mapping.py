@@ -22,7 +22,9 @@ MAX_METADATA_VALUE = 512
 MAX_IDEMPOTENCE_KEY = 64
 DEFAULT_VAT_CODE = 1  # "без НДС"; the shop's tax regime decides, so settings override it
 VAT_CODES = range(1, 13)  # 11 = 22% and 12 = 22/122 since 2026
-FULL_PAYMENT = "full_payment"
+FULL_PAYMENT = "full_payment"  # a settlement: the goods are handed over with this receipt
+FULL_PREPAYMENT = "full_prepayment"  # paid in full before the goods are handed over
+MARK_MODE = "0"  # a marking code passed as read; YooKassa checks it with Честный ЗНАК
 COMMODITY = "commodity"
 # Payment and refund ids as YooKassa makes them: 36 characters, hex digits in UUID groups
 # (e.g. 2419a771-000f-5000-9000-1edaf29243f2). Nothing else may go into a URL path of ours.
@@ -76,6 +78,7 @@ class ReceiptItem:
     quantity: int
     unit_price_kopecks: int
     payment_subject: str = COMMODITY  # "service" for delivery
+    mark_code: str | None = None  # a marked unit's code: `mark_code_info`, quantity 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,10 @@ class Receipt:
     email: str | None = None
     phone: str | None = None  # digits in E.164 without "+", e.g. 79001234567
     vat_code: int = DEFAULT_VAT_CODE
+    # 54-FZ: an order paid online is handed over later, so the payment's receipt (and the
+    # refund of a prepayment) is a full prepayment; the closing receipt at the handover, and
+    # a refund of goods handed over, is a full payment (`handed_over` in ReceiptData)
+    payment_mode: str = FULL_PAYMENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,21 +221,28 @@ def receipt_json(receipt: Receipt, total_kopecks: int) -> dict[str, Any]:
     customer = {"email": receipt.email, "phone": receipt.phone}
     return {
         "customer": {key: value for key, value in customer.items() if value},
-        "items": [_item_json(item, receipt.vat_code) for item in receipt.items],
+        "items": [
+            _item_json(item, receipt.vat_code, receipt.payment_mode) for item in receipt.items
+        ],
     }
 
 
-def _item_json(item: ReceiptItem, vat_code: int) -> dict[str, Any]:
+def _item_json(item: ReceiptItem, vat_code: int, payment_mode: str) -> dict[str, Any]:
     if item.quantity <= 0:
         raise InvalidPaymentRequest(f"quantity must be positive: {item.description!r}")
-    return {
+    body: dict[str, Any] = {
         "description": shorten(item.description),
         "quantity": f"{item.quantity}.00",
         "amount": amount_json(item.unit_price_kopecks),
         "vat_code": vat_code,
-        "payment_mode": FULL_PAYMENT,
+        "payment_mode": payment_mode,
         "payment_subject": item.payment_subject,
     }
+    if item.mark_code:
+        if item.quantity != 1:
+            raise InvalidPaymentRequest(f"a marked unit is a line of its own: {item.description!r}")
+        body |= {"mark_code_info": {"gs_1m": item.mark_code}, "mark_mode": MARK_MODE}
+    return body
 
 
 def check_idempotence_key(key: str) -> str:

@@ -94,11 +94,14 @@ class YooKassaProvider:
         if data is None or not data.lines or not (data.email or data.phone):
             return None
         items = [
-            yoo.ReceiptItem(line.description, line.quantity, line.unit_price_kopecks)
+            yoo.ReceiptItem(
+                line.description, line.quantity, line.unit_price_kopecks, mark_code=line.mark_code
+            )
             for line in data.lines
         ]
         phone = data.phone.removeprefix("+") if data.phone else None
-        return yoo.Receipt(items, data.email, phone, self.vat_code)
+        mode = yoo.FULL_PAYMENT if data.handed_over else yoo.FULL_PREPAYMENT
+        return yoo.Receipt(items, data.email, phone, self.vat_code, mode)
 
 
 def payment_view(payment: yoo.YooPayment) -> ProviderPayment:

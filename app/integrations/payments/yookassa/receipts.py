@@ -18,13 +18,12 @@ from app.integrations.payments.yookassa.client import YooKassaClient
 from app.integrations.payments.yookassa.mapping import (
     COMMODITY,
     FULL_PAYMENT,
+    MARK_MODE,
     VAT_CODES,
     InvalidPaymentRequest,
     amount_json,
     shorten,
 )
-
-MARK_MODE = "0"  # the code is passed as read; YooKassa checks it with Честный ЗНАК
 
 
 def closing_receipt_json(record: ClosingReceiptRecord, vat_code: int) -> dict[str, Any]:
