@@ -67,6 +67,7 @@ async def _serve(
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         ws_per_message_deflate=False,  # ~40 KiB of zlib state per socket, for 150-byte frames
         ws=LEAN_WS,  # forgets the handshake once answered (app/ws_protocol.py)
+        ws_max_size=settings.max_body_bytes,  # a websocket message, as an HTTP body (not 16 MiB)
     )
     await serve_until(stop, ApiServer(config))
 
@@ -250,6 +251,7 @@ def serve_processes(settings: Settings, workers: int) -> None:
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
             ws_per_message_deflate=False,  # as in `_serve`
             ws=LEAN_WS,
+            ws_max_size=settings.max_body_bytes,
         )
     finally:
         if embedded is not None:

@@ -21,9 +21,10 @@ from websockets.exceptions import ConnectionClosed
 from app.cli import LEAN_WS
 from app.devtools.simulators.server import LocalServer
 from app.main import create_app
+from app.models.catalog import Variant
 from app.models.stock import written_versions
-from app.schema.catalog.subscriptions import KEEP_ALIVE
 from app.schema.documents import build_manifest, manifest_json
+from app.schema.live.server import LiveServer
 from app.schema.plans import PlannedExecutor, planned_executor
 from app.services.stock_stream import StockFeed
 from app.settings import Settings
@@ -44,6 +45,7 @@ class Api:
     url: str
     feed: StockFeed
     settings: Settings
+    live: LiveServer
 
 
 @pytest.fixture
@@ -70,7 +72,19 @@ async def api(db: str, live_settings: Settings, redis_url: str, clock: Clock) ->
         async with asyncio.timeout(5):
             while not feed.healthy:
                 await asyncio.sleep(0.01)
-        yield Api(url=f"ws://127.0.0.1:{server.port}/graphql", feed=feed, settings=live_settings)
+        yield Api(
+            url=f"ws://127.0.0.1:{server.port}/graphql",
+            feed=feed,
+            settings=live_settings,
+            live=app.state.live,
+        )
+
+
+async def _settled(api: Api, clock: Clock) -> None:
+    """Wait until the feed holds the dress's figure of the setup's last write (its publishes
+    over: a subscription opened now starts from it and sees no change after)."""
+    pk = (await Variant.get(guid=DRESS_M)).id
+    await _eventually(lambda: (f := api.feed.latest(pk, clock())) is not None and f.available == 4)
 
 
 async def _given_dress(clock: Clock) -> None:
@@ -163,6 +177,7 @@ async def test_one_change_costs_one_database_read_however_many_watch(
     api: Api, clock: Clock, sql_counter: QueryCounter
 ) -> None:
     await _given_dress(clock)
+    await _settled(api, clock)
     async with _socket(api) as a, _socket(api) as b, _socket(api) as c:
         for socket in (a, b, c):
             await socket.subscribe("1", DRESS)
@@ -218,6 +233,7 @@ def test_the_init_timeout_is_three_seconds_by_default() -> None:
 
 async def test_the_server_pings_an_idle_connection(api: Api, clock: Clock) -> None:
     await _given_dress(clock)
+    await _settled(api, clock)
     async with _socket(api) as socket:
         await socket.subscribe("1", DRESS)
         await socket.figures(2)
@@ -257,10 +273,15 @@ async def test_a_dropped_client_leaves_no_subscription_behind(api: Api, clock: C
         for op in ("1", "2", "3"):
             await socket.subscribe(op, DRESS)
             await socket.figures(2)
-        assert (api.feed.watcher_count, KEEP_ALIVE.connections) == (3, 1)
+        # three subscriptions counted, one upstream (one feed watcher) for the product
+        assert (api.live.hub.live, api.live.hub.channels, api.feed.watcher_count) == (3, 1, 1)
+        assert api.live.clock.connections == 1
         socket.ws.transport.abort()  # no close frame: the client just vanished
 
-    await _eventually(lambda: api.feed.watcher_count == 0 and KEEP_ALIVE.connections == 0)
+    await _eventually(
+        lambda: (api.live.hub.live, api.live.hub.channels, api.feed.watcher_count) == (0, 0, 0)
+        and api.live.clock.connections == 0
+    )
     async with _socket(api) as again:  # the process serves the next shopper as before
         await again.subscribe("1", DRESS)
         assert len(await again.figures(2)) == 2
@@ -280,7 +301,10 @@ async def strict_api(
     app = create_app(strict, redis_url=redis_url, manage_db=False, clock=clock)
     async with app.router.lifespan_context(app), LocalServer(app, ws=LEAN_WS) as server:
         yield Api(
-            url=f"ws://127.0.0.1:{server.port}/graphql", feed=app.state.stock_feed, settings=strict
+            url=f"ws://127.0.0.1:{server.port}/graphql",
+            feed=app.state.stock_feed,
+            settings=strict,
+            live=app.state.live,
         )
 
 
