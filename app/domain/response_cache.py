@@ -97,9 +97,14 @@ def warehouse_written(guid: str) -> set[str]:
 # --- freshness ----------------------------------------------------------------------------------
 
 
-def is_fresh(tags: Iterable[str], filled_at_seq: int, versions: Mapping[str, int]) -> bool:
-    """No tag of the entry was bumped after the invalidation sequence it was filled at."""
-    return all(versions.get(tag, 0) <= filled_at_seq for tag in tags)
+def is_fresh(
+    tags: Iterable[str], filled_at_seq: int, versions: Mapping[str, int], floor: int = 0
+) -> bool:
+    """No tag of the entry was bumped after the invalidation sequence it was filled at.
+
+    `floor`: versions at or below it may have been forgotten (the tag book is bounded), so an
+    entry filled below it cannot be vouched for and is not fresh."""
+    return filled_at_seq >= floor and all(versions.get(tag, 0) <= filled_at_seq for tag in tags)
 
 
 def next_release(instants: Sequence[datetime], now: datetime) -> datetime | None:

@@ -58,6 +58,15 @@ def test_an_entry_is_stale_once_one_of_its_tags_moved_past_its_fill() -> None:
     assert rules.is_fresh({"product:p2"}, 0, versions)  # never bumped
 
 
+def test_an_entry_filled_below_the_floor_is_never_fresh() -> None:
+    # versions at or below the floor may be forgotten: such an entry cannot be vouched for
+    versions = {"product:p1": 9}
+    assert not rules.is_fresh({"product:p2"}, 4, versions, floor=5)
+    assert not rules.is_fresh(set(), 4, versions, floor=5)
+    assert rules.is_fresh({"product:p2"}, 5, versions, floor=5)
+    assert not rules.is_fresh({"product:p1"}, 5, versions, floor=5)
+
+
 def test_the_next_release_is_strictly_after_now() -> None:
     instants = [T, T + timedelta(hours=1)]
     assert rules.next_release(instants, T - timedelta(seconds=1)) == T

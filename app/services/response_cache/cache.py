@@ -56,6 +56,7 @@ log = structlog.get_logger("app.response_cache")
 
 FILL = "vitrina.response_cache.fill"  # the request scope key of the entry being filled
 MEMO_ENTRIES, MEMO_BYTES = 10_000, 4096  # requests remembered, and the longest one
+KEEP_MARGIN = 10.0  # seconds a tag version is kept past the max age (slow fills, skew)
 Run = Callable[[Request], Awaitable[Response]]
 Encode = Callable[[Any], bytes]
 
@@ -110,7 +111,8 @@ class ResponseCache:
             max_entries=settings.response_cache_entries,
             max_bytes=settings.response_cache_max_bytes,
         )
-        self.book = TagBook(redis)
+        # a version may be forgotten once no entry it could make stale can still be served
+        self.book = TagBook(redis, keep_seconds=self.max_age.total_seconds() + KEEP_MARGIN)
         self.calendar = ReleaseCalendar(self.book)
         self.watch = StockWatch(feed) if feed is not None else None
         self.counts = Counts()
@@ -248,7 +250,7 @@ class ResponseCache:
     def _tags_fresh(self, entry: Entry) -> bool:
         if entry.checked_tags == self.book.changes:
             return True
-        if not is_fresh(entry.tags, entry.filled_seq, self.book.versions):
+        if not is_fresh(entry.tags, entry.filled_seq, self.book.versions, self.book.floor):
             return False
         entry.checked_tags = self.book.changes
         return True

@@ -45,6 +45,7 @@ class Feed(Protocol):
     def generation(self) -> int: ...
     def latest(self, variant_id: int, now: datetime) -> VariantStock | None: ...
     def on_change(self, callback: Callable[[VariantStock], None]) -> Callable[[], None]: ...
+    def track(self, variant_ids: Iterable[int]) -> None: ...
 
 
 class StockWatch:
@@ -138,12 +139,16 @@ async def stock_shown(
     `since`: the watch's sequence before the fill ran. A variant the feed announced during the
     fill may show an older figure than the feed's: it is marked as of no version."""
     figures: dict[int, Figure] = {}
+    unknown: list[int] = []
     for v in {v for r in reads.reads for v in r.variants}:
         figure = figure_of(await positions(v))
         known = watch.feed.latest(v, now)
         if known is not None and watch.changed.get(v, 0) <= since:
             figure.version = known.version
+        elif known is None:
+            unknown.append(v)
         figures[v] = figure
+    watch.feed.track(unknown)  # the feed reads them once, so a lost publish of theirs shows
     slots = [StockSlot(r.path, r.kind, r.variants, r.quantity_keys) for r in reads.reads]
     if not all(_shows(data, slot, figures) for slot in slots):
         return None  # the answer is not what the rule gives: never patch what we cannot see

@@ -7,6 +7,16 @@ keeps the versions it heard. An entry filled when this process had heard up to s
 stale once one of its tags carries a version above `s`. A lost message is caught by a check of
 the counter every `resync_seconds` (the mirror is then read again whole), and while the
 subscription is down the book is not `healthy`: the cache neither serves nor fills.
+
+Bounded: versions live in generations (one redis hash each). A bump more than `keep_seconds`
+after its generation began starts the next one, drops the generation before the current one
+and raises the *floor* to the current one's first sequence. Every dropped version is at most
+the floor, and an entry filled below the floor is refused (`is_fresh`). So a dropped version
+can never let a stale entry be served: an entry it would have made stale was filled below it,
+hence below the floor. No clock enters that argument; `keep_seconds` (the cache's max age and
+a margin) only makes sure the refused entries had expired anyway. The floor travels with the
+bump's message (as a `floor:<n>` line) and in a resync, and each process drops the mirrored
+versions at or below it: the mirror is bounded the same way.
 """
 
 from __future__ import annotations
@@ -24,30 +34,77 @@ log = structlog.get_logger("app.response_cache")
 
 PREFIX = "vitrina:response-cache:"
 SEQUENCE = PREFIX + "sequence"
-VERSIONS = PREFIX + "tag-versions"
+VERSIONS = PREFIX + "tag-versions"  # before generations: one hash (read until the first bump)
+GENERATION = PREFIX + "tag-generation"  # gen, started (ms, redis clock), start (seq), floor
 CHANNEL = PREFIX + "invalidated"
+FLOOR_LINE = "floor:"  # a line of a bump's message, never a tag (older books ignore it)
+KEEP_SECONDS = 70.0
 
-# KEYS: sequence, versions, channel. ARGV: the tags. Returns the sequence number taken.
+# KEYS: sequence, generation, versions prefix, channel. ARGV: keep (ms), then the tags.
+# Returns {the sequence taken, the floor}. Generation `g`'s hash (`<versions>:<g>`) holds the
+# versions above its `start`; the first bump under generations sets the floor below itself
+# (versions of the one old hash are then never needed) and drops that hash.
 _BUMP = """
 local seq = redis.call('INCR', KEYS[1])
-for _, tag in ipairs(ARGV) do redis.call('HSET', KEYS[2], tag, seq) end
-redis.call('PUBLISH', KEYS[3], seq .. '\\n' .. table.concat(ARGV, '\\n'))
-return seq
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local m = redis.call('HMGET', KEYS[2], 'gen', 'started', 'start', 'floor')
+local gen, started, start, floor = tonumber(m[1]), tonumber(m[2]), tonumber(m[3]), tonumber(m[4])
+local moved = false
+if not gen then
+  redis.call('UNLINK', KEYS[3])
+  gen, started, start, floor, moved = 1, now, seq - 1, seq - 1, true
+elseif now - started >= tonumber(ARGV[1]) then
+  redis.call('UNLINK', KEYS[3] .. ':' .. (gen - 1))
+  gen, started, floor, start, moved = gen + 1, now, start, seq - 1, true
+end
+if moved then
+  redis.call('HSET', KEYS[2], 'gen', gen, 'started', started, 'start', start, 'floor', floor)
+end
+local hash = KEYS[3] .. ':' .. gen
+for i = 2, #ARGV do redis.call('HSET', hash, ARGV[i], seq) end
+local message = seq .. '\\n' .. table.concat(ARGV, '\\n', 2)
+if moved then message = message .. '\\n' .. 'floor:' .. floor end
+redis.call('PUBLISH', KEYS[4], message)
+return {seq, floor}
+"""
+
+# KEYS: sequence, generation, versions prefix. Returns {sequence, floor, the live versions
+# flat (tag, version, ...)}: the old single hash until the first bump under generations.
+_READ = """
+local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
+local m = redis.call('HMGET', KEYS[2], 'gen', 'floor')
+if not m[1] then return {seq, 0, redis.call('HGETALL', KEYS[3])} end
+local gen = tonumber(m[1])
+local found = redis.call('HGETALL', KEYS[3] .. ':' .. (gen - 1))
+for _, item in ipairs(redis.call('HGETALL', KEYS[3] .. ':' .. gen)) do
+  found[#found + 1] = item
+end
+return {seq, tonumber(m[2]), found}
 """
 
 
 class TagBook:
     """This process's mirror of the tag versions."""
 
-    def __init__(self, redis: Redis, *, resync_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        resync_seconds: float = 1.0,
+        keep_seconds: float = KEEP_SECONDS,
+    ) -> None:
         self.redis = redis
         self.resync_seconds = resync_seconds
+        self.keep_ms = max(1, int(keep_seconds * 1000))
         self.versions: dict[str, int] = {}
         self.sequence = 0  # the highest invalidation heard
+        self.floor = 0  # entries filled below it are refused (their versions may be gone)
         self.changes = 0  # bumped whenever a version changes here: entries re-check then
         self.healthy = False
         self._task: asyncio.Task[None] | None = None
         self._bump = redis.register_script(_BUMP)
+        self._read = redis.register_script(_READ)
         # Pub/sub channels are shared by every database of a redis server: name ours after it
         self.channel = f"{CHANNEL}:{redis.connection_pool.connection_kwargs.get('db', 0)}"
 
@@ -67,16 +124,29 @@ class TagBook:
         names = sorted(set(tags))
         if not names:
             return 0
-        sequence = int(await self._bump(keys=[SEQUENCE, VERSIONS, self.channel], args=names))
-        self.heard(sequence, names)
-        return sequence
+        keys = [SEQUENCE, GENERATION, VERSIONS, self.channel]
+        sequence, floor = await self._bump(keys=keys, args=[self.keep_ms, *names])
+        self.heard(int(sequence), names)
+        self.raise_floor(int(floor))
+        return int(sequence)
 
     def heard(self, sequence: int, tags: Iterable[str]) -> None:
         for tag in tags:
-            if self.versions.get(tag, 0) < sequence:
+            if tag.startswith(FLOOR_LINE):
+                self.raise_floor(int(tag.removeprefix(FLOOR_LINE)))
+            elif self.versions.get(tag, 0) < sequence:
                 self.versions[tag] = sequence
                 self.changes += 1
         self.sequence = max(self.sequence, sequence)
+
+    def raise_floor(self, floor: int) -> None:
+        """Refuse entries filled below `floor` and forget the versions at or below it (they
+        could only make such entries stale)."""
+        if floor <= self.floor:
+            return
+        self.floor = floor
+        self.versions = {tag: v for tag, v in self.versions.items() if v > floor}
+        self.changes += 1
 
     async def _listen(self) -> None:
         while True:
@@ -104,9 +174,9 @@ class TagBook:
             self.heard(int(head), tags)
 
     async def _resync(self) -> None:
-        sequence = int(await self.redis.get(SEQUENCE) or 0)
-        versions = await self.redis.hgetall(VERSIONS)  # type: ignore[misc]
-        for tag, version in versions.items():
+        sequence, floor, flat = await self._read(keys=[SEQUENCE, GENERATION, VERSIONS])
+        self.raise_floor(int(floor))
+        for tag, version in zip(flat[::2], flat[1::2], strict=True):
             self.heard(int(version), [tag.decode()])
-        self.sequence = max(self.sequence, sequence)
+        self.sequence = max(self.sequence, int(sequence))
         self.changes += 1

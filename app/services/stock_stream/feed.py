@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.services.stock_stream.catch_up import CatchUp, VersionReader, database_versions, unvouched
 from app.services.stock_stream.figures import FigureRead, VariantStock
 from app.services.stock_stream.publisher import FigureReader, database_figures, utc_now
 from app.settings import Settings
@@ -118,11 +119,15 @@ class StockFeed:
         *,
         read: FigureReader = database_figures,
         clock: Callable[[], datetime] = utc_now,
+        versions: VersionReader = database_versions,
     ) -> None:
         self._redis = redis
         self._key = settings.stock_stream_key
         self._block_ms = settings.stock_stream_block_ms
         self._refresh = settings.stock_feed_refresh_ms / 1000
+        self._catch_up_every = settings.stock_feed_catch_up_ms / 1000
+        self.catch_up = CatchUp(self, versions)  # a publish lost after its commit
+        self._tracked: set[int] = set()  # variants to vouch for that have no figure yet
         self._read = read
         self._clock = clock
         self._script = redis.register_script(_READ_AFTER)
@@ -145,6 +150,9 @@ class StockFeed:
             asyncio.create_task(self._consume(), name="stock-feed"),
             asyncio.create_task(self._refresh_watched(), name="stock-feed-refresh"),
         ]
+        if self._catch_up_every > 0:
+            run = self.catch_up.run(self._catch_up_every)
+            self._tasks.append(asyncio.create_task(run, name="stock-feed-catch-up"))
 
     async def close(self) -> None:
         """Stop consuming and end every `watch` iterator."""
@@ -195,6 +203,31 @@ class StockFeed:
         if figure is None or not figure.is_valid_at(now):
             return None
         return figure
+
+    def track(self, variant_ids: Iterable[int]) -> None:
+        """Vouch for these variants from now on: the catch-up reads those the feed holds no
+        figure of, so a later lost publish of theirs is noticed (an overlaid entry shows them)."""
+        self._tracked.update(variant_ids)
+
+    def held_versions(self) -> dict[int, int]:
+        """The version of every figure held (the catch-up compares them with the database)."""
+        return {v: f.version for v, f in self._figures.items()}
+
+    def take_unvouched(self, now: datetime) -> set[int]:
+        """Tracked or watched variants with no figure held (tracking is taken: asked once),
+        and held figures a counted hold's expiry made unknown (an order adopting its cart's
+        holds moves no stock row: nothing else would publish them again)."""
+        tracked, self._tracked = self._tracked, set()
+        return unvouched(tracked, self._watchers, self._figures, now)
+
+    def adopt(self, read: FigureRead) -> int:
+        """Apply figures read live while healthy (as good as published ones; older ones are
+        ignored as ever); returns how many were read."""
+        if not self._healthy:
+            return 0
+        for figure in read.figures.values():
+            self._apply(figure)
+        return len(read.figures)
 
     def on_change(self, callback: Callable[[VariantStock], None]) -> Callable[[], None]:
         """Call `callback` (synchronously: keep it cheap, it must not raise) with every newer

@@ -94,6 +94,31 @@ async def read_figures(
     return FigureRead(figures=figures, row_versions=versions)
 
 
+async def read_behind(conn: BaseDBAsyncClient, held: Mapping[int, int]) -> dict[int, int]:
+    """The variants whose committed figure version (Σ of their stock rows' versions) is above
+    the one held, with that version: one indexed statement whatever the count, the comparison
+    made by the database so only the few behind come back (what a feed's catch-up asks)."""
+    if not held:
+        return {}
+    variants, versions = list(held), list(held.values())
+    if is_postgres(conn):
+        pairs = "unnest($1::int[], $2::bigint[]) AS h(v, n)"
+        params: list[Any] = [variants, versions]
+    else:  # one JSON parameter: no limit on how many
+        pairs = (
+            "(SELECT json_extract(value, '$[0]') AS v, json_extract(value, '$[1]') AS n "
+            "FROM json_each(?)) AS h"
+        )
+        params = [json.dumps(list(zip(variants, versions, strict=True)))]
+    rows = await conn.execute_query_dict(
+        "SELECT s.variant_id AS variant_id, SUM(s.version) AS version FROM stock_level s "
+        f"JOIN {pairs} ON s.variant_id = h.v GROUP BY s.variant_id, h.n "
+        "HAVING SUM(s.version) > h.n",
+        params,
+    )
+    return {row["variant_id"]: int(row["version"]) for row in rows}
+
+
 def _figures_sql(
     conn: BaseDBAsyncClient, variant_ids: list[int], now: datetime
 ) -> tuple[str, list[Any]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,6 +48,7 @@ class FakeFeed:
     generation: int = 1
     figures: dict[int, VariantStock] = field(default_factory=dict)
     listeners: list[Callable[[VariantStock], None]] = field(default_factory=list)
+    tracked: set[int] = field(default_factory=set)  # what the overlay asked to vouch for
 
     def latest(self, variant_id: int, now: datetime) -> VariantStock | None:
         figure = self.figures.get(variant_id)
@@ -56,6 +57,9 @@ class FakeFeed:
     def on_change(self, callback: Callable[[VariantStock], None]) -> Callable[[], None]:
         self.listeners.append(callback)
         return lambda: self.listeners.remove(callback)
+
+    def track(self, variant_ids: Iterable[int]) -> None:
+        self.tracked.update(variant_ids)
 
     def publish(self, variant_id: int, by_warehouse: dict[int, int], version: int) -> None:
         figure = VariantStock(variant_id, sum(by_warehouse.values()), by_warehouse, version, None)
