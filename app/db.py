@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate
 
 from app.models import MODEL_MODULES
@@ -18,7 +20,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     if database_url.startswith("sqlite://"):
         Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": _connection(database_url)},
         "apps": {
             APP_LABEL: {
                 "models": MODEL_MODULES,
@@ -29,6 +31,28 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+class LeanConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pooled PostgreSQL connection handed back without asyncpg's reset statement.
+
+    asyncpg sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;` each time
+    a connection goes back to the pool, and tortoise takes one from the pool for every statement
+    outside a transaction: a second round trip per statement. Nothing here leaves session state
+    on a pooled connection (no session advisory locks, cursors, LISTEN or SET; locks are row
+    locks and end with their transaction), and an open transaction is still rolled back on
+    release (asyncpg does that before the reset query)."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+def _connection(database_url: str) -> str | dict[str, Any]:
+    if not database_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
+        return database_url
+    config = expand_db_url(database_url)
+    config["credentials"]["connection_class"] = LeanConnection
+    return config
 
 
 async def init_db(database_url: str) -> None:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from app.db import connection
 from app.domain.allocation import insufficient_stock
 from app.domain.availability import available_to_holder
 from app.domain.checkout import LineOnSale, check_ready_to_order
@@ -21,6 +22,7 @@ from app.models.catalog import Warehouse
 from app.models.checkout import Cart, CartLine
 from app.models.checkout_sql import StockView
 from app.models.customers import Customer
+from app.models.drop_sql import lines_with_drops
 from app.models.orders import Order, OrderLine
 from app.models.outbox import OutboxEvent
 from app.models.stock import Reservation, lock_levels
@@ -66,8 +68,7 @@ class PlacedLine:
 async def cart_lines(cart_id: int) -> list[CartLine]:
     """The cart's lines in variant order (the lock order), with variant, product and drop: one
     statement (a join)."""
-    query = CartLine.filter(cart_id=cart_id).order_by("variant_id")
-    return list(await query.select_related("variant__product__collection"))
+    return await lines_with_drops(connection(), cart_id)
 
 
 def check_ready(cart: Cart, lines: Sequence[CartLine], now: datetime) -> None:
