@@ -13,7 +13,10 @@ then plays the drop in real time in this process:
     contact, courier, placeOrder; `--abandon` of them never add anything (their pass runs out
     after `--pass-minutes` and admits the next waiter);
   - `--http` of the waiters do all of it over real HTTP against the app served by uvicorn on
-    127.0.0.1 (joinQueue, queueStatus, addToCart/placeOrder with X-Queue-Pass).
+    127.0.0.1 (joinQueue, queueStatus, addToCart/placeOrder with X-Queue-Pass);
+  - `--subscribe` (a share) of the other waiters do not poll: they listen to the process's
+    queue hub (what the `queueStatus` subscription streams: one loop per drop drives them all)
+    and hear admission and sell-out pushed.
 
 Figures: the draw's rank correlation with joining order (Spearman, all waiters, and the
 admitted ones by admission order), admissions by phase, passes that ran out, orders placed,
@@ -22,7 +25,7 @@ the last unit was taken each waiter still in line heard SOLD_OUT (p50, p99, max;
 polls made and their latency; the books (buffer = Σ reservations). Usage:
 
     uv run python bench/drop_queue.py [--waiters 5000] [--variants 20] [--units 10]
-        [--abandon 0.05] [--pass-minutes 1] [--http 20] [--concurrency 64]
+        [--abandon 0.05] [--pass-minutes 1] [--http 20] [--subscribe 0.5] [--concurrency 64]
         [--redis redis://127.0.0.1:6379/7] [--postgres postgres://postgres@127.0.0.1:5432]
 """
 
@@ -47,7 +50,7 @@ from app.devtools.simulators.server import LocalServer
 from app.domain.checkout import device_key
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.orders import DeliveryKind
-from app.domain.waiting_room import WaiterState
+from app.domain.waiting_room import WaiterState, open_ticket
 from app.logging import configure_logging
 from app.main import create_app
 from app.models.catalog import Collection
@@ -60,6 +63,7 @@ from app.services.inventory.reservations import buffer_matches_reservations
 from app.services.inventory.stock_snapshots import RawStockSnapshot, apply_stock_snapshots
 from app.services.jobs import NoQueue
 from app.services.waiting_room import QueueGate, RoomConfig, WaiterView
+from app.services.waiting_room.hub import QueueHub, hub_for
 from app.services.waiting_room.store import Keys, admission_numbers
 from app.settings import Settings
 
@@ -88,6 +92,7 @@ class Waiter:
     sold_out_heard: float | None = None
     bought_at: float | None = None
     expired: bool = False
+    listens: bool = False  # pushed by the hub instead of polling
 
 
 @dataclass
@@ -106,6 +111,7 @@ class Run:
     refused: list[str] = field(default_factory=list)
     intervals: list[float] = field(default_factory=list)  # between a waiter's polls in line
     lag_ms: list[float] = field(default_factory=list)  # how late this process wakes up
+    hub: QueueHub | None = None  # the process's queue hub (the app's stream-fed sources)
 
     async def limited(self, work: Callable[[], Awaitable[T]]) -> T:
         async with self.gate:
@@ -168,6 +174,7 @@ async def ask(run: Run, waiter: Waiter) -> tuple[str, int, str | None]:
                 token=waiter.token,
                 device=waiter.device,
                 now=datetime.now(UTC),
+                sources=run.hub.sources if run.hub else None,
             )
         )
         found = (view.state.value, view.poll_after, view.queue_pass)
@@ -199,6 +206,29 @@ async def wait_in_line(run: Run, waiter: Waiter, first_poll_after: int) -> None:
         if run.last_taken and waiter.sold_out_heard and time.monotonic() > run.last_taken + 8:
             return  # heard it; the bench is over
         delay = poll_after
+
+
+async def listen(run: Run, waiter: Waiter) -> None:
+    """A subscriber: the hub pushes each change; nothing is asked."""
+    assert run.hub is not None
+    ticket = open_ticket(waiter.token, run.config.key)
+    assert ticket is not None
+    watch = run.hub.watch(ticket, waiter.token)
+    try:
+        async for view in watch:
+            if view.state is WaiterState.ADMITTED and view.queue_pass:
+                waiter.admitted_at = time.monotonic()
+                if not waiter.abandons:
+                    await checkout(run, waiter, view.queue_pass)
+                return
+            if view.state is WaiterState.SOLD_OUT:
+                waiter.sold_out_heard = time.monotonic()
+                return  # nothing free, nothing held that could come back
+            if view.state is WaiterState.EXPIRED:
+                waiter.expired = True
+                return
+    finally:
+        await watch.aclose()
 
 
 async def checkout(run: Run, waiter: Waiter, queue_pass: str) -> None:
@@ -381,6 +411,12 @@ async def report(run: Run, waiters: list[Waiter], draw: dict[int, int]) -> None:
         for w in in_line
         if w.sold_out_heard is not None and run.last_taken is not None
     ]
+    heard_pushed = [
+        w.sold_out_heard - run.last_taken
+        for w in in_line
+        if w.listens and w.sold_out_heard is not None and run.last_taken is not None
+    ]
+    listening = sum(1 for w in in_line if w.listens)
     tickets = sorted(draw)
     print(
         f"waiters {len(waiters)} ({args.http} over HTTP), stock {stock} units over "
@@ -409,6 +445,14 @@ async def report(run: Run, waiters: list[Waiter], draw: dict[int, int]) -> None:
         f"last unit: p50 {pct(heard, 0.5):.2f} s, p99 {pct(heard, 0.99):.2f} s, "
         f"max {max(heard, default=float('nan')):.2f} s"
     )
+    if listening:
+        pushed = sum(1 for h in heard_pushed if h <= NOTICE)
+        print(
+            f"  of them subscribers (pushed, no polls): {len(heard_pushed)} of {listening} heard "
+            f"it, within {NOTICE:g} s: {pushed}; p50 {pct(heard_pushed, 0.5):.2f} s, p99 "
+            f"{pct(heard_pushed, 0.99):.2f} s, max {max(heard_pushed, default=float('nan')):.2f} s"
+            f"; hub rounds {run.hub.rounds if run.hub else 0}"
+        )
     print(
         f"polls {run.polls}, latency p50 {pct(run.poll_ms, 0.5):.1f} ms, p99 "
         f"{pct(run.poll_ms, 0.99):.1f} ms; run {time.monotonic() - run.started:.0f} s"
@@ -445,6 +489,7 @@ async def play(url: str, args: argparse.Namespace) -> None:
         await server.start()
         http = httpx.AsyncClient(base_url=server.url, timeout=30)
         run = Run(args, redis, config, variants, http, asyncio.Semaphore(args.concurrency))
+        run.hub = hub_for(redis, config, app.state.stock_feed)  # as the app's resolvers use
         try:
             await _play(run, args)
             await poll_cost(app, run, args.cost_polls)
@@ -463,6 +508,7 @@ async def _play(run: Run, args: argparse.Namespace) -> None:
         device_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         waiter = Waiter(n, device_id, n in http_ids, rng.random() < args.abandon)
         waiter.device = device_key(device_id, HTTP_ADDRESS)
+        waiter.listens = not waiter.over_http and rng.random() < args.subscribe
         waiters.append(waiter)
     joined_at = time.perf_counter()
     for waiter in waiters:  # in order: the join order the lottery must not follow
@@ -476,7 +522,10 @@ async def _play(run: Run, args: argparse.Namespace) -> None:
     )  # type: ignore[misc]
     run.started = time.monotonic()
     probe = asyncio.create_task(loop_lag(run))
-    tasks = [asyncio.create_task(wait_in_line(run, w, 2)) for w in waiters]
+    tasks = [
+        asyncio.create_task(listen(run, w) if w.listens else wait_in_line(run, w, 2))
+        for w in waiters
+    ]
     draw: dict[int, int] = {}
     while not draw:
         await asyncio.sleep(0.5)
@@ -535,6 +584,9 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="service calls at once")
     parser.add_argument("--budget", type=float, default=300, help="seconds at most")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--subscribe", type=float, default=0.5, help="share of service waiters that listen"
+    )
     parser.add_argument("--cost-polls", type=int, default=500, help="polls timed for CPU")
     parser.add_argument("--redis", default=REDIS_URL)
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import math
-from collections.abc import MutableSequence, Sequence
+from collections.abc import Iterable, MutableSequence, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -97,8 +97,64 @@ def admission_budget(stock: DropStock, passes: LivePasses, *, waiting: int, per_
     """How many waiters to admit now: never more shoppers with a live pass that has not taken
     its unit yet than there are free units (a served pass's units are already out of them),
     at most `per_tick` at once, at most everyone waiting."""
-    room = stock.free_units - passes.unserved
-    return max(0, min(room, waiting, per_tick))
+    return admission_count(stock.free_units, passes.unserved, waiting=waiting, per_tick=per_tick)
+
+
+def drop_stock(figures: Iterable[tuple[int, bool]]) -> DropStock:
+    """A drop's stock from its variants' figures: (available, whether live cart holds keep some
+    of its units). A held figure counts one returnable unit: the stream carries that a hold is
+    live, not its size, and "sold out" needs only whether anything can come back."""
+    found = list(figures)
+    return DropStock(
+        free_units=sum(max(0, units) for units, _ in found),
+        returnable_units=sum(1 for _, held in found if held),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PassUse:
+    """A live pass as admission counts it: when its holder's cart first held units, until when."""
+
+    held_at: datetime | None = None
+    held_until: datetime | None = None
+
+
+def unserved_passes(
+    live: Sequence[PassUse], *, spent_unseen: int, now: datetime, visible_before: datetime
+) -> int:
+    """Passes that may still take a free unit, as the stock figures read see them: a live pass
+    counts unless its holder holds units the figures already show out of the free ones (held
+    by `visible_before`, the hold not expired); a pass used for an order after
+    `visible_before` counts too (its unit may still look free in those figures)."""
+    served = sum(
+        1
+        for use in live
+        if use.held_at is not None
+        and use.held_until is not None
+        and use.held_at <= visible_before
+        and now < use.held_until
+    )
+    return len(live) - served + spent_unseen
+
+
+def admission_count(free_units: int, unserved: int, *, waiting: int, per_tick: int) -> int:
+    """How many to admit now: never more unserved passes than free units, at most `per_tick`,
+    at most everyone waiting (the rule redis runs atomically, store_admission._ADMIT)."""
+    return max(0, min(free_units - unserved, waiting, per_tick))
+
+
+def extended_expiry(
+    expires_at: datetime,
+    *,
+    admitted_at: datetime,
+    now: datetime,
+    extend: timedelta,
+    cap: timedelta,
+) -> datetime:
+    """A pass in use (a cart change, a checkout step) lasts at least `extend` past `now`, but
+    never past `cap` after its admission, and never shorter than it was: an active shopper
+    keeps it through checkout, an idle one's runs out as given."""
+    return max(expires_at, min(now + extend, admitted_at + cap))
 
 
 def pass_expiry(admitted_at: datetime, duration: timedelta) -> datetime:
@@ -245,11 +301,21 @@ def check_pass(
     path: Path,
 ) -> None:
     """A pass admits its own device to its own drop until it expires."""
+    check_pass_holder(admission, collection_id=collection_id, device=device, path=path)
+    assert admission is not None
+    if not pass_is_live(admission.expires_at, now):
+        raise queue_pass_required(path)
+
+
+def check_pass_holder(
+    admission: AdmissionPass | None, *, collection_id: int, device: str | None, path: Path
+) -> None:
+    """A pass of this drop, sent by the device it was given to (how long it lasts is the
+    queue's to say: a pass in use is extended beyond the time its token was sealed with)."""
     if (
         admission is None
         or admission.ticket.collection_id != collection_id
         or admission.ticket.device != device
-        or not pass_is_live(admission.expires_at, now)
     ):
         raise queue_pass_required(path)
 

@@ -251,6 +251,7 @@ class LooksMutation:
                     items=chosen,
                     now=ctx.now,
                     device=ctx.shopper_device,
+                    queue_gate=ctx.queue_gate,  # a queued drop's items: X-Queue-Pass
                 ),
             )
         except DomainError as error:

@@ -11,8 +11,12 @@ import strawberry
 
 from app.domain.waiting_room import WaiterState
 from app.schema.context import Context, Info
+from app.schema.effects import side_effects
 from app.schema.errors import UserError, payload
 from app.services import waiting_room
+from app.services.waiting_room.hub import hub_for
+from app.services.waiting_room.passes import keep_alive
+from app.services.waiting_room.stock import TickSources
 from app.services.waiting_room.throttles import QueueCall, admit
 
 T = TypeVar("T")
@@ -61,6 +65,17 @@ class QueueStatus:
         )
 
 
+def queue_sources(ctx: Context) -> TickSources:
+    """What this process's ticks read the drop through (the stock stream, cached shapes)."""
+    return hub_for(ctx.redis, waiting_room.RoomConfig.of(ctx.settings), ctx.stock_feed).sources
+
+
+async def pass_in_use(ctx: Context) -> None:
+    """A checkout step with a pass (X-Queue-Pass) extends it, as a cart change does."""
+    if ctx.queue_pass:
+        await keep_alive(ctx.queue_gate, device=ctx.shopper_device, now=ctx.now)
+
+
 @strawberry.type
 class QueueStatusPayload:
     status: QueueStatus | None
@@ -71,7 +86,7 @@ class QueueStatusPayload:
         return cls(status=None, errors=errors)
 
 
-async def _answer(
+async def answer(
     ctx: Context, call: QueueCall, work: Callable[[], Awaitable[waiting_room.WaiterView]]
 ) -> QueueStatusPayload:
     async def throttled() -> waiting_room.WaiterView:
@@ -93,10 +108,13 @@ async def _answer(
 
 @strawberry.type
 class QueueQuery:
-    @strawberry.field(description="where your place in a drop's waiting room stands")
+    @strawberry.field(
+        description="where your place in a drop's waiting room stands",
+        metadata=side_effects("spends the status throttle and may tick the drop's queue"),
+    )
     async def queue_status(self, info: Info, token: str) -> QueueStatusPayload:
         ctx = info.context
-        return await _answer(
+        return await answer(
             ctx,
             QueueCall.STATUS,
             lambda: waiting_room.queue_status(
@@ -105,6 +123,7 @@ class QueueQuery:
                 token=token,
                 device=ctx.shopper_device,
                 now=ctx.now,
+                sources=queue_sources(ctx),
             ),
         )
 
@@ -116,7 +135,7 @@ class QueueMutation:
     )
     async def join_queue(self, info: Info, collection_guid: CollectionGuid) -> QueueStatusPayload:
         ctx = info.context
-        return await _answer(
+        return await answer(
             ctx,
             QueueCall.JOIN,
             lambda: waiting_room.join_queue(
@@ -125,5 +144,6 @@ class QueueMutation:
                 collection_guid=collection_guid,
                 device=ctx.shopper_device,
                 now=ctx.now,
+                sources=queue_sources(ctx),
             ),
         )

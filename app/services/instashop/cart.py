@@ -14,6 +14,7 @@ from app.models.catalog import Variant
 from app.models.checkout import Cart
 from app.services.checkout import carts
 from app.services.instashop.looks import LookView, get_look
+from app.services.waiting_room import QueueGate
 
 MAX_ITEMS = 20
 
@@ -39,10 +40,12 @@ async def add_look_to_cart(
     items: Sequence[LookItem],
     now: datetime,
     device: str | None = None,
+    queue_gate: QueueGate | None = None,
 ) -> Cart:
     """One unit of each item's variant, through the cart's own rule (`add_to_line`: on sale,
     in stock, within the drop's limit, held in a hold drop), in one transaction. Any item
-    refused: every refusal is reported at `items.<n>` and nothing stays in the cart."""
+    refused: every refusal is reported at `items.<n>` and nothing stays in the cart.
+    `queue_gate`: a queued drop's items need its pass, as addToCart's (QUEUE_PASS_REQUIRED)."""
     cart = await carts.find_cart(cart_token)
     look = await get_look(media_id=look_id, now=now)
     if look is None:
@@ -53,7 +56,9 @@ async def add_look_to_cart(
         )
     async with in_transaction():
         errors = [
-            e for n, item in enumerate(items) if (e := await _add(cart, look, n, item, now, device))
+            e
+            for n, item in enumerate(items)
+            if (e := await _add(cart, look, n, item, now, device, queue_gate))
         ]
         if errors:
             raise LookNotAdded(errors)  # rolls back every item added before
@@ -61,7 +66,13 @@ async def add_look_to_cart(
 
 
 async def _add(
-    cart: Cart, look: LookView, n: int, item: LookItem, now: datetime, device: str | None
+    cart: Cart,
+    look: LookView,
+    n: int,
+    item: LookItem,
+    now: datetime,
+    device: str | None,
+    queue_gate: QueueGate | None,
 ) -> DomainError | None:
     try:
         await _check_in_look(look, n, item)
@@ -72,6 +83,7 @@ async def _add(
             quantity=1,
             now=now,
             device=device,
+            queue_gate=queue_gate,
         )
     except DomainError as error:
         return error.at("items", n, *error.path)

@@ -17,6 +17,9 @@ class RoomConfig:
     opens_before: timedelta
     tick: timedelta
     admit_per_tick: int
+    pass_extend: timedelta = timedelta(minutes=5)  # a pass in use lasts at least this longer
+    pass_cap: timedelta = timedelta(minutes=30)  # after its admission, at most
+    stream_lag: timedelta = timedelta(seconds=1)  # a streamed figure shows a commit this late
 
     @classmethod
     def of(cls, settings: Settings) -> RoomConfig:
@@ -26,6 +29,9 @@ class RoomConfig:
             opens_before=timedelta(minutes=settings.queue_opens_minutes),
             tick=timedelta(seconds=settings.queue_tick_seconds),
             admit_per_tick=settings.queue_admit_per_tick,
+            pass_extend=timedelta(minutes=settings.queue_pass_extend_minutes),
+            pass_cap=timedelta(minutes=settings.queue_pass_cap_minutes),
+            stream_lag=timedelta(milliseconds=settings.queue_stream_lag_ms),
         )
 
 

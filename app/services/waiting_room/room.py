@@ -2,8 +2,10 @@
 
 The tick runs in whichever process a waiter's poll reaches first once a tick is due (a lock in
 redis with a fencing token: one tick per drop per QUEUE_TICK_SECONDS across every process), so
-the queue moves while anyone waits and needs no process of its own. Each tick reads the drop's
-free units from the database once and admits through the domain's budget.
+the queue moves while anyone waits and needs no process of its own (a process with live
+`queueStatus` subscriptions also ticks each drop they watch: hub.py). Each tick counts the
+drop's free units from the stock stream (one live read when the stream cannot vouch for them)
+and admits through the domain's budget in one atomic redis step (admission.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from app.domain.catalog import parse_guid
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.waiting_room import (
     AdmissionPass,
-    LivePasses,
     Shuffler,
     Ticket,
     TicketStatus,
@@ -29,8 +30,9 @@ from app.domain.waiting_room import (
 )
 from app.models.catalog import Collection, QueueMode
 from app.services.waiting_room import store
+from app.services.waiting_room.admission import admit_within_budget
 from app.services.waiting_room.config import RoomConfig
-from app.services.waiting_room.stock import read_drop
+from app.services.waiting_room.stock import TickSources
 
 log = structlog.get_logger(__name__)
 _LOTS = secrets.SystemRandom()  # the lottery's randomness in production
@@ -50,7 +52,7 @@ class WaiterView:
     pass_expires_at: datetime | None
 
 
-def _closed(tick: timedelta, token: str | None = None) -> WaiterView:
+def closed_view(tick: timedelta, token: str | None = None) -> WaiterView:
     state = WaiterState.CLOSED
     return WaiterView(
         state=state,
@@ -72,6 +74,7 @@ async def join_queue(
     device: str,
     now: datetime,
     rng: Shuffler = _LOTS,
+    sources: TickSources | None = None,
 ) -> WaiterView:
     """Take a place in a drop's waiting room (the device's own place if it has one): in the
     pre-queue before the release, else at the back of the line."""
@@ -81,7 +84,7 @@ async def join_queue(
     )
     if not config.key:
         log.error("queue.no_secret_key")  # prod without QUEUE_SECRET_KEY: closed, not forgeable
-        return _closed(config.tick)
+        return closed_view(config.tick)
     keys = store.Keys(collection.id)
     try:
         epoch, number = await store.join(
@@ -94,9 +97,10 @@ async def join_queue(
         )
     except RedisError as error:
         log.warning("queue.unavailable", collection=collection.id, error=repr(error))
-        return _closed(config.tick)
+        return closed_view(config.tick)
     ticket = Ticket(collection_id=collection.id, epoch=epoch, number=number, device=device)
-    return await _standing(redis, config, ticket, rules.seal_ticket(ticket, config.key), now, rng)
+    token = rules.seal_ticket(ticket, config.key)
+    return await _standing(redis, config, ticket, token, now, rng, sources)
 
 
 async def _queued_collection(collection_guid: str) -> Collection:
@@ -119,6 +123,7 @@ async def queue_status(
     device: str,
     now: datetime,
     rng: Shuffler = _LOTS,
+    sources: TickSources | None = None,
 ) -> WaiterView:
     """Where the place of `token` stands (only from the device that joined); may run the
     drop's admission tick when one is due."""
@@ -126,14 +131,20 @@ async def queue_status(
     if ticket is None or ticket.device != device:
         raise DomainError(ErrorCode.INVALID_TOKEN, "not a queue token of this device", ("token",))
     try:
-        return await _standing(redis, config, ticket, token, now, rng)
+        return await _standing(redis, config, ticket, token, now, rng, sources)
     except RedisError as error:
         log.warning("queue.unavailable", collection=ticket.collection_id, error=repr(error))
-        return _closed(config.tick, token)
+        return closed_view(config.tick, token)
 
 
 async def _standing(
-    redis: Redis, config: RoomConfig, ticket: Ticket, token: str, now: datetime, rng: Shuffler
+    redis: Redis,
+    config: RoomConfig,
+    ticket: Ticket,
+    token: str,
+    now: datetime,
+    rng: Shuffler,
+    sources: TickSources | None,
 ) -> WaiterView:
     keys, fence = store.Keys(ticket.collection_id), secrets.token_hex(8)
 
@@ -158,16 +169,17 @@ async def _standing(
                 fence=fence,
                 now=now,
                 rng=rng,
+                sources=sources,
             )
         except RedisError:
             raise
         except Exception:  # a database hiccup: this waiter is answered, the next poll ticks
             log.exception("queue.tick_failed", collection=ticket.collection_id)
         found = await read()
-    return _view(found, ticket, token, config, now)
+    return waiter_view(found, ticket, token, config, now)
 
 
-def _view(
+def waiter_view(
     found: store.Standing, ticket: Ticket, token: str, config: RoomConfig, now: datetime
 ) -> WaiterView:
     known = found.status in {s.value for s in TicketStatus}
@@ -205,45 +217,36 @@ async def tick(
     fence: str,
     now: datetime,
     rng: Shuffler = _LOTS,
+    sources: TickSources | None = None,
 ) -> int:
-    """One admission step of a drop (the caller holds the tick lock under `fence`): the draw
-    once the release has come, passes settled, then as many admitted as the budget allows.
-    Answers how many were admitted."""
+    """One admission step of a drop (the caller holds the tick lock under `fence`; "" runs it
+    without one: admission is atomic either way): the draw once the release has come, then
+    passes settled and as many admitted as the free units allow, in one redis step. The free
+    units come from the stock stream (no query), else one live read. Answers how many."""
+    sources = sources or TickSources.fresh()
     keys = store.Keys(collection_id)
-    epoch, drawn, order_seen = await store.draw_state(redis, keys)
-    collection = await Collection.get_or_none(id=collection_id)
-    if epoch is None or collection is None or now < collection.release_at:
+    epoch, drawn, began_ms = await store.draw_state(redis, keys)  # redis's clock, before reading
+    shape = await sources.shapes.get(collection_id)
+    if epoch is None or shape is None or now < shape.release_at:
         return 0
     if not drawn:
         lots = rules.draw_lots(await store.pre_queue(redis, keys), rng)
         await store.draw(redis, keys, epoch=epoch, drawn=lots)
-    reading = await read_drop(collection_id, order_seen=order_seen, now=now)
-    settled = await store.settle(
-        redis,
-        keys,
-        fence=fence,
-        now_ms=_ms(now),
-        order_seen=reading.order_seen,
-        ordered_devices=reading.ordered_devices,
-        holding_devices=reading.holding_devices,
-    )
-    if settled is None:  # another process took over the tick: it decides
-        return 0
-    passes = LivePasses(live=settled.live, served=settled.served)
-    count = rules.admission_budget(
-        reading.stock, passes, waiting=settled.waiting, per_tick=config.admit_per_tick
-    )
-    admitted = await store.admit(
+    reading = await sources.figures.reading(shape.variant_ids, now)
+    done = await admit_within_budget(
         redis,
         keys,
         fence=fence,
         now_ms=_ms(now),
         expiry_ms=_ms(rules.pass_expiry(now, config.pass_duration)),
-        count=count,
+        per_tick=config.admit_per_tick,
+        free_units=reading.stock.free_units,
         sold_out=reading.stock.sold_out,
-        release_ms=_ms(collection.release_at),
+        release_ms=_ms(shape.release_at),
+        # a mark in the very millisecond the reading began may be after it: not yet visible
+        visible_before_ms=began_ms - int(reading.lag.total_seconds() * 1000) - 1,
     )
-    return max(0, admitted)
+    return max(0, done.admitted)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

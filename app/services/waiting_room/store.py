@@ -3,7 +3,7 @@ each. Nothing lives in the API process, so a restart (or another process) carrie
 
 Keys per drop share the hash tag `{collection id}` (one cluster slot):
   meta     HASH  epoch, seq (tickets so far), drawn (0/1), admitted (passes so far), sold_out
-                 (0/1), sold_out_at (ms), tick_at (ms), order_seen (newest order id counted)
+                 (0/1), sold_out_at (ms), tick_at (ms)
   pre      ZSET  ticket → join number: the pre-queue, until the draw at the release
   line     ZSET  ticket → place: 0.. for the drawn, 1e12 + join number for later arrivals
   devices  HASH  device key → its newest ticket (one place per device)
@@ -11,6 +11,9 @@ Keys per drop share the hash tag `{collection id}` (one cluster slot):
   passes   ZSET  ticket → expiry (ms): the live passes
   order    HASH  ticket → admission number (1, 2, …)
   recent   ZSET  "ms:count" → ms: admissions of the last minute (the estimate's rate)
+  served   HASH  ticket → "held at ms:hold expiry ms": a live pass whose cart holds units
+  spent    ZSET  ticket → ms the pass was used (an order placed): counted until figures show it
+  since    HASH  ticket → ms admitted (a pass in use extends up to a cap after it)
   tick     STR   the fencing token of the process ticking now (expires after one tick)
 """
 
@@ -24,12 +27,12 @@ from redis.asyncio import Redis
 
 KEEP_SECONDS = 7 * 24 * 3600  # a drop's queue outlives its rush by days, then redis drops it
 LATE = 10**12  # arrivals after the release queue behind every drawn place
-_NAMES = ("meta", "pre", "line", "devices", "status", "passes", "order", "recent", "tick")
+_NAMES = "meta pre line devices status passes order recent served spent since tick".split()
 
 # Everything below runs inside redis, one script at a time: no other command sees a half-step.
 _KEEP = f"for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], {KEEP_SECONDS}) end\n"
 # the same, but for the last key: the tick lock, which must expire after one tick
-_KEEP_BUT_LOCK = f"for i = 1, #KEYS - 1 do redis.call('EXPIRE', KEYS[i], {KEEP_SECONDS}) end\n"
+KEEP_BUT_LOCK = f"for i = 1, #KEYS - 1 do redis.call('EXPIRE', KEYS[i], {KEEP_SECONDS}) end\n"
 
 # Join: the device's live ticket if it has one (waiting or admitted), else a new one: in the
 # pre-queue before the draw, else at the back of the line.
@@ -88,77 +91,6 @@ redis.call('HSET', meta, 'drawn', 1)
 return n
 """
 
-# Settle the passes before admitting (only the ticking process, by its fencing token): passes
-# out of time expire; a pass whose device placed an order of the drop is used. Counts the live
-# passes whose device holds units now (served: their units are out of the free ones already).
-# ARGV: fence, now ms, newest order id read, how many order devices, those, then holding ones.
-# Answers {live passes, served, waiting in line} or {} if the fence is gone.
-_SETTLE = (
-    """
-local meta, line, devices, status, passes, tick =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-if redis.call('GET', tick) ~= ARGV[1] then return {} end
-local now = tonumber(ARGV[2])
-for _, t in ipairs(redis.call('ZRANGEBYSCORE', passes, '-inf', now)) do
-  redis.call('HSET', status, t, 'x')
-end
-redis.call('ZREMRANGEBYSCORE', passes, '-inf', now)
-local ordered = tonumber(ARGV[4])
-for i = 5, 4 + ordered do
-  local t = redis.call('HGET', devices, ARGV[i])
-  if t and redis.call('ZSCORE', passes, t) then
-    redis.call('HSET', status, t, 'u')
-    redis.call('ZREM', passes, t)
-  end
-end
-redis.call('HSET', meta, 'order_seen', ARGV[3])
-local served = 0
-for i = 5 + ordered, #ARGV do
-  local t = redis.call('HGET', devices, ARGV[i])
-  if t and redis.call('ZSCORE', passes, t) then served = served + 1 end
-end
-"""
-    + _KEEP_BUT_LOCK
-    + "return {redis.call('ZCARD', passes), served, redis.call('ZCARD', line)}"
-)
-
-# Admit the first `count` in line (only the ticking process): each gets a pass until the expiry
-# given; record the admissions for the rate and whether the drop is sold out now.
-# ARGV: fence, now ms, pass expiry ms, count, sold out (0/1), release ms.
-# Answers how many were admitted.
-_ADMIT = (
-    """
-local meta, line, status, passes, order, recent, tick =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-if redis.call('GET', tick) ~= ARGV[1] then return -1 end
-local now, count = tonumber(ARGV[2]), tonumber(ARGV[4])
-local admitted = 0
-if count > 0 then
-  local popped = redis.call('ZPOPMIN', line, count)
-  for i = 1, #popped, 2 do
-    local t = popped[i]
-    admitted = admitted + 1
-    redis.call('HSET', status, t, 'a')
-    redis.call('ZADD', passes, ARGV[3], t)
-    redis.call('HSET', order, t, redis.call('HINCRBY', meta, 'admitted', 1))
-  end
-end
-if admitted > 0 then redis.call('ZADD', recent, ARGV[2], ARGV[2] .. ':' .. admitted) end
-redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - 60000)
-if ARGV[5] == '1' then
-  if redis.call('HGET', meta, 'sold_out') ~= '1' then
-    redis.call('HSET', meta, 'sold_out_at', ARGV[2])
-  end
-  redis.call('HSET', meta, 'sold_out', 1)
-else
-  redis.call('HSET', meta, 'sold_out', 0)
-end
-redis.call('HSET', meta, 'tick_at', ARGV[2], 'release_ms', ARGV[6])
-"""
-    + _KEEP_BUT_LOCK
-    + "return admitted"
-)
-
 # A waiter asks: their ticket's state and place, the pass expiry, the admissions of the last
 # minute, whether the drop is sold out; and whether this caller should tick now (a tick is due
 # and it won the lock). ARGV: ticket, epoch, now ms, tick ms, fence.
@@ -206,13 +138,6 @@ class Keys:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Settled:
-    live: int
-    served: int
-    waiting: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Standing:
     """A ticket as redis holds it."""
 
@@ -240,12 +165,12 @@ class Figures:
     tick_at_ms: int | None
 
 
-async def _run(redis: Redis, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+async def run_script(redis: Redis, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
     # redis-py's Script: EVALSHA, loading the source once if redis does not know it yet
     return await redis.register_script(source)(keys=list(keys), args=list(args))
 
 
-def _text(value: Any) -> str:
+def text_of(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -254,65 +179,33 @@ async def join(
 ) -> tuple[str, int]:
     """The device's place: (epoch, ticket number)."""
     names = keys.of("meta", "pre", "line", "devices", "status")
-    found = await _run(redis, _JOIN, names, [device, epoch, "1" if pre else "0", release_ms])
-    return _text(found[0]), int(_text(found[1]))
+    found = await run_script(redis, _JOIN, names, [device, epoch, "1" if pre else "0", release_ms])
+    return text_of(found[0]), int(text_of(found[1]))
 
 
 async def draw_state(redis: Redis, keys: Keys) -> tuple[str | None, bool, int]:
-    """(epoch, drawn, newest order id counted) of the queue; epoch None if it does not exist."""
-    epoch, drawn, seen = await redis.hmget(keys.meta, ["epoch", "drawn", "order_seen"])  # type: ignore[misc]
+    """(epoch, drawn, redis's clock in ms) of the queue; epoch None if it does not exist.
+    Redis's clock orders pass marks against stock reads (admission.py): one clock for every
+    process."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hmget(keys.meta, ["epoch", "drawn"])
+        pipe.time()
+        (epoch, drawn), (seconds, micros) = await pipe.execute()
     return (
-        _text(epoch) if epoch is not None else None,
-        drawn is not None and _text(drawn) == "1",
-        int(_text(seen)) if seen is not None else 0,
+        text_of(epoch) if epoch is not None else None,
+        drawn is not None and text_of(drawn) == "1",
+        int(seconds) * 1000 + int(micros) // 1000,
     )
 
 
 async def pre_queue(redis: Redis, keys: Keys) -> list[int]:
     """The pre-queue's tickets, in order of joining."""
-    return [int(_text(t)) for t in await redis.zrange(keys.pre, 0, -1)]
+    return [int(text_of(t)) for t in await redis.zrange(keys.pre, 0, -1)]
 
 
 async def draw(redis: Redis, keys: Keys, *, epoch: str, drawn: Sequence[int]) -> int:
     """Give the pre-queue its places in the drawn order; -1 if it was drawn already."""
-    return int(await _run(redis, _DRAW, keys.of("meta", "pre", "line"), [epoch, *drawn]))
-
-
-async def settle(
-    redis: Redis,
-    keys: Keys,
-    *,
-    fence: str,
-    now_ms: int,
-    order_seen: int,
-    ordered_devices: Sequence[str],
-    holding_devices: Sequence[str],
-) -> Settled | None:
-    """Expire and use up passes; count the live and served ones. None: the fence was lost."""
-    names = keys.of("meta", "line", "devices", "status", "passes", "tick")
-    args = [fence, now_ms, order_seen, len(ordered_devices), *ordered_devices, *holding_devices]
-    found = await _run(redis, _SETTLE, names, args)
-    if not found:
-        return None
-    live, served, waiting = (int(v) for v in found)
-    return Settled(live=live, served=served, waiting=waiting)
-
-
-async def admit(
-    redis: Redis,
-    keys: Keys,
-    *,
-    fence: str,
-    now_ms: int,
-    expiry_ms: int,
-    count: int,
-    sold_out: bool,
-    release_ms: int,
-) -> int:
-    """Admit up to `count` from the front of the line; -1 if the fence was lost."""
-    names = keys.of("meta", "line", "status", "passes", "order", "recent", "tick")
-    args = [fence, now_ms, expiry_ms, count, "1" if sold_out else "0", release_ms]
-    return int(await _run(redis, _ADMIT, names, args))
+    return int(await run_script(redis, _DRAW, keys.of("meta", "pre", "line"), [epoch, *drawn]))
 
 
 async def standing(
@@ -321,7 +214,8 @@ async def standing(
     """Where a ticket stands, and whether the caller won the next tick."""
     names = keys.of("meta", "line", "status", "passes", "recent", "tick")
     found = [
-        _text(v) for v in await _run(redis, _STATUS, names, [ticket, epoch, now_ms, tick_ms, fence])
+        text_of(v)
+        for v in await run_script(redis, _STATUS, names, [ticket, epoch, now_ms, tick_ms, fence])
     ]
     if len(found) == 1:
         return Standing(
@@ -352,15 +246,15 @@ async def pass_standing(redis: Redis, keys: Keys, *, ticket: int) -> tuple[str |
         pipe.hget(keys.status, str(ticket))
         epoch, status = await pipe.execute()
     return (
-        _text(epoch) if epoch is not None else None,
-        _text(status) if status is not None else None,
+        text_of(epoch) if epoch is not None else None,
+        text_of(status) if status is not None else None,
     )
 
 
 async def admission_numbers(redis: Redis, keys: Keys) -> dict[int, int]:
     """ticket → its admission number (1 = first admitted)."""
     found = await redis.hgetall(keys.order)  # type: ignore[misc]
-    return {int(_text(t)): int(_text(n)) for t, n in found.items()}
+    return {int(text_of(t)): int(text_of(n)) for t, n in found.items()}
 
 
 async def figures(redis: Redis, keys: Keys, *, now_ms: int) -> Figures:
@@ -372,7 +266,7 @@ async def figures(redis: Redis, keys: Keys, *, now_ms: int) -> Figures:
         pipe.zcount(keys.passes, f"({now_ms}", "+inf")
         meta, pre, line, live = await pipe.execute()
     epoch, drawn, admitted, sold_out, sold_out_at, tick_at = (
-        _text(v) if v is not None else None for v in meta
+        text_of(v) if v is not None else None for v in meta
     )
     return Figures(
         exists=epoch is not None,

@@ -18,6 +18,7 @@ from app.services.catalog import intake as catalog
 from app.services.checkout import carts, orders
 from app.services.jobs import NoQueue
 from app.services.waiting_room import QueueGate, RoomConfig, WaiterView
+from app.services.waiting_room.stock import TickSources
 from app.services.waiting_room.store import Keys
 from tests import factories
 
@@ -144,8 +145,15 @@ class Shopper:
         )
 
 
-async def tick(redis: Redis, collection_id: int, now: datetime, seed: int = 1) -> int:
-    """One admission tick, as the process holding the lock runs it."""
+async def tick(
+    redis: Redis,
+    collection_id: int,
+    now: datetime,
+    seed: int = 1,
+    sources: TickSources | None = None,
+) -> int:
+    """One admission tick, as the process holding the lock runs it (through `sources`: a
+    process's stream-fed figures; without, read from the database)."""
     await redis.set(Keys(collection_id).tick, "test-fence")
     return await waiting_room.tick(
         redis=redis,
@@ -154,4 +162,5 @@ async def tick(redis: Redis, collection_id: int, now: datetime, seed: int = 1) -
         fence="test-fence",
         now=now,
         rng=random.Random(seed),
+        sources=sources,
     )

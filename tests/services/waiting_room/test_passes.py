@@ -94,7 +94,7 @@ async def test_a_used_pass_buys_once(db: str, redis: Redis) -> None:
     (anna,) = await _admitted(redis, collection, 1)
     await anna.add(variant_guid(0), AFTER)
     await anna.order(AFTER)
-    await tick(redis, collection, AFTER + timedelta(seconds=1))  # sees the order: pass used
+    await tick(redis, collection, AFTER + timedelta(seconds=1))  # the order used the pass
     anna.cart = ""
 
     await _refused(anna.add(variant_guid(0), AFTER))
