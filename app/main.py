@@ -32,9 +32,11 @@ from app.integrations.slack.socket_mode import SocketModeListener
 from app.limits import BodyCap, BodyLimitMiddleware, graphql_too_large
 from app.middleware import RequestIdMiddleware
 from app.schema import build_schema, documents
-from app.schema.catalog.subscriptions import LiveSocketHandler
+from app.schema.checkout.fast import FastMutations
 from app.schema.context import Context
 from app.schema.documents import DocumentRefused, TrustedDocuments
+from app.schema.live.server import LiveRoute, LiveServer
+from app.schema.live.sse import wants_event_stream
 from app.services.instashop.store import IMMUTABLE, media_root
 from app.services.jobs import JobQueue
 from app.services.response_cache.cache import ResponseCache
@@ -59,8 +61,6 @@ def utc_now() -> datetime:
 
 
 class VitrinaGraphQL(GraphQL[Context, None]):
-    graphql_transport_ws_handler_class = LiveSocketHandler  # + keep-alive pings
-
     def __init__(
         self,
         settings: Settings,
@@ -92,19 +92,30 @@ class VitrinaGraphQL(GraphQL[Context, None]):
             private=documents.PRIVATE,
             feed=stock_feed,
         )
+        self.fast = FastMutations(schema, settings, self.documents)
         self.settings = settings
         self.clock = clock
         self.jobs = jobs
+        # websockets and SSE streams: shared upstream per subscription (app/schema/live/)
+        self.live = LiveServer(self, settings)
         self.payments = payments
         self.redis = redis
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.live.serve_websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if wants_event_stream(scope):  # GraphQL over SSE
+            await self.live.serve_sse(scope, receive, send)
+            return
         request = Request(scope, receive)
         try:
-            response = await self.cache.serve(request, self.run)
+            # the checkout mutations a drop repeats run from a plan (app/schema/checkout/fast.py)
+            fast = await self.fast.answer(request, self) if request.method == "POST" else None
+            response = fast or await self.cache.serve(request, self.run)
         except HTTPException as error:
             response = _refusal(error)
         except DocumentRefused as error:
@@ -165,6 +176,19 @@ class VitrinaGraphQL(GraphQL[Context, None]):
         if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
             raise HTTPException(400, "The GraphQL operation's `operationName` must be a string")
         return data
+
+    def shared_context(self) -> Context:
+        """An anonymous context, for a subscription shared by every subscriber."""
+        return Context(
+            settings=self.settings,
+            authorization=None,
+            now=self.clock(),
+            jobs=self.jobs,
+            payments=self.payments.current,
+            providers=self.payments,
+            redis=self.redis,
+            stock_feed=self.stock_feed,
+        )
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -230,6 +254,7 @@ def create_app(
             if socket is not None:
                 await socket.close()
             await graphql.cache.close()
+            await graphql.live.close()
             await stock_feed.close()
             await stock_publisher.close()
             await redis.aclose()
@@ -252,10 +277,15 @@ def create_app(
             Route(SLACK_ACTIONS_PATH, slack_actions(settings, clock), methods=["POST"]),
             *_media_route(settings),
         ],
-        middleware=[Middleware(RequestIdMiddleware), _body_limits(settings, clock)],
+        middleware=[
+            Middleware(LiveRoute, path=GRAPHQL_PATH, live=lambda: graphql.live),  # websockets
+            Middleware(RequestIdMiddleware),
+            _body_limits(settings, clock),
+        ],
         lifespan=lifespan,
     )
     app.state.stock_feed = stock_feed  # tests and the bench look at its watchers
+    app.state.live = graphql.live  # and at its channels and counters
     return app
 
 

@@ -124,6 +124,15 @@ class Settings(BaseSettings):
     queue_opens_minutes: int = Field(default=60, description="the pre-queue opens before release")
     queue_tick_seconds: float = Field(default=1.0, description="admissions at most this often")
     queue_admit_per_tick: int = Field(default=100, description="most admitted in one tick")
+    queue_pass_extend_minutes: int = Field(
+        default=5, description="a pass in use (cart, checkout) lasts at least this much longer"
+    )
+    queue_pass_cap_minutes: int = Field(
+        default=30, description="a pass never lasts longer than this after its admission"
+    )
+    queue_stream_lag_ms: int = Field(
+        default=1000, description="a streamed stock figure shows a commit at most this late"
+    )
     throttle_join_queue_per_device: int = 10
     throttle_join_queue_per_address: int = 60
     throttle_queue_status_per_device: int = 120
@@ -197,6 +206,11 @@ class Settings(BaseSettings):
         },
         description="RetailCRM order status code → shipped, delivered, returned (in full) or"
         " cancelled; codes not listed change nothing (payment is ours to say)",
+    )
+    retailcrm_item_return_statuses: list[str] = Field(
+        default_factory=lambda: ["return"],
+        description="RetailCRM line (productStatuses) codes meaning the line came back: a"
+        " return of that line's units only",
     )
 
     # Shop confirmations in Slack
@@ -287,10 +301,17 @@ class Settings(BaseSettings):
     stock_feed_refresh_ms: int = Field(
         default=500, description="re-read watched variants while the feed is down or expired"
     )
+    stock_feed_catch_up_ms: int = Field(
+        default=400,
+        description="compare held figures' versions with the database (a lost publish); 0: off",
+    )
     ws_init_timeout_seconds: float = Field(default=3.0, description="connection_init wait")
     ws_ping_seconds: float = Field(default=15.0, description="graphql-transport-ws keep-alive")
     max_subscriptions_per_connection: int = 10
     max_subscriptions_per_process: int = Field(default=10000, description="live subscriptions")
+    max_sse_streams_per_client: int = Field(
+        default=8, description="open GraphQL-over-SSE streams per client address"
+    )
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -26,6 +26,7 @@ from app.schema.admin.customers import CustomerAdminMutation, CustomerAdminQuery
 from app.schema.admin.looks import LookAdminMutation, LookAdminQuery
 from app.schema.admin.outbox import OutboxAdminMutation, OutboxAdminQuery
 from app.schema.admin.payments import PaymentAdminMutation, PaymentAdminQuery
+from app.schema.admin.receipts import ReceiptAdminQuery
 from app.schema.admin.shops import ShopAdminMutation, ShopAdminQuery
 from app.schema.admin.tokens import TokenAdminMutation, TokenAdminQuery
 from app.schema.admin.waiting_room import WaitingRoomAdminQuery
@@ -36,6 +37,7 @@ from app.schema.catalog.subscriptions import CatalogSubscription
 from app.schema.channels.sales import ShopSalesMutation
 from app.schema.channels.statuses import OrderStatusMutation
 from app.schema.checkout.queue import QueueMutation, QueueQuery
+from app.schema.checkout.queue_subscriptions import QueueSubscription
 from app.schema.checkout.resolvers import CheckoutMutation, CheckoutQuery
 from app.schema.cost import QueryCostLimiter
 from app.schema.operations import RequireOperationName
@@ -62,8 +64,10 @@ Query = merge_types(
         QueueQuery,
         WaitingRoomAdminQuery,
         CustomerAdminQuery,
+        ReceiptAdminQuery,
     ),
 )
+Subscription = merge_types("Subscription", (CatalogSubscription, QueueSubscription))
 Mutation = merge_types(
     "Mutation",
     (
@@ -120,7 +124,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return VitrinaSchema(
         query=Query,
         mutation=Mutation,
-        subscription=CatalogSubscription,
+        subscription=Subscription,
         extensions=extensions,
         config=config,
         # the storefront's registered queries run from a plan made once (plans.py)
@@ -130,4 +134,4 @@ def build_schema(settings: Settings) -> strawberry.Schema:
 
 def contract_schema() -> strawberry.Schema:
     """The schema as the frontend contract sees it (limits do not change the SDL)."""
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=CatalogSubscription)
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription)

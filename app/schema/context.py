@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 import strawberry
@@ -91,7 +91,13 @@ class Context:
     @property
     def queue_gate(self) -> QueueGate:
         """What checks a queued drop's pass at the cart and at checkout."""
-        return QueueGate(self.queue_pass, queue_key(self.settings), self.redis)
+        return QueueGate(
+            self.queue_pass,
+            queue_key(self.settings),
+            self.redis,
+            extend=timedelta(minutes=self.settings.queue_pass_extend_minutes),
+            cap=timedelta(minutes=self.settings.queue_pass_cap_minutes),
+        )
 
     @cached_property
     def account_call(self) -> AccountCall:

@@ -26,6 +26,8 @@ from tests import factories
 from tests.conftest import Clock, QueryCounter
 
 Unplanned = Callable[[], AbstractContextManager[None]]
+# documents with a field that logs, spends or ticks (app/schema/effects.py): never planned
+SIDE_EFFECTS = {"QueueStatus"}
 IDS = {entry["name"]: key for key, entry in json.loads(MANIFEST.read_text()).items()}
 
 
@@ -89,7 +91,8 @@ async def both(
     before = len(shop.runs)
     planned = await shop.ask(name, variables, token)
     assert planned == expected, name
-    assert len(shop.runs) == before + 1, f"{name} did not run from a plan"
+    ran = 0 if name in SIDE_EFFECTS else 1
+    assert len(shop.runs) == before + ran, f"{name}: {len(shop.runs) - before} plan runs"
     return planned
 
 
@@ -141,7 +144,8 @@ async def test_every_storefront_query_answers_as_graphql_core_does(
     ]
     for name, variables in admin:
         await both(shop, unplanned, name, variables, shop.admin)
-    # then (checked in `both`) every answer is the same, and each came from a plan
+    # then (checked in `both`) every answer is the same, and each came from a plan unless it
+    # has side effects
     queries = {d.name for d in load_documents(MANIFEST).values() if d.kind is OperationType.QUERY}
     assert {name for name, _ in cases + admin} == queries
 

@@ -14,6 +14,7 @@ from app.domain.orders import DeliveryKind
 from app.domain.payments import PaymentStatus
 from app.models.checkout import Cart as CartRow
 from app.models.orders import Order as OrderRow
+from app.schema.checkout.queue import pass_in_use
 from app.schema.checkout.types import Cart, DeliveryMethod, Order, PaymentInfo
 from app.schema.context import Context, Info
 from app.schema.errors import UserError, payload
@@ -188,6 +189,7 @@ class CheckoutMutation:
     async def set_cart_contact(
         self, info: Info, cart_token: str, contact: ContactInput
     ) -> CartPayload:
+        await pass_in_use(info.context)  # a queued drop's pass lasts while the shopper is active
         return await cart_payload(
             carts.set_contact(
                 cart_token=cart_token,
@@ -203,6 +205,7 @@ class CheckoutMutation:
     async def set_cart_delivery(
         self, info: Info, cart_token: str, delivery: DeliveryInput
     ) -> CartPayload:
+        await pass_in_use(info.context)
         return await cart_payload(
             carts.set_delivery(
                 cart_token=cart_token,

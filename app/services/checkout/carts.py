@@ -21,10 +21,12 @@ from app.domain.reservations import ReservationState
 from app.models.catalog import HoldMode, Variant, Warehouse, WarehouseKind
 from app.models.checkout import Cart, CartLine
 from app.models.checkout_sql import live_holds_to_touch, stock_view, touch_cart
+from app.models.drop_sql import variant_with_drop
 from app.models.stock import Reservation
 from app.services.checkout.limits import check_within_purchase_limit
 from app.services.inventory.reservations import Claim, infos_of, release, reserve
 from app.services.waiting_room import QueueGate, require_pass
+from app.services.waiting_room.passes import note_held, note_released
 
 
 async def create_cart(customer_id: int | None = None, *, device: str | None = None) -> Cart:
@@ -125,6 +127,7 @@ async def _change_line(
         if quantity == 0:  # removing is always allowed, even for a withdrawn product
             if line is not None:
                 await line.delete()
+                await note_released(queue_gate, variant.product.collection)
             return cart
         check_on_sale(variant, now, path)
         # a queued drop: only with a live pass (nothing is read for a drop without a queue)
@@ -148,12 +151,15 @@ async def _change_line(
             line = await CartLine.create(cart_id=cart.id, variant_id=variant.id, quantity=quantity)
         else:
             await CartLine.filter(id=line.id).update(quantity=quantity)
+        held_until: datetime | None = None
         if holds and collection is not None:
-            expires = now + timedelta(minutes=collection.hold_minutes)
+            expires = held_until = now + timedelta(minutes=collection.hold_minutes)
             claim = Claim(ReservationState.HELD, cart_line_id=line.id, expires_at=expires)
             shops = {w for w, info in infos.items() if info.is_shop}
             await _reserve_or_report(conn, variant.id, quantity, ranked, shops, claim, now, path)
     await touch_holds(cart=cart, now=now)
+    if held_until is not None:  # committed: a queued drop's pass now holds its units
+        await note_held(queue_gate, until=held_until)
     return cart
 
 
@@ -163,7 +169,7 @@ async def _known_variant(variant_guid: str, path: tuple[str, ...]) -> Variant:
     except DomainError:
         guid = ""
     # the variant, its product and its drop in one statement (a join, not three reads)
-    variant = await Variant.get_or_none(guid=guid).select_related("product__collection")
+    variant = await variant_with_drop(connection(), guid)
     if variant is None:
         raise DomainError(ErrorCode.NOT_FOUND, "no such variant", path)
     return variant

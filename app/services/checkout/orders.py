@@ -61,6 +61,7 @@ from app.services.partners.waking import wake_order_subscribers
 from app.services.shops.asking import ask_shops
 from app.services.shops.withdrawing import withdraw_requests
 from app.services.waiting_room import QueueGate, require_passes
+from app.services.waiting_room.passes import note_used
 
 log = structlog.get_logger(__name__)
 
@@ -122,6 +123,7 @@ async def place_order(
         return _same_cart_or_refuse(earlier, await find_cart(cart_token))
     if not placed.created:
         return placed
+    await note_used(queue_gate)  # committed: the queued drop's pass bought
     order = placed.order
     log.info(
         "order.placed",
