@@ -32,7 +32,13 @@ from app.domain.identity import DEFAULT_POLICY, CustomerSource, Evidence, Identi
 from app.models.identity import IDENTIFIER_COLUMN, IdentityRecord
 from app.models.sql import is_postgres, sql_instant
 from app.services.identity.graph import link_by_evidence, profile_of, record_evidence
-from app.services.identity.observe import _COLUMNS, _changes, apply_changes, observe_customer
+from app.services.identity.observe import (
+    _COLUMNS,
+    _changes,
+    apply_changes,
+    first_sighting,
+    observe_customer,
+)
 
 MAX_SIGHTINGS = 5000  # a recordShopSales call's receipts
 _ROWS_PER_INSERT = 500  # 500 x 17 parameters: well under both drivers' limits
@@ -171,25 +177,9 @@ async def _insert_new(
 
 def _blank(sighting: Sighting, now: datetime, actor: str) -> IdentityRecord:
     source, key = sighting.key()
-    blank = IdentityRecord(
-        source=source,
-        external_id=key,
-        customer_id=sighting.customer_id,
-        profile_id=0,
-        actor=actor[:100],
-        created_at=now,
-        updated_at=now,
-        phone_verified=False,
-        email_verified=False,
-    )
-    for column in ("name", "phone", "phone_raw", "email", "email_raw"):
-        setattr(blank, column, None)
-    for column in ("loyalty_card", "onec_guid", "retailcrm_id"):
-        setattr(blank, column, None)
     mirror = source is CustomerSource.SITE
-    for field, value in _changes(blank, mirror=mirror, **sighting.wanted()).items():
-        setattr(blank, field, value)
-    return blank
+    wanted = sighting.wanted()
+    return first_sighting(source, key, now, actor, sighting.customer_id, mirror, wanted)
 
 
 def _marks(conn: BaseDBAsyncClient, rows: int, width: int) -> str:

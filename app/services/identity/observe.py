@@ -219,8 +219,7 @@ _COLUMNS = (
 )
 
 
-async def _insert_new(
-    conn: BaseDBAsyncClient,
+def first_sighting(
     source: CustomerSource,
     key: str,
     now: datetime,
@@ -228,9 +227,8 @@ async def _insert_new(
     customer_id: int | None,
     mirror: bool,
     wanted: dict[str, Any],
-) -> IdentityRecord | None:
-    """A first sighting, written whole in one INSERT; None when the record exists already.
-    ON CONFLICT DO NOTHING makes two concurrent first sightings create it once."""
+) -> IdentityRecord:
+    """The record a first sighting makes (not saved), with what the source told."""
     blank = IdentityRecord(
         source=source,
         external_id=key,
@@ -248,6 +246,22 @@ async def _insert_new(
         setattr(blank, column, None)
     for field, value in _changes(blank, mirror=mirror, **wanted).items():
         setattr(blank, field, value)
+    return blank
+
+
+async def _insert_new(
+    conn: BaseDBAsyncClient,
+    source: CustomerSource,
+    key: str,
+    now: datetime,
+    actor: str,
+    customer_id: int | None,
+    mirror: bool,
+    wanted: dict[str, Any],
+) -> IdentityRecord | None:
+    """A first sighting, written whole in one INSERT; None when the record exists already.
+    ON CONFLICT DO NOTHING makes two concurrent first sightings create it once."""
+    blank = first_sighting(source, key, now, actor, customer_id, mirror, wanted)
     values = [getattr(blank, c) for c in _COLUMNS]
     values[0] = source.value
     values = [sql_instant(conn, v) if isinstance(v, datetime) else v for v in values]

@@ -67,7 +67,7 @@ async def standings(
     names = keys.of("meta", "line", "status", "passes", "recent", "tick")
     found = [text_of(v) for v in await run_script(redis, _STANDINGS, names, args)]
     if len(found) == 1:
-        return False, [_gone() for _ in tickets]
+        return False, [Standing.gone() for _ in tickets]
     ticking, release, recently, sold = found[:4]
     rows = found[4:]
     return ticking == "1", [
@@ -82,15 +82,3 @@ async def standings(
         )
         for i in range(0, len(rows), 3)
     ]
-
-
-def _gone() -> Standing:
-    return Standing(
-        status="gone",
-        place=None,
-        pass_expiry_ms=None,
-        admitted_last_minute=0,
-        sold_out=False,
-        should_tick=False,
-        release_ms=None,
-    )

@@ -149,6 +149,19 @@ class Standing:
     should_tick: bool
     release_ms: int | None
 
+    @classmethod
+    def gone(cls) -> Standing:
+        """A ticket redis does not know."""
+        return cls(
+            status="gone",
+            place=None,
+            pass_expiry_ms=None,
+            admitted_last_minute=0,
+            sold_out=False,
+            should_tick=False,
+            release_ms=None,
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Figures:
@@ -218,15 +231,7 @@ async def standing(
         for v in await run_script(redis, _STATUS, names, [ticket, epoch, now_ms, tick_ms, fence])
     ]
     if len(found) == 1:
-        return Standing(
-            status="gone",
-            place=None,
-            pass_expiry_ms=None,
-            admitted_last_minute=0,
-            sold_out=False,
-            should_tick=False,
-            release_ms=None,
-        )
+        return Standing.gone()
     status, place, expiry, recently, sold_out, ticking, release = found
     return Standing(
         status=status,

@@ -279,8 +279,10 @@ async def test_a_dropped_client_leaves_no_subscription_behind(api: Api, clock: C
         socket.ws.transport.abort()  # no close frame: the client just vanished
 
     await _eventually(
-        lambda: (api.live.hub.live, api.live.hub.channels, api.feed.watcher_count) == (0, 0, 0)
-        and api.live.clock.connections == 0
+        lambda: (
+            (api.live.hub.live, api.live.hub.channels, api.feed.watcher_count) == (0, 0, 0)
+            and api.live.clock.connections == 0
+        )
     )
     async with _socket(api) as again:  # the process serves the next shopper as before
         await again.subscribe("1", DRESS)
