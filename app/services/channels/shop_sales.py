@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from asyncpg.exceptions import DeadlockDetectedError
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -69,6 +70,8 @@ async def record_shop_sales(
         written = await _write(ready, now)
     except IntegrityError:  # a concurrent call wrote some of these GUIDs first: now repeats
         written = await _write(ready, now)
+    except DeadlockDetectedError:  # batches whose customers cross: PostgreSQL rolled this
+        written = await _write(ready, now)  # one back whole, and the other has committed
     report.recorded = written.recorded
     report.duplicates += written.duplicates
     report.problems = sorted([*report.problems, *written.problems], key=lambda p: int(p.path[1]))

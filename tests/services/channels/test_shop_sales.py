@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from asyncpg.exceptions import DeadlockDetectedError
 
 from app.db import is_sqlite
 from app.domain.errors import DomainError, ErrorCode
@@ -14,6 +16,7 @@ from app.domain.identity import Channel, CustomerSource
 from app.domain.shop_sales import RawReceipt, RawReceiptLine, ReceiptKind
 from app.models.channels import ShopReceipt, ShopReceiptLine
 from app.models.identity import ChannelPurchase, IdentityRecord
+from app.services.channels import shop_sales
 from app.services.channels.shop_sales import ShopSalesReport, record_shop_sales
 from tests import factories
 
@@ -245,3 +248,25 @@ async def test_a_customers_receipts_in_one_call_leave_what_each_field_said_last(
         "anna@example.ru",
         "7000123",
     )
+
+
+async def test_a_batch_postgresql_chose_to_break_a_deadlock_is_written_again(
+    catalog: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a batch whose first transaction PostgreSQL aborts to break a deadlock (two batches
+    # whose customers' records cross), which it rolls back whole
+    write = shop_sales._write
+    attempts: list[int] = []
+
+    async def deadlocked_once(*args: Any) -> ShopSalesReport:
+        attempts.append(len(attempts))
+        if len(attempts) == 1:
+            raise DeadlockDetectedError("deadlock detected")
+        return await write(*args)
+
+    monkeypatch.setattr(shop_sales, "_write", deadlocked_once)
+    # when 1C sends it
+    report = await record(sale("r1"))
+    # then it is written by the second attempt, once
+    assert (attempts, report.recorded, report.problems) == ([0, 1], 1, [])
+    assert await ShopReceipt.filter(guid=factories.guid("receipt/r1")).count() == 1
