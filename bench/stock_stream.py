@@ -329,7 +329,8 @@ async def measure(
     rss_after = rss_kib(pid)
     per_connection = (rss_after - rss_before) / args.subscribers
 
-    settings = Settings(environment="prod", stock_stream_key=stream_key)
+    # the bench's own feed only times the stream: no database here, so no catch-up rounds
+    settings = Settings(environment="prod", stock_stream_key=stream_key, stock_feed_catch_up_ms=0)
     feed = StockFeed(redis, settings)
     visible: dict[tuple[int, int], float] = {}
 
