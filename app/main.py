@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -102,9 +102,6 @@ class VitrinaGraphQL(GraphQL[Context, None]):
         self.redis = redis
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            await self.live.serve_websocket(scope, receive, send)
-            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -277,13 +274,13 @@ def create_app(
             Route("/health/live", live),
             Route("/health/ready", ready),
             Route(GRAPHQL_PATH, graphql, methods=["GET", "POST"]),
-            WebSocketRoute(GRAPHQL_PATH, graphql),  # subscriptions (graphql-transport-ws)
             Route(YOOKASSA_PATH, notifications, methods=["POST"]),
             Route(SLACK_ACTIONS_PATH, slack_actions(settings, clock), methods=["POST"]),
             *_media_route(settings),
         ],
         middleware=[
-            Middleware(LiveRoute, path=GRAPHQL_PATH, live=lambda: graphql.live),  # websockets
+            # websockets on /graphql (graphql-transport-ws): straight to the live server
+            Middleware(LiveRoute, path=GRAPHQL_PATH, live=graphql.live),
             Middleware(RequestIdMiddleware),
             _body_limits(settings, clock),
         ],

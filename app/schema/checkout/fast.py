@@ -57,7 +57,6 @@ from app.settings import Settings
 
 BODY_KEYS = frozenset({"query", "documentId", "variables", "operationName"})
 FREE_FORM_PLANS = 256  # distinct free-form texts remembered (trusted texts always are)
-_DEFINITION = "strawberry-definition"
 
 
 class View(Protocol):
@@ -160,6 +159,8 @@ class FastMutations:
         if key in self.plans:
             return self.plans[key]
         plan = compile_plan(self.planner, text, name)
+        if plan is not None and plan.cost > self.settings.max_query_cost:
+            plan = None  # QueryCostLimiter refuses it on the general path (QUERY_TOO_COSTLY)
         if text in self.trusted or len(self.plans) < FREE_FORM_PLANS:
             self.plans[key] = plan
         return plan

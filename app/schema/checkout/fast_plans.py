@@ -124,6 +124,8 @@ def compile_plan(planner: Planner, text: str, name: str | None) -> Plan | None:
     payload = _payload_type(definition)
     if not isinstance(strawberry_field, StrawberryField) or payload is None:
         return None
+    if strawberry_field.extensions:
+        return None  # the plan calls the resolver itself: an extension would be skipped
     resolver = strawberry_field.base_resolver
     function = resolver.wrapped_func if resolver is not None else None
     refused = getattr(_origin(payload), "refused", None)

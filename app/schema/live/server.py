@@ -110,11 +110,11 @@ class LiveRoute:
     the HTTP middlewares (request ids, body limits) whose frames every idle socket would
     otherwise keep for its life."""
 
-    def __init__(self, app: ASGIApp, path: str, live: Callable[[], LiveServer]) -> None:
+    def __init__(self, app: ASGIApp, path: str, live: LiveServer) -> None:
         self.app, self.path, self.live = app, path, live
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == self.path:
-            await self.live().serve_websocket(scope, receive, send)
+            await self.live.serve_websocket(scope, receive, send)
             return
         await self.app(scope, receive, send)

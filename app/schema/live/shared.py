@@ -9,6 +9,7 @@ current figures), then every change, as the first subscriber was.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -40,22 +41,9 @@ class SharedDocument:
     identity_key: str  # the identity sub-field's response key
 
 
-_analysed: dict[tuple[str, str | None], SharedDocument | None] = {}
-
-
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def shared_document(query: str, operation_name: str | None) -> SharedDocument | None:
     """The document as a shareable subscription, or None (general path). Cached per text."""
-    key = (query, operation_name)
-    if key in _analysed:
-        return _analysed[key]
-    found = _analyse(query, operation_name)
-    if len(_analysed) >= _CACHE_SIZE:
-        _analysed.clear()
-    _analysed[key] = found
-    return found
-
-
-def _analyse(query: str, operation_name: str | None) -> SharedDocument | None:
     try:
         tree = parse(query)
     except GraphQLError:

@@ -19,11 +19,12 @@ from urllib.parse import parse_qsl
 import structlog
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
+from app.schema import documents
 from app.schema.documents import NO_STORE, DocumentRefused
 from app.schema.live.hub import Registration, formatted, result_payload
 from app.schema.live.outbox import Outbox
@@ -171,22 +172,26 @@ def _nothing() -> None:
 async def serve_sse(server: LiveServer, scope: Scope, receive: Receive, send: Send) -> None:
     request = Request(scope, receive)
     if request.method not in ("GET", "POST"):
-        await _refuse(405, "METHOD_NOT_ALLOWED", "GET or POST", scope, receive, send)
+        await _refuse(request, send, DocumentRefused(405, "METHOD_NOT_ALLOWED", "GET or POST"))
         return
     payload = await _payload(request)
     if payload is None:
-        await _refuse(400, "BAD_REQUEST", "the request must be a JSON object", scope, receive, send)
+        await _refuse(
+            request, send, DocumentRefused(400, "BAD_REQUEST", "the request must be a JSON object")
+        )
         return
     address = request.client.host if request.client else ""
     open_streams = server.sse_streams.get(address, 0)
     if open_streams >= server.settings.max_sse_streams_per_client:
-        await _refuse(429, "TOO_MANY_ATTEMPTS", "too many open streams", scope, receive, send)
+        await _refuse(
+            request, send, DocumentRefused(429, "TOO_MANY_ATTEMPTS", "too many open streams")
+        )
         return
     server.sse_streams[address] = open_streams + 1
     try:
         await SseStream(server, send, address).run(receive, payload, request)
     except DocumentRefused as error:  # a mutation over GET, before the stream started
-        await _refuse(error.status, error.code, error.message, scope, receive, send, error.allow)
+        await _refuse(request, send, error)
     finally:
         left = server.sse_streams.get(address, 1) - 1
         if left > 0:
@@ -215,15 +220,7 @@ async def _payload(request: Request) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-async def _refuse(
-    status: int,
-    code: str,
-    message: str,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    allow: str | None = None,
-) -> None:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    headers = {"cache-control": NO_STORE, **({"allow": allow} if allow else {})}
-    await JSONResponse(body, status_code=status, headers=headers)(scope, receive, send)
+async def _refuse(request: Request, send: Send, error: DocumentRefused) -> None:
+    """The typed refusal every GraphQL request gets (documents.refusal), no-store."""
+    response = documents.finish(request, documents.refusal(error))
+    await response(request.scope, request.receive, send)

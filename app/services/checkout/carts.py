@@ -95,11 +95,14 @@ async def add_to_line(
     now: datetime,
     device: str | None = None,
     queue_gate: QueueGate | None = None,
+    note_passes: bool = True,
 ) -> Cart:
-    """Add units to a line (a new line if the variant is not in the cart yet)."""
+    """Add units to a line (a new line if the variant is not in the cart yet). `note_passes`
+    False: inside a caller's transaction, which marks the gate's passes once it commits."""
     checkout.check_units_to_add(quantity)
-    change = _change_line(cart_token, variant_guid, now, device, lambda n: n + quantity, queue_gate)
-    return await change
+    return await _change_line(
+        cart_token, variant_guid, now, device, lambda n: n + quantity, queue_gate, note_passes
+    )
 
 
 async def _change_line(
@@ -109,6 +112,7 @@ async def _change_line(
     device: str | None,
     new_quantity: Callable[[int], int],
     queue_gate: QueueGate | None = None,
+    note_passes: bool = True,
 ) -> Cart:
     """Change one line under the cart's lock (two quick clicks add twice, never once)."""
     path = ("variantId",)
@@ -158,8 +162,10 @@ async def _change_line(
             shops = {w for w, info in infos.items() if info.is_shop}
             await _reserve_or_report(conn, variant.id, quantity, ranked, shops, claim, now, path)
     await touch_holds(cart=cart, now=now)
-    if held_until is not None:  # committed: a queued drop's pass now holds its units
-        await note_held(queue_gate, until=held_until)
+    if held_until is not None and queue_gate is not None:
+        queue_gate.held.append(held_until)
+        if note_passes:  # committed: a queued drop's pass now holds its units
+            await note_held(queue_gate, until=min(queue_gate.held))
     return cart
 
 

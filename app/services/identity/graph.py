@@ -223,7 +223,7 @@ async def separated(conn: BaseDBAsyncClient, a: int, b: int) -> bool:
     )
 
 
-async def _lock_profiles(conn: BaseDBAsyncClient, profiles: list[int]) -> dict[int, int]:
+async def lock_profiles(conn: BaseDBAsyncClient, profiles: list[int]) -> dict[int, int]:
     """Lock every record of these profiles (FOR UPDATE, in id order, PostgreSQL); each locked
     record's profile as it is once locked (another join may have moved one meanwhile)."""
     if not is_postgres(conn):
@@ -236,9 +236,6 @@ async def _lock_profiles(conn: BaseDBAsyncClient, profiles: list[int]) -> dict[i
         .values_list("id", "profile_id")
     )
     return {int(i): int(p) for i, p in rows}
-
-
-lock_profiles = _lock_profiles
 
 
 async def link_records(
@@ -260,7 +257,7 @@ async def link_records(
     before = profiles or (await profile_of(conn, left_id), await profile_of(conn, right_id))
     a, b = before
     if is_postgres(conn):
-        locked = await _lock_profiles(conn, list(before))  # rows as they are once locked
+        locked = await lock_profiles(conn, list(before))  # rows as they are once locked
         a, b = locked.get(left_id, -1), locked.get(right_id, -1)
     if a == b or (a, b) != before:
         return None  # already one, or another transaction moved them: the next sighting retries
@@ -290,24 +287,23 @@ async def unmerge(
     if link is None:
         raise DomainError(ErrorCode.NOT_FOUND, "no such active link", ("linkId",))
     profile = await profile_of(conn, link.left_id)
-    await _lock_profiles(conn, [profile])
-    await _remove_links(conn, [link.id], LinkRemoval.UNMERGED, actor, now)
+    await lock_profiles(conn, [profile])
+    await remove_links(conn, [link.id], LinkRemoval.UNMERGED, actor, now)
     await recompute(conn, profile)
     return await profile_of(conn, link.left_id), await profile_of(conn, link.right_id)
 
 
 async def drop_shared(
     conn: BaseDBAsyncClient, *, kind: Identifier, value: str, now: datetime, actor: str
-) -> bool:
-    """A value turned out to be shared: the links it made go, and so do the open suggestions.
-    True when links went (profiles may have split)."""
+) -> None:
+    """A value turned out to be shared: the links it made go, and so do the open suggestions."""
     links = await IdentityLink.filter(
         rule=LinkRule(kind.value), value=value, removed_at=None
     ).using_db(conn)
     if links:
         profiles = {await profile_of(conn, link.left_id) for link in links}
-        await _lock_profiles(conn, sorted(profiles))
-        await _remove_links(conn, [link.id for link in links], LinkRemoval.SHARED, actor, now)
+        await lock_profiles(conn, sorted(profiles))
+        await remove_links(conn, [link.id for link in links], LinkRemoval.SHARED, actor, now)
         for profile in sorted(profiles):
             await recompute(conn, profile)
     await (
@@ -315,10 +311,9 @@ async def drop_shared(
         .using_db(conn)
         .update(state=SuggestionState.DISMISSED, decided_at=now, decided_by="shared value")
     )
-    return bool(links)
 
 
-async def _remove_links(
+async def remove_links(
     conn: BaseDBAsyncClient,
     ids: list[int],
     reason: LinkRemoval,
@@ -336,9 +331,6 @@ async def _remove_links(
             removed_source=source[:16] if source else None,
         )
     )
-
-
-remove_links = _remove_links
 
 
 async def recompute(conn: BaseDBAsyncClient, profile_id: int) -> None:

@@ -15,6 +15,7 @@ from app.models.checkout import Cart
 from app.services.checkout import carts
 from app.services.instashop.looks import LookView, get_look
 from app.services.waiting_room import QueueGate
+from app.services.waiting_room.passes import note_held
 
 MAX_ITEMS = 20
 
@@ -62,6 +63,8 @@ async def add_look_to_cart(
         ]
         if errors:
             raise LookNotAdded(errors)  # rolls back every item added before
+    if queue_gate is not None and queue_gate.held:  # committed: the passes are marked once
+        await note_held(queue_gate, until=min(queue_gate.held))
     return cart
 
 
@@ -84,6 +87,7 @@ async def _add(
             now=now,
             device=device,
             queue_gate=queue_gate,
+            note_passes=False,  # marked once, after this look's transaction commits
         )
     except DomainError as error:
         return error.at("items", n, *error.path)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
+from tortoise.expressions import Q
 from tortoise.functions import Count
 
 from app.domain.closing_receipt import (
@@ -325,11 +326,14 @@ async def _to_retailcrm(crm: RetailCrmPort, kind: EventKind, payload: dict[str, 
         await crm.upsert_payment(payment_from_json(payload))
 
 
-async def due_aggregates(*, now: datetime, target: Target, limit: int = 500) -> list[str]:
+async def due_aggregates(
+    *, now: datetime, target: Target, limit: int = 500, where: Q | None = None
+) -> list[str]:
     """Aggregates with an event due now for one system (each system is swept on its own, so a
-    backlog of one never crowds the other out)."""
+    backlog of one never crowds the other out); `where` narrows them further."""
+    query = OutboxEvent.filter(state=EventState.PENDING, next_attempt_at__lte=now, target=target)
     rows = (
-        await OutboxEvent.filter(state=EventState.PENDING, next_attempt_at__lte=now, target=target)
+        await (query.filter(where) if where is not None else query)
         .order_by("id")
         .limit(limit * 4)
         .values_list("aggregate", flat=True)

@@ -34,7 +34,7 @@ from app.domain.segment_export import is_batch_aggregate
 from app.integrations.errors import RetryableError
 from app.models.outbox import OutboxEvent
 from app.services.identity.delivery import IDENTITY_AGGREGATES, release_waiting
-from app.services.outbox.delivery import Clock, Senders, deliver_aggregate
+from app.services.outbox.delivery import Clock, Senders, deliver_aggregate, due_aggregates
 from app.services.outbox.retailcrm_pass import BatchPass, RetailCrmBatchPort
 
 log = structlog.get_logger(__name__)
@@ -93,11 +93,10 @@ async def _single_calls(now: datetime) -> list[str]:
 async def _due(now: datetime, *, identity: bool) -> list[str]:
     """Due aggregates, oldest first, of the identity events or of the others: each kind is
     looked for on its own, so an export's thousands of due rows never hide an order."""
-    query = OutboxEvent.filter(state=EventState.PENDING, next_attempt_at__lte=now, target=TARGET)
     ours = Q(*[Q(aggregate__startswith=p) for p in IDENTITY_AGGREGATES], join_type="OR")
-    query = query.filter(ours) if identity else query.filter(~ours)
-    rows = await query.order_by("id").limit(SCAN * 4).values_list("aggregate", flat=True)
-    return list(dict.fromkeys(str(a) for a in rows))[:SCAN]
+    return await due_aggregates(
+        now=now, target=TARGET, limit=SCAN, where=ours if identity else ~ours
+    )
 
 
 async def _alone(

@@ -27,16 +27,15 @@ async def refund_receipt(order: Order, refund: Refund) -> ReceiptData:
     with its code (so the code goes back into circulation); any other refund as `receipt_for`.
     A return the payment could not cover in full (less left than it cost) is a part too."""
     back = await OrderReturn.get_or_none(refund_id=refund.id)
-    if back is None:
-        return await receipt_for(order, refund.amount, handed_over=goods_handed_over(order.status))
-    lines = await _returned_lines(order, back)
-    items = closing_items(lines, await codes_of_return(back.id))
-    receipt = [
-        ReceiptLine(i.description, i.quantity, i.unit_price_kopecks, i.mark_code) for i in items
-    ]
-    if sum(line.quantity * line.unit_price_kopecks for line in receipt) != refund.amount:
-        return await receipt_for(order, refund.amount, handed_over=goods_handed_over(order.status))
-    return ReceiptData(receipt, order.email, order.phone, handed_over=True)  # they came back
+    if back is not None:
+        lines = await _returned_lines(order, back)
+        items = closing_items(lines, await codes_of_return(back.id))
+        receipt = [
+            ReceiptLine(i.description, i.quantity, i.unit_price_kopecks, i.mark_code) for i in items
+        ]
+        if sum(line.quantity * line.unit_price_kopecks for line in receipt) == refund.amount:
+            return ReceiptData(receipt, order.email, order.phone, handed_over=True)  # came back
+    return await receipt_for(order, refund.amount, handed_over=goods_handed_over(order.status))
 
 
 async def _returned_lines(order: Order, back: OrderReturn) -> list[ShippedLine]:

@@ -43,6 +43,7 @@ class QueueGate:
     extend: timedelta = timedelta(minutes=5)
     cap: timedelta = timedelta(minutes=30)
     checked: list[AdmissionPass] = field(default_factory=list)
+    held: list[datetime] = field(default_factory=list)  # expiries of the holds made with them
 
 
 async def require_pass(
@@ -126,8 +127,9 @@ async def note_held(gate: QueueGate | None, *, until: datetime | None) -> None:
     """After a cart change committed holds of a queued drop: the passes it checked are served
     (their units are out of the free ones) until `until`. Best effort: without the mark a
     pass counts as unserved, which only admits fewer."""
-    for admission in gate.checked if gate is not None else ():
-        assert gate is not None
+    if gate is None:
+        return
+    for admission in gate.checked:
         ticket = admission.ticket
         try:  # the mark (redis's clock: after the commit) orders it against stock reads
             await mark_held(
@@ -145,8 +147,9 @@ async def note_used(gate: QueueGate | None) -> None:
     """After an order committed with a queued drop's lines: the passes it checked are used
     (once: the script changes only a live pass). Best effort: a pass left live counts as
     unserved until it expires, which only admits fewer."""
-    for admission in gate.checked if gate is not None else ():
-        assert gate is not None
+    if gate is None:
+        return
+    for admission in gate.checked:
         ticket = admission.ticket
         try:
             keys = Keys(ticket.collection_id)

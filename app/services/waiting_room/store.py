@@ -244,18 +244,6 @@ async def standing(
     )
 
 
-async def pass_standing(redis: Redis, keys: Keys, *, ticket: int) -> tuple[str | None, str | None]:
-    """(the queue's epoch, the ticket's status w | a | u | x), None for what redis lacks."""
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.hget(keys.meta, "epoch")
-        pipe.hget(keys.status, str(ticket))
-        epoch, status = await pipe.execute()
-    return (
-        text_of(epoch) if epoch is not None else None,
-        text_of(status) if status is not None else None,
-    )
-
-
 async def admission_numbers(redis: Redis, keys: Keys) -> dict[int, int]:
     """ticket → its admission number (1 = first admitted)."""
     found = await redis.hgetall(keys.order)  # type: ignore[misc]

@@ -220,3 +220,22 @@ async def test_a_registered_document_with_fields_it_does_not_model_goes_the_gene
     # then graphql-core answered it
     assert response.json()["data"]["createCart"]["errors"] == []
     assert switch.answered == 0
+
+
+async def test_a_mutation_over_the_cost_limit_is_refused_as_graphql_core_refuses_it(
+    db: str, settings: Settings, redis_url: str, clock: Clock, switch: Switch
+) -> None:
+    # given a cost limit below what createCart with its cart costs
+    tight = settings.model_copy(update={"max_query_cost": 1})
+    app = create_app(tight, redis_url=redis_url, manage_db=False, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://vitrina.test") as c:
+            # when it is sent, with the plan on and with it off
+            mine = await Shopper(c, str(uuid.uuid4())).send(CREATE, {})
+            with switch.general():
+                theirs = await Shopper(c, str(uuid.uuid4())).send(CREATE, {})
+    # then both are the general path's refusal and no cart was made by the plan
+    assert mine == theirs
+    assert mine.body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert switch.answered == 0

@@ -11,12 +11,13 @@ from redis.asyncio import Redis
 
 from app.devtools.simulators.instagram import InstagramSimulator
 from app.integrations.instagram.client import InstagramClient
-from app.models.catalog import Collection, Product
+from app.models.catalog import Collection, HoldMode, Product
 from app.models.checkout import CartLine
 from app.services.catalog import intake as catalog
 from app.services.checkout import carts
 from app.services.instashop.account import InstashopConfig
 from app.services.instashop.store import FileStore
+from app.services.waiting_room.store import Keys
 from tests import factories
 from tests.conftest import Clock
 from tests.contract.documents import document
@@ -89,3 +90,41 @@ async def test_a_look_with_a_queued_drops_item_needs_its_pass_and_takes_it(
         (variant("Scarf", "OS", "olive"), 1),
         (variant("Dress", "M", "black"), 1),
     ]
+
+
+async def test_a_look_marks_its_pass_as_holding_only_once_its_transaction_committed(
+    client: httpx.AsyncClient,
+    clock: Clock,
+    redis_url: str,
+    ig_sim: InstagramSimulator,
+    instagram: InstagramClient,
+    media_store: FileStore,
+    ig_config: InstashopConfig,
+) -> None:
+    # given an admitted shopper and a look whose queued dress is held at cart (AT_CART)
+    ids = await shop(clock, ig_sim, instagram, media_store, ig_config)
+    await link(ids["dress"], SCARF)
+    await _dress_in_a_queued_drop(clock)
+    await Collection.filter(guid=DROP).update(hold_mode=HoldMode.AT_CART)
+    served = Keys((await Collection.get(guid=DROP)).id).served
+    async with Redis.from_url(redis_url) as redis:
+        await redis.flushdb()  # no other test's queue
+        cart = await carts.create_cart()
+        token = (await _call(client, JOIN, {"c": DROP}))["joinQueue"]["status"]["token"]
+        clock.advance(seconds=2)  # the first tick is due
+        queue_pass = (await _call(client, ASK, {"t": token}))["queueStatus"]["status"]["queuePass"]
+        dress = {"productId": DRESS, "variantId": variant("Dress", "M", "black")}
+        stranger = {"productId": DRESS, "variantId": variant("Scarf", "OS", "olive")}
+
+        # when the look is refused at its second item (the dress's hold is rolled back), then
+        # bought as it should be
+        refused = {"cartToken": cart.token, "lookId": ids["dress"], "items": [dress, stranger]}
+        failed = (await _call(client, ADD, refused, queue_pass))["addLookToCart"]
+        after_refusal = await redis.hlen(served)  # type: ignore[misc]
+        bought = {"cartToken": cart.token, "lookId": ids["dress"], "items": [dress]}
+        added = (await _call(client, ADD, bought, queue_pass))["addLookToCart"]
+        after_purchase = await redis.hlen(served)  # type: ignore[misc]
+
+    # then the refused look left no served mark behind, and the bought one made exactly one
+    assert [e["path"] for e in failed["errors"]] == [["items", "1", "variantId"]]
+    assert (after_refusal, added["errors"], after_purchase) == (0, [], 1)
