@@ -120,10 +120,10 @@ async def test_a_look_marks_its_pass_as_holding_only_once_its_transaction_commit
         # bought as it should be
         refused = {"cartToken": cart.token, "lookId": ids["dress"], "items": [dress, stranger]}
         failed = (await _call(client, ADD, refused, queue_pass))["addLookToCart"]
-        after_refusal = await redis.hlen(served)  # type: ignore[misc]
+        after_refusal = await redis.hlen(served)
         bought = {"cartToken": cart.token, "lookId": ids["dress"], "items": [dress]}
         added = (await _call(client, ADD, bought, queue_pass))["addLookToCart"]
-        after_purchase = await redis.hlen(served)  # type: ignore[misc]
+        after_purchase = await redis.hlen(served)
 
     # then the refused look left no served mark behind, and the bought one made exactly one
     assert [e["path"] for e in failed["errors"]] == [["items", "1", "variantId"]]
